@@ -1,0 +1,16 @@
+"""Provenance: where a domain event came from, carried by every event for lineage and audit."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+__all__ = ["Provenance"]
+
+
+class Provenance(TypedDict):
+    """The source message behind an event: enough to find it again in the inbox."""
+
+    system: str
+    message_id: str
+    received_at: str
+    mapping: str

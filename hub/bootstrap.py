@@ -1,0 +1,81 @@
+"""The composition root: every store, adapter and service of a hub process is wired here.
+
+Commands, the HTTP server, the demo and the tests all call ``bootstrap``; nothing opens a
+connection at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hub.catalog import MappingCatalog
+from hub.dead_letters import DeadLetters
+from hub.inbox import Inbox, RawMessage, RecordOutcome
+from hub.metrics import HubMetrics
+from hub.order_queries import OrderQueries
+from hub.processing import BatchReport, Processor
+from hub.projecting import Projector
+from hub.settings import HubSettings, load_settings
+from hub.store import Store
+
+__all__ = ["Hub", "bootstrap"]
+
+
+@dataclass
+class Hub:
+    settings: HubSettings
+    store: Store
+    metrics: HubMetrics
+    catalog: MappingCatalog
+    inbox: Inbox
+    processor: Processor
+    projector: Projector
+    dead_letters: DeadLetters
+    orders: OrderQueries
+
+    def receive(self, system: str, envelopes: list[dict[str, Any]]) -> RecordOutcome:
+        """Store raw messages durably (the step an adapter waits for before acknowledging)."""
+        mappings = self.catalog.mappings(system)
+        messages = [RawMessage.now(system, mappings.message_id(e), e) for e in envelopes]
+        outcome = self.inbox.record(messages)
+        self.metrics.received(system, outcome.stored, outcome.duplicates)
+        return outcome
+
+    def process(self) -> BatchReport:
+        """Bring processing, parked-message expiry and every projection up to date."""
+        report = self.processor.process_available()
+        self.projector.catch_up()
+        self.metrics.inbox_backlog.set(self.processor.backlog())
+        return report
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def bootstrap(
+    settings: HubSettings | None = None,
+    *,
+    database_url: str | None = None,
+    mapping_folders: dict[str, Path] | None = None,
+    metrics: HubMetrics | None = None,
+) -> Hub:
+    settings = settings or load_settings()
+    if database_url is not None:
+        settings = settings.model_copy(update={"database_url": database_url})
+    store = Store(settings.database_url)
+    metrics = metrics or HubMetrics()
+    catalog = MappingCatalog(settings, mapping_folders)
+    processor = Processor(store, catalog, metrics, batch_size=settings.batch_size)
+    return Hub(
+        settings=settings,
+        store=store,
+        metrics=metrics,
+        catalog=catalog,
+        inbox=processor.inbox,
+        processor=processor,
+        projector=Projector(store, metrics),
+        dead_letters=processor.dead_letters,
+        orders=OrderQueries(store, settings.tracking),
+    )

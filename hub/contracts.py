@@ -1,0 +1,184 @@
+"""Canonical contracts: the validated shapes that mappings produce and aggregates consume.
+
+Every source system is translated into these models before anything touches the domain, so the
+aggregates never see a vendor's field names. Money is ``Decimal`` with an ISO 4217 currency and
+every time is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "CONTRACTS",
+    "Address",
+    "Alias",
+    "CustomerRecord",
+    "DeliveryConfirmation",
+    "OrderCancelled",
+    "OrderLine",
+    "OrderPlaced",
+    "PaymentUpdate",
+    "ShipmentLine",
+    "ShipmentUpdate",
+]
+
+# ISO 4217 codes actually in circulation; a mapping that emits anything else is a mapping bug or a
+# corrupt message, and either way it must not reach the log.
+_CURRENCIES = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP
+    BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL
+    GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW
+    KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN
+    NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK
+    SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS
+    VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL""".split()
+)
+
+# Larger than any plausible order; a bigger figure is a parsing accident (cents read as units,
+# a concatenated field), not a sale.
+MAX_AMOUNT = Decimal("1000000000")
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("time has no zone; mappings must convert with the source's time zone")
+    return value.astimezone(UTC)
+
+
+def _currency(value: str) -> str:
+    code = value.strip().upper()
+    if code not in _CURRENCIES:
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+    return code
+
+
+def _amount(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise ValueError(f"amount {value} is not a finite number")
+    if value < 0:
+        raise ValueError(f"amount {value} is negative")
+    if value > MAX_AMOUNT:
+        raise ValueError(f"amount {value} exceeds the plausible maximum {MAX_AMOUNT}")
+    return value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+Currency = Annotated[str, AfterValidator(_currency)]
+Amount = Annotated[Decimal, AfterValidator(_amount)]
+Ref = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Contract(BaseModel):
+    """Base for canonical records: strict about unknown fields so a mapping typo is caught."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Alias(Contract):
+    system: Ref
+    ref: Ref
+
+
+class Address(Contract):
+    lines: list[str] = []
+    postcode: str | None = None
+    city: str | None = None
+    region: str | None = None
+    country: str | None = Field(default=None, min_length=2, max_length=2)
+
+
+class CustomerRecord(Contract):
+    """A person or organisation as one source system knows it (state transfer: diffed)."""
+
+    customer_ref: Ref
+    kind: Literal["person", "organisation"] = "person"
+    given_name: str | None = None
+    family_name: str | None = None
+    organisation_name: str | None = None
+    emails: list[str] = []
+    phones: list[str] = []
+    addresses: list[Address] = []
+    birth_date: date | None = None
+    tax_id: str | None = None
+    marketing_consent: bool | None = None
+    updated_at: UtcDatetime | None = None
+
+
+class OrderLine(Contract):
+    sku: Ref
+    description: str | None = None
+    quantity: Decimal = Field(gt=0)
+    unit_price: Amount
+
+
+class OrderPlaced(Contract):
+    order_ref: Ref
+    channel: Literal["web", "phone", "store", "marketplace", "edi", "erp", "crm"]
+    customer_ref: str | None = None
+    customer: CustomerRecord | None = None
+    currency: Currency
+    total_amount: Amount
+    lines: list[OrderLine] = Field(min_length=1)
+    placed_at: UtcDatetime
+    requested_date: date | None = None
+    aliases: list[Alias] = []
+
+
+class PaymentUpdate(Contract):
+    order_ref: Ref
+    payment_id: Ref
+    amount: Amount
+    currency: Currency | None = None  # None: in the order's currency (sources that omit it)
+    status: Literal["authorised", "captured", "received", "refunded", "failed"]
+    occurred_at: UtcDatetime
+
+
+class ShipmentLine(Contract):
+    sku: Ref
+    quantity: Decimal = Field(gt=0)
+
+
+class ShipmentUpdate(Contract):
+    order_ref: Ref
+    shipment_id: Ref
+    carrier: str | None = None
+    tracking_number: str | None = None
+    status: Literal["packed", "handed_over", "in_transit", "delivered", "failed", "returned"]
+    lines: list[ShipmentLine] = []
+    occurred_at: UtcDatetime
+
+
+class DeliveryConfirmation(Contract):
+    order_ref: Ref
+    confirmed_at: UtcDatetime
+    rating: int | None = Field(default=None, ge=1, le=5)
+    comment: str | None = None
+
+
+class OrderCancelled(Contract):
+    order_ref: Ref
+    cancelled_at: UtcDatetime
+    reason: str | None = None
+
+    @field_validator("reason")
+    @classmethod
+    def _blank_reason_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+
+CONTRACTS: dict[str, type[Contract]] = {
+    model.__name__: model
+    for model in (
+        CustomerRecord,
+        OrderPlaced,
+        PaymentUpdate,
+        ShipmentUpdate,
+        DeliveryConfirmation,
+        OrderCancelled,
+    )
+}

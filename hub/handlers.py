@@ -1,0 +1,226 @@
+"""Command handlers: one canonical record in, aggregate commands out.
+
+Handlers are the only place that knows which aggregate a contract addresses. They work on a
+``Workspace`` — the aggregates one batch touches — so a batch of messages loads its aggregates in
+one query and saves every resulting event in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from aggregates import DomainRuleViolation, Order, Provenance, SourceCustomer, customer_id, order_id
+from hub.contracts import (
+    Contract,
+    CustomerRecord,
+    DeliveryConfirmation,
+    OrderCancelled,
+    OrderPlaced,
+    PaymentUpdate,
+    ShipmentUpdate,
+)
+from hub.store import Store
+
+__all__ = ["AwaitingOrder", "Workspace", "handle", "target_ids"]
+
+
+class AwaitingOrder(Exception):
+    """The message refers to an order the hub has not seen yet: park it until the order arrives."""
+
+    def __init__(self, key: UUID, order_ref: str) -> None:
+        super().__init__(f"order {order_ref!r} is not known yet")
+        self.key, self.order_ref = key, order_ref
+
+
+class Workspace:
+    """Aggregates touched by one batch, backed by a bounded cache shared across batches.
+
+    The cache is only coherent while this process is the single writer of those aggregates; a
+    version conflict on commit clears it (see ``Processor``).
+    """
+
+    def __init__(self, store: Store, cache: OrderedDict[UUID, Aggregate | None], limit: int) -> None:
+        self.store, self.cache, self.limit = store, cache, limit
+        self.touched: dict[UUID, Aggregate] = {}
+
+    def prefetch(self, ids: Iterable[UUID]) -> None:
+        missing = [i for i in dict.fromkeys(ids) if i not in self.cache]
+        if not missing:
+            return
+        found = self.store.events_of(missing)
+        for aggregate_id in missing:
+            aggregate: Any = None
+            for event in found.get(aggregate_id, ()):
+                aggregate = event.mutate(aggregate)
+            self._remember(aggregate_id, aggregate)
+
+    def get(self, aggregate_id: UUID) -> Any:
+        if aggregate_id in self.touched:
+            return self.touched[aggregate_id]
+        if aggregate_id not in self.cache:
+            self.prefetch([aggregate_id])
+        aggregate = self.cache[aggregate_id]
+        self.cache.move_to_end(aggregate_id)
+        return aggregate
+
+    def add(self, aggregate: Aggregate) -> None:
+        self.touched[aggregate.id] = aggregate
+        self._remember(aggregate.id, aggregate)
+
+    def touch(self, aggregate: Aggregate) -> None:
+        self.touched[aggregate.id] = aggregate
+
+    def collect(self) -> list[Any]:
+        events: list[Any] = []
+        for aggregate in self.touched.values():
+            events.extend(aggregate.collect_events())
+        return events
+
+    def _remember(self, aggregate_id: UUID, aggregate: Aggregate | None) -> None:
+        self.cache[aggregate_id] = aggregate
+        self.cache.move_to_end(aggregate_id)
+        while len(self.cache) > self.limit:
+            self.cache.popitem(last=False)
+
+
+def target_ids(record: Contract, system: str) -> list[UUID]:
+    """The aggregates a record will touch, so a batch can load them all at once."""
+    ids = []
+    if hasattr(record, "order_ref"):
+        ids.append(order_id(system, record.order_ref))
+    if isinstance(record, CustomerRecord):
+        ids.append(customer_id(system, record.customer_ref))
+    elif isinstance(record, OrderPlaced) and record.customer is not None:
+        ids.append(customer_id(system, record.customer.customer_ref))
+    return ids
+
+
+def _existing_order(ws: Workspace, system: str, order_ref: str) -> Order:
+    key = order_id(system, order_ref)
+    order = ws.get(key)
+    if order is None:
+        raise AwaitingOrder(key, order_ref)
+    ws.touch(order)
+    return order
+
+
+def _place(record: OrderPlaced, system: str, provenance: Provenance, ws: Workspace) -> UUID | None:
+    lines = [
+        {
+            "sku": line.sku,
+            "description": line.description or "",
+            "quantity": str(line.quantity),
+            "unit_price": str(line.unit_price),
+        }
+        for line in record.lines
+    ]
+    key = order_id(system, record.order_ref)
+    existing = ws.get(key)
+    if existing is not None and not existing.same_placement(
+        record.currency, record.total_amount, lines
+    ):
+        raise DomainRuleViolation(
+            f"order {record.order_ref!r} was already placed with other content "
+            f"(total {existing.progress.total_amount} {existing.progress.currency}, "
+            f"{len(existing.lines)} line(s)); changes to placed orders are not accepted"
+        )
+    if record.customer is not None:
+        _customer(record.customer, system, provenance, ws)
+    if existing is not None:
+        return None
+    ws.add(
+        Order.place(
+            system=system,
+            order_ref=record.order_ref,
+            channel=record.channel,
+            customer_ref=record.customer_ref
+            or (record.customer.customer_ref if record.customer else None),
+            currency=record.currency,
+            total_amount=record.total_amount,
+            lines=lines,
+            placed_at=record.placed_at,
+            aliases=[a.model_dump() for a in record.aliases],
+            provenance=provenance,
+        )
+    )
+    return key
+
+
+def _customer(record: CustomerRecord, system: str, provenance: Provenance, ws: Workspace) -> None:
+    fields = record.model_dump(mode="json", exclude={"customer_ref", "updated_at"})
+    key = customer_id(system, record.customer_ref)
+    customer = ws.get(key)
+    if customer is None:
+        ws.add(
+            SourceCustomer.register(
+                system=system, customer_ref=record.customer_ref, fields=fields, provenance=provenance
+            )
+        )
+    else:
+        ws.touch(customer)
+        customer.update(fields=fields, provenance=provenance)
+
+
+def _payment(record: PaymentUpdate, system: str, provenance: Provenance, ws: Workspace) -> None:
+    _existing_order(ws, system, record.order_ref).record_payment(
+        payment_id=record.payment_id,
+        status=record.status,
+        amount=record.amount,
+        currency=record.currency,
+        occurred_at=record.occurred_at,
+        provenance=provenance,
+    )
+
+
+def _shipment(record: ShipmentUpdate, system: str, provenance: Provenance, ws: Workspace) -> None:
+    quantities: dict[str, Decimal] = {}
+    for line in record.lines:
+        quantities[line.sku] = quantities.get(line.sku, Decimal(0)) + line.quantity
+    lines = {sku: str(qty) for sku, qty in quantities.items()}
+    _existing_order(ws, system, record.order_ref).record_shipment(
+        shipment_id=record.shipment_id,
+        status=record.status,
+        carrier=record.carrier,
+        tracking_number=record.tracking_number,
+        lines=lines,
+        occurred_at=record.occurred_at,
+        provenance=provenance,
+    )
+
+
+def _confirmation(
+    record: DeliveryConfirmation, system: str, provenance: Provenance, ws: Workspace
+) -> None:
+    _existing_order(ws, system, record.order_ref).confirm_delivery(
+        confirmed_at=record.confirmed_at,
+        rating=record.rating,
+        comment=record.comment,
+        provenance=provenance,
+    )
+
+
+def _cancellation(record: OrderCancelled, system: str, provenance: Provenance, ws: Workspace) -> None:
+    _existing_order(ws, system, record.order_ref).cancel(
+        cancelled_at=record.cancelled_at, reason=record.reason, provenance=provenance
+    )
+
+
+_HANDLERS: dict[type[Contract], Callable[..., UUID | None]] = {
+    OrderPlaced: _place,
+    CustomerRecord: _customer,
+    PaymentUpdate: _payment,
+    ShipmentUpdate: _shipment,
+    DeliveryConfirmation: _confirmation,
+    OrderCancelled: _cancellation,
+}
+
+
+def handle(record: Contract, system: str, provenance: Provenance, ws: Workspace) -> UUID | None:
+    """Apply one record; returns the id of a newly placed order (its parked messages can go on)."""
+    return _HANDLERS[type(record)](record, system, provenance, ws)

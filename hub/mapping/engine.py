@@ -1,0 +1,345 @@
+"""Declarative mappings: YAML files that turn a source message into a canonical contract.
+
+A mapping file names its contract, a JMESPath condition that selects it, how to derive the
+message id and the entity key, and one spec per output field. Field specs are either a JMESPath
+string, ``{value: constant}``, ``{path, transforms, default}``, a nested ``{fields}`` object or a
+list ``{each: path, fields}``. Every failure is a ``MappingError`` naming file, field, path and
+value, because the person fixing it has only the message and the mapping in front of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jmespath
+import yaml
+from jmespath.exceptions import JMESPathError
+from pydantic import BaseModel, ValidationError
+
+from hub.contracts import CONTRACTS, Contract
+from hub.mapping.transforms import LIST_TRANSFORMS, TRANSFORMS, SourceContext, TransformError, parse_transform
+
+__all__ = ["Mapping", "MappingError", "MappingSet", "content_hash"]
+
+
+class MappingError(ValueError):
+    """A message a mapping cannot translate, or a mapping file that cannot be used."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        file: Path | str | None = None,
+        field: str | None = None,
+        path: str | None = None,
+        value: Any = None,
+        mapping: str | None = None,
+    ) -> None:
+        self.reason, self.file, self.field, self.path = reason, file, field, path
+        self.value, self.mapping = value, mapping
+        parts = [str(file) if file else None]
+        if field:
+            parts.append(f"field {field!r}")
+        if path:
+            parts.append(f"path {path!r}")
+        if field or path:
+            parts.append(f"value {_short(value)}")
+        where = ", ".join(p for p in parts if p)
+        super().__init__(f"{where}: {reason}" if where else reason)
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def content_hash(body: Any) -> str:
+    """Message id of last resort: the same body always gets the same id."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _compile(expression: str, file: Path, where: str) -> jmespath.parser.ParsedResult:
+    try:
+        return jmespath.compile(expression)
+    except JMESPathError as error:
+        raise MappingError(f"invalid JMESPath in {where}: {error}", file=file, path=expression) from None
+
+
+@dataclass(frozen=True)
+class _Field:
+    """One output field: where its value comes from and how it is converted."""
+
+    name: str
+    path: str | None = None
+    compiled: Any = None
+    constant: Any = None
+    transforms: tuple[tuple[str, str | None], ...] = ()
+    default: Any = None
+    children: tuple[_Field, ...] | None = None
+    each: bool = False
+
+
+def _parse_field(name: str, spec: Any, file: Path, prefix: str = "") -> _Field:
+    label = f"{prefix}{name}"
+    if isinstance(spec, str):
+        return _Field(name, path=spec, compiled=_compile(spec, file, f"field {label!r}"))
+    if not isinstance(spec, dict):
+        raise MappingError(f"field {label!r}: expected a path string or a table", file=file)
+    unknown = set(spec) - {"path", "value", "transforms", "default", "fields", "each"}
+    if unknown:
+        raise MappingError(f"field {label!r}: unknown keys {sorted(unknown)}", file=file)
+    if "value" in spec:
+        return _Field(name, constant=spec["value"])
+    path = spec.get("each") or spec.get("path")
+    compiled = _compile(path, file, f"field {label!r}") if path else None
+    children = None
+    if "fields" in spec:
+        children = tuple(
+            _parse_field(child, child_spec, file, f"{label}.")
+            for child, child_spec in spec["fields"].items()
+        )
+    try:
+        transforms = tuple(parse_transform(t) for t in spec.get("transforms", []))
+    except KeyError as error:
+        raise MappingError(f"field {label!r}: {error.args[0]}", file=file) from None
+    if path is None and children is None:
+        raise MappingError(f"field {label!r}: needs 'path', 'value', 'each' or 'fields'", file=file)
+    return _Field(
+        name,
+        path=path,
+        compiled=compiled,
+        transforms=transforms,
+        default=spec.get("default"),
+        children=children,
+        each="each" in spec,
+    )
+
+
+@dataclass
+class Mapping:
+    """One versioned (system, message kind) → contract translation, loaded from a YAML file."""
+
+    file: Path
+    name: str
+    version: int
+    contract: type[Contract]
+    when: Any
+    message_id: Any
+    entity_key: Any
+    root: Any
+    fields: tuple[_Field, ...]
+    tables: dict[str, dict[str, Any]]
+    priority: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @classmethod
+    def load(cls, file: Path) -> Mapping:
+        try:
+            spec = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except yaml.YAMLError as error:
+            raise MappingError(f"not valid YAML: {error}", file=file) from None
+        if not isinstance(spec, dict):
+            raise MappingError("a mapping file must be a YAML table", file=file)
+        for key in ("name", "version", "contract", "when", "fields"):
+            if key not in spec:
+                raise MappingError(f"missing required key {key!r}", file=file)
+        if spec["contract"] not in CONTRACTS:
+            raise MappingError(
+                f"unknown contract {spec['contract']!r}; known: {', '.join(CONTRACTS)}", file=file
+            )
+        optional = {k: spec.get(k) for k in ("message_id", "entity_key")}
+        return cls(
+            file=file,
+            name=str(spec["name"]),
+            version=int(spec["version"]),
+            contract=CONTRACTS[spec["contract"]],
+            when=_compile(spec["when"], file, "'when'"),
+            message_id=_compile(optional["message_id"], file, "'message_id'")
+            if optional["message_id"]
+            else None,
+            entity_key=_compile(optional["entity_key"], file, "'entity_key'")
+            if optional["entity_key"]
+            else None,
+            root=_compile(spec.get("root", "body"), file, "'root'"),
+            fields=tuple(_parse_field(n, s, file) for n, s in spec["fields"].items()),
+            tables={str(k): {str(kk): vv for kk, vv in v.items()} for k, v in spec.get("tables", {}).items()},
+            priority=int(spec.get("priority", 0)),
+        )
+
+    def matches(self, envelope: MappingABC[str, Any]) -> bool:
+        return bool(self.when.search(envelope))
+
+    def derive_message_id(self, envelope: MappingABC[str, Any]) -> str | None:
+        if self.message_id is None:
+            return None
+        value = self.message_id.search(envelope)
+        return None if value in (None, "") else str(value)
+
+    def derive_entity_key(self, envelope: MappingABC[str, Any]) -> str | None:
+        if self.entity_key is None:
+            return None
+        value = self.entity_key.search(envelope)
+        return None if value in (None, "") else str(value)
+
+    def apply(self, envelope: MappingABC[str, Any], context: SourceContext) -> Contract:
+        """Translate one message; raises ``MappingError`` naming the field that failed."""
+        document = self.root.search(envelope)
+        trace: dict[tuple[Any, ...], tuple[str | None, Any]] = {}
+        values = self._build(self.fields, document, context, (), trace)
+        try:
+            return self.contract.model_validate(values)
+        except ValidationError as error:
+            first = error.errors()[0]
+            loc = tuple(first["loc"])
+            path, raw = _nearest_trace(trace, loc)
+            raise MappingError(
+                f"{self.contract.__name__} rejects it: {first['msg']}",
+                file=self.file,
+                field=".".join(map(str, loc)) or None,
+                path=path,
+                value=raw if path else first.get("input"),
+                mapping=self.label,
+            ) from None
+
+    def _build(
+        self,
+        fields: tuple[_Field, ...],
+        document: Any,
+        context: SourceContext,
+        loc: tuple[Any, ...],
+        trace: dict[tuple[Any, ...], tuple[str | None, Any]],
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for spec in fields:
+            here = (*loc, spec.name)
+            if spec.path is None and spec.children is None:
+                out[spec.name] = spec.constant
+                continue
+            raw = spec.compiled.search(document) if spec.compiled is not None else document
+            trace[here] = (spec.path, raw)
+            if spec.each:
+                items = raw or []
+                if not isinstance(items, list):
+                    raise self._error("'each' must select a list", here, spec.path, raw)
+                out[spec.name] = [
+                    self._build(spec.children or (), item, context, (*here, i), trace)
+                    if spec.children
+                    else self._convert(spec, item, context, (*here, i))
+                    for i, item in enumerate(items)
+                ]
+            elif spec.children is not None:
+                if raw is not None:
+                    out[spec.name] = self._build(spec.children, raw, context, here, trace)
+            else:
+                value = self._convert(spec, raw, context, here)
+                if value is not None:
+                    out[spec.name] = value
+        return out
+
+    def _convert(
+        self, spec: _Field, raw: Any, context: SourceContext, here: tuple[Any, ...]
+    ) -> Any:
+        value = raw
+        for name, arg in spec.transforms:
+            if value is None:
+                break
+            transform = TRANSFORMS[name]
+            try:
+                if isinstance(value, list) and name not in LIST_TRANSFORMS:
+                    value = [transform(v, arg, context, self.tables) for v in value if v is not None]
+                else:
+                    value = transform(value, arg, context, self.tables)
+            except TransformError as error:
+                raise self._error(f"transform {name!r} failed: {error}", here, spec.path, raw) from None
+        return spec.default if value is None else value
+
+    def _error(self, reason: str, here: tuple[Any, ...], path: str | None, value: Any) -> MappingError:
+        return MappingError(
+            reason,
+            file=self.file,
+            field=".".join(map(str, here)),
+            path=path,
+            value=value,
+            mapping=self.label,
+        )
+
+
+def _nearest_trace(
+    trace: dict[tuple[Any, ...], tuple[str | None, Any]], loc: tuple[Any, ...]
+) -> tuple[str | None, Any]:
+    """The recorded source path for a contract field (or its closest enclosing field)."""
+    for length in range(len(loc), 0, -1):
+        if loc[:length] in trace:
+            return trace[loc[:length]]
+    return None, None
+
+
+@dataclass
+class MappingSet:
+    """All mappings of one system, in selection order (priority, then file name)."""
+
+    system: str
+    folder: Path
+    mappings: list[Mapping] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, system: str, folder: Path) -> MappingSet:
+        if not folder.is_dir():
+            raise MappingError(
+                f"mapping folder for system {system!r} not found "
+                "(create it, or pass --mappings DIR)",
+                file=folder,
+            )
+        files = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
+        if not files:
+            raise MappingError(f"no *.yaml mapping files for system {system!r}", file=folder)
+        mappings = [Mapping.load(f) for f in files]
+        mappings.sort(key=lambda m: -m.priority)
+        return cls(system, folder, mappings)
+
+    def select(self, envelope: MappingABC[str, Any]) -> Mapping:
+        for mapping in self.mappings:
+            if mapping.matches(envelope):
+                return mapping
+        topic = _describe(envelope)
+        raise MappingError(
+            f"no mapping in {self.folder} matches this message ({topic}); "
+            f"known: {', '.join(m.label for m in self.mappings)}"
+        )
+
+    def message_id(self, envelope: MappingABC[str, Any]) -> str:
+        """The message's id: explicit in the envelope, declared by its mapping, or a hash."""
+        explicit = envelope.get("message_id")
+        if explicit:
+            return str(explicit)
+        for mapping in self.mappings:
+            if mapping.matches(envelope):
+                derived = mapping.derive_message_id(envelope)
+                if derived:
+                    return derived
+                break
+        return content_hash(envelope.get("body"))
+
+
+def _describe(envelope: MappingABC[str, Any]) -> str:
+    headers = envelope.get("headers") or {}
+    topic = next((v for k, v in headers.items() if k.lower().endswith("topic")), None)
+    if topic:
+        return f"topic {topic!r}"
+    body = envelope.get("body")
+    if isinstance(body, dict):
+        return "body keys " + ", ".join(sorted(body)[:8])
+    return f"body of type {type(body).__name__}"
+
+
+def model_to_jsonable(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,85 @@
+"""Prometheus metrics of one hub process, in a registry of its own (no import-time globals)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["HubMetrics"]
+
+
+class HubMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.received_total = Counter(
+            "hub_messages_received_total",
+            "Messages received by adapters, by outcome (stored or duplicate)",
+            ["system", "outcome"],
+            registry=self.registry,
+        )
+        self.processed_total = Counter(
+            "hub_messages_processed_total",
+            "Messages processed into events, by system and mapping",
+            ["system", "type"],
+            registry=self.registry,
+        )
+        self.dead_lettered_total = Counter(
+            "hub_messages_dead_lettered_total",
+            "Messages that became dead letters, by system and failing stage",
+            ["system", "stage"],
+            registry=self.registry,
+        )
+        self.parked_total = Counter(
+            "hub_messages_parked_total",
+            "Messages parked until the order they refer to arrives",
+            ["system"],
+            registry=self.registry,
+        )
+        self.rejected_total = Counter(
+            "hub_webhooks_rejected_total",
+            "Webhook requests refused with a 4xx answer, by reason",
+            ["system", "reason"],
+            registry=self.registry,
+        )
+        self.processing_seconds = Histogram(
+            "hub_processing_latency_seconds",
+            "Time from receipt of a message to the commit of its events",
+            ["system"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=self.registry,
+        )
+        self.projection_lag = Gauge(
+            "hub_projection_lag_events",
+            "Events in the log that a projection has not applied yet",
+            ["projection"],
+            registry=self.registry,
+        )
+        self.inbox_backlog = Gauge(
+            "hub_inbox_backlog_messages",
+            "Messages in the inbox not yet processed",
+            registry=self.registry,
+        )
+        self.orders_per_stage = Gauge(
+            "hub_orders",
+            "Orders per tracking stage",
+            ["stage"],
+            registry=self.registry,
+        )
+
+    def received(self, system: str, stored: int, duplicates: int) -> None:
+        if stored:
+            self.received_total.labels(system, "stored").inc(stored)
+        if duplicates:
+            self.received_total.labels(system, "duplicate").inc(duplicates)
+
+    def processed(self, system: str, kind: str, latency_seconds: float) -> None:
+        self.processed_total.labels(system, kind).inc()
+        self.processing_seconds.labels(system).observe(max(latency_seconds, 0.0))
+
+    def dead_lettered(self, system: str, stage: str) -> None:
+        self.dead_lettered_total.labels(system, stage).inc()
+
+    def parked(self, system: str) -> None:
+        self.parked_total.labels(system).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

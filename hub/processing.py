@@ -1,0 +1,332 @@
+"""Processing: inbox messages → mapping → aggregates → events, one transaction per batch.
+
+A batch commits its events, its dead letters, its parked messages and the inbox position it
+reached together, so a crash anywhere repeats the whole batch or none of it. Parked messages
+(a payment for an order not seen yet) are re-driven in the batch that places their order.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, RecordConflictError, Tracking
+
+from aggregates import DomainRuleViolation, Provenance
+from hub.catalog import MappingCatalog
+from hub.contracts import Contract
+from hub.dead_letters import DeadLetter, DeadLetters, Failure
+from hub.handlers import AwaitingOrder, Workspace, handle, target_ids
+from hub.inbox import Inbox, InboxMessage
+from hub.mapping import Mapping, MappingError
+from hub.metrics import HubMetrics
+from hub.store import Store
+
+__all__ = ["PROCESSOR", "BatchReport", "Processor", "ReplayOutcome"]
+
+PROCESSOR = "processor"
+
+
+@dataclass
+class BatchReport:
+    messages: int = 0
+    processed: int = 0
+    dead_lettered: int = 0
+    parked: int = 0
+    unparked: int = 0
+    events: int = 0
+    position: int = 0
+
+    def add(self, other: BatchReport) -> None:
+        for name in ("messages", "processed", "dead_lettered", "parked", "unparked", "events"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.position = max(self.position, other.position)
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    letter_id: int
+    resolved: bool
+    outcome: str
+
+
+@dataclass
+class _Parked:
+    message: InboxMessage
+    awaiting: UUID
+    order_ref: str
+
+
+@dataclass
+class _Batch:
+    """What one batch has decided, before it is committed."""
+
+    workspace: Workspace
+    failures: list[Failure] = field(default_factory=list)
+    parked: list[_Parked] = field(default_factory=list)
+    placed: set[UUID] = field(default_factory=set)
+    done: list[tuple[InboxMessage, Mapping]] = field(default_factory=list)
+
+
+def provenance_of(message: InboxMessage, mapping: Mapping) -> Provenance:
+    return {
+        "system": message.system,
+        "message_id": message.message_id,
+        "received_at": message.received_at.isoformat(),
+        "mapping": mapping.label,
+    }
+
+
+class Processor:
+    def __init__(
+        self,
+        store: Store,
+        catalog: MappingCatalog,
+        metrics: HubMetrics,
+        *,
+        batch_size: int = 500,
+        cache_size: int = 100_000,
+    ) -> None:
+        self.store, self.catalog, self.metrics = store, catalog, metrics
+        self.inbox = Inbox(store)
+        self.dead_letters = DeadLetters(store)
+        self.batch_size = batch_size
+        self.cache_size = cache_size
+        self._cache: OrderedDict[UUID, Any] = OrderedDict()
+
+    # -- the hot path --------------------------------------------------------------------------
+
+    def process_available(self, on_batch: Callable[[BatchReport], None] | None = None) -> BatchReport:
+        """Process until the inbox is drained; returns the totals."""
+        total = BatchReport(position=self.store.position(PROCESSOR))
+        while (report := self.process_batch()) is not None:
+            total.add(report)
+            if on_batch is not None:
+                on_batch(report)
+        return total
+
+    def backlog(self) -> int:
+        return self.inbox.head() - self.store.position(PROCESSOR)
+
+    def process_batch(self) -> BatchReport | None:
+        for attempt in range(3):
+            try:
+                return self._process_batch()
+            except (IntegrityError, RecordConflictError):
+                # Another writer moved an aggregate or the position first: our cached
+                # aggregates may be stale, so forget them and redo the batch from the store.
+                self._cache.clear()
+                if attempt == 2:
+                    raise
+            except BaseException:
+                self._cache.clear()
+                raise
+        return None
+
+    def _process_batch(self) -> BatchReport | None:
+        messages = self.inbox.after(self.store.position(PROCESSOR), self.batch_size)
+        if not messages:
+            return None
+        batch = _Batch(Workspace(self.store, self._cache, self.cache_size))
+        mapped = [m for m in (self._map(message, batch) for message in messages) if m is not None]
+        batch.workspace.prefetch(i for message, _, record in mapped for i in target_ids(record, message.system))
+        for message, mapping, record in mapped:
+            self._apply(message, mapping, record, batch)
+        unparked = self._unpark(batch)
+        events = batch.workspace.collect()
+        with self.store.transaction() as cursor:
+            self.store.append(cursor, events, Tracking(PROCESSOR, messages[-1].position))
+            self.dead_letters.add(cursor, batch.failures)
+            self._write_parked(cursor, batch.parked, unparked)
+        report = BatchReport(
+            messages=len(messages),
+            processed=len(batch.done),
+            dead_lettered=len(batch.failures),
+            parked=len(batch.parked),
+            unparked=len(unparked),
+            events=len(events),
+            position=messages[-1].position,
+        )
+        self._observe(batch)
+        return report
+
+    def _map(
+        self, message: InboxMessage, batch: _Batch
+    ) -> tuple[InboxMessage, Mapping, Contract] | None:
+        mapping = None
+        try:
+            mapping = self.catalog.mappings(message.system).select(message.envelope)
+            return message, mapping, mapping.apply(message.envelope, self.catalog.context(message.system))
+        except MappingError as error:
+            batch.failures.append(_failure(message, "mapping", str(error), mapping))
+            return None
+
+    def _apply(
+        self, message: InboxMessage, mapping: Mapping, record: Contract, batch: _Batch
+    ) -> bool:
+        """Apply one mapped message; returns False when it had to be parked."""
+        try:
+            placed = handle(record, message.system, provenance_of(message, mapping), batch.workspace)
+        except AwaitingOrder as waiting:
+            batch.parked.append(_Parked(message, waiting.key, waiting.order_ref))
+            return False
+        except DomainRuleViolation as error:
+            batch.failures.append(_failure(message, "domain", str(error), mapping))
+            return True
+        if placed is not None:
+            batch.placed.add(placed)
+        batch.done.append((message, mapping))
+        return True
+
+    def _unpark(self, batch: _Batch) -> list[int]:
+        """Re-drive messages that waited for an order placed in this batch."""
+        if not batch.placed:
+            return []
+        keys = [k.hex for k in batch.placed]
+        marks = ",".join("?" * len(keys))
+        rows = self.store.query(
+            "SELECT inbox_position, awaiting_ref FROM hub_parked "
+            f"WHERE awaiting IN ({marks}) ORDER BY inbox_position",
+            keys,
+        )
+        stored = {row["inbox_position"]: row["awaiting_ref"] for row in rows}
+        waiting = [p for p in batch.parked if p.awaiting in batch.placed]
+        batch.parked = [p for p in batch.parked if p.awaiting not in batch.placed]
+        messages = sorted(
+            [p.message for p in waiting] + self.inbox.at(list(stored)), key=lambda m: m.position
+        )
+        released: list[int] = []
+        for message in messages:
+            mapped = self._map(message, batch)
+            # Released unless it parked again; a mapping failure releases it as a dead letter.
+            done = mapped is None or self._apply(*mapped, batch)
+            if done and message.position in stored:
+                released.append(message.position)
+        return released
+
+    def _write_parked(self, cursor: Any, parked: list[_Parked], released: list[int]) -> None:
+        now = datetime.now(UTC).isoformat()
+        for p in parked:
+            self.store.execute(
+                cursor,
+                "INSERT INTO hub_parked (inbox_position, system, message_id, awaiting, awaiting_ref, "
+                "received_at, parked_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (inbox_position) DO NOTHING",
+                (
+                    p.message.position,
+                    p.message.system,
+                    p.message.message_id,
+                    p.awaiting.hex,
+                    p.order_ref,
+                    p.message.received_at.isoformat(),
+                    now,
+                ),
+            )
+        for position in released:
+            self.store.execute(cursor, "DELETE FROM hub_parked WHERE inbox_position = ?", (position,))
+
+    def _observe(self, batch: _Batch) -> None:
+        now = datetime.now(UTC)
+        for message, mapping in batch.done:
+            self.metrics.processed(message.system, mapping.name, (now - message.received_at).total_seconds())
+        for failure in batch.failures:
+            self.metrics.dead_lettered(failure.system, failure.stage)
+        for parked in batch.parked:
+            self.metrics.parked(parked.message.system)
+
+    # -- parked messages that never find their order --------------------------------------------
+
+    def expire_parked(self, timeout: timedelta, now: datetime | None = None) -> int:
+        cutoff = ((now or datetime.now(UTC)) - timeout).isoformat()
+        rows = self.store.query(
+            "SELECT inbox_position, awaiting_ref, received_at FROM hub_parked WHERE received_at < ?",
+            (cutoff,),
+        )
+        if not rows:
+            return 0
+        messages = {m.position: m for m in self.inbox.at([r["inbox_position"] for r in rows])}
+        failures = [
+            _failure(
+                messages[row["inbox_position"]],
+                "parking",
+                f"order {row['awaiting_ref']!r} never arrived: waited since {row['received_at']} "
+                f"(parked_timeout_hours = {timeout.total_seconds() / 3600:g})",
+                None,
+            )
+            for row in rows
+        ]
+        with self.store.transaction() as cursor:
+            self.dead_letters.add(cursor, failures)
+            self._write_parked(cursor, [], [row["inbox_position"] for row in rows])
+        return len(rows)
+
+    def parked(self) -> list[dict[str, Any]]:
+        rows = self.store.query(
+            "SELECT inbox_position, system, message_id, awaiting_ref, received_at, parked_at "
+            "FROM hub_parked ORDER BY inbox_position"
+        )
+        return [dict(row) for row in rows]
+
+    # -- dead-letter replay --------------------------------------------------------------------
+
+    def replay(self, letters: list[DeadLetter]) -> list[ReplayOutcome]:
+        """Re-drive dead letters through the current mappings; each outcome is recorded."""
+        self.catalog.reload()
+        return [self._replay_one(letter) for letter in letters]
+
+    def _replay_one(self, letter: DeadLetter) -> ReplayOutcome:
+        message = InboxMessage(
+            position=letter.inbox_position or 0,
+            system=letter.system,
+            message_id=letter.message_id,
+            received_at=datetime.fromisoformat(
+                letter.envelope.get("received_at") or letter.created_at
+            ),
+            envelope=letter.envelope,
+        )
+        batch = _Batch(Workspace(self.store, self._cache, self.cache_size))
+        try:
+            if "body" not in letter.envelope:
+                raise MappingError(f"payload is not a message: {letter.reason}")
+            mapped = self._map(message, batch)
+            if mapped is not None:
+                self._apply(*mapped, batch)
+            if batch.parked:
+                outcome, resolved = f"still waiting for order {batch.parked[0].order_ref!r}", False
+            elif batch.failures:
+                outcome, resolved = f"failed again: {batch.failures[0].reason}", False
+            else:
+                outcome, resolved = "processed", True
+        except MappingError as error:
+            outcome, resolved = f"failed again: {error}", False
+        try:
+            with self.store.transaction() as cursor:
+                if resolved:
+                    self.store.append(cursor, batch.workspace.collect())
+                self.dead_letters.record_replay(cursor, letter.id, outcome, resolved=resolved)
+        except BaseException:
+            self._cache.clear()
+            raise
+        if not resolved:
+            # Nothing was saved, so aggregates touched by a failed attempt must not linger.
+            for aggregate_id in batch.workspace.touched:
+                self._cache.pop(aggregate_id, None)
+        return ReplayOutcome(letter.id, resolved, outcome)
+
+
+def _failure(message: InboxMessage, stage: str, reason: str, mapping: Mapping | None) -> Failure:
+    envelope = dict(message.envelope)
+    envelope.setdefault("received_at", message.received_at.isoformat())
+    return Failure(
+        system=message.system,
+        message_id=message.message_id,
+        stage=stage,
+        reason=reason,
+        envelope=envelope,
+        inbox_position=message.position or None,
+        mapping=mapping.label if mapping else None,
+    )

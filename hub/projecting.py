@@ -1,0 +1,233 @@
+"""Projection runner: follows the notification log and keeps read-model tables up to date.
+
+Read-model rows and the projection's tracking position commit in one transaction, so a crash
+never applies an event twice or skips one. ``rebuild`` builds a shadow copy from the start of the
+log, compares it row by row with the live tables, and swaps it in inside one transaction: readers
+see the old rows until the commit and the new rows after it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hub.metrics import HubMetrics
+from hub.store import Store
+from projections import TrackedOrder, apply_event
+
+__all__ = ["OrderTrackingTables", "Projector", "RebuildReport"]
+
+
+class OrderTrackingTables:
+    """The order-tracking read model: one document per order, plus an alias index."""
+
+    name = "order_tracking"
+
+    def __init__(self, store: Store, suffix: str = "") -> None:
+        self.store = store
+        self.suffix = suffix
+        self.orders = f"hub_order_tracking{suffix}"
+        self.aliases = f"hub_order_alias{suffix}"
+
+    def create(self, cursor: Any) -> None:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.orders} (order_id TEXT PRIMARY KEY, system TEXT "
+            "NOT NULL, order_ref TEXT NOT NULL, stage TEXT NOT NULL, placed_at TEXT NOT NULL, "
+            "updated_at TEXT NOT NULL, document TEXT NOT NULL)"
+        )
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.aliases} (system TEXT NOT NULL, ref TEXT NOT NULL, "
+            "order_id TEXT NOT NULL, PRIMARY KEY (system, ref))"
+        )
+        self._index(cursor)
+
+    def _index(self, cursor: Any) -> None:
+        cursor.execute(f"CREATE INDEX IF NOT EXISTS {self.orders}_stage ON {self.orders} (stage)")
+        cursor.execute(f"CREATE INDEX IF NOT EXISTS {self.orders}_ref ON {self.orders} (order_ref)")
+        cursor.execute(f"CREATE INDEX IF NOT EXISTS {self.aliases}_ref ON {self.aliases} (ref)")
+
+    def drop(self, cursor: Any) -> None:
+        cursor.execute(f"DROP TABLE IF EXISTS {self.orders}")
+        cursor.execute(f"DROP TABLE IF EXISTS {self.aliases}")
+
+    def apply(self, cursor: Any, events: list[Any]) -> None:
+        touched: dict[str, TrackedOrder | None] = {}
+        ids = list(dict.fromkeys(str(e.originator_id) for e in events))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            cursor.execute(
+                self.store.sql(f"SELECT order_id, document FROM {self.orders} WHERE order_id IN ({marks})"),
+                chunk,
+            )
+            for row in cursor.fetchall():
+                touched[row["order_id"]] = TrackedOrder.from_document(json.loads(row["document"]))
+        new_aliases: list[tuple[str, str, str]] = []
+        for event in events:
+            key = str(event.originator_id)
+            before = touched.get(key)
+            after = apply_event(before, event)
+            if after is not None and before is None:
+                new_aliases.extend((a["system"], a["ref"], key) for a in after.aliases)
+            touched[key] = after
+        rows = [
+            (
+                o.order_id,
+                o.system,
+                o.order_ref,
+                o.progress.stage,
+                o.progress.placed_at.isoformat(),
+                o.updated_at,
+                json.dumps(o.to_document(), separators=(",", ":"), sort_keys=True),
+            )
+            for o in touched.values()
+            if o is not None
+        ]
+        cursor.executemany(
+            self.store.sql(
+                f"INSERT INTO {self.orders} (order_id, system, order_ref, stage, placed_at, "
+                "updated_at, document) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO UPDATE "
+                "SET stage = excluded.stage, updated_at = excluded.updated_at, "
+                "document = excluded.document"
+            ),
+            rows,
+        )
+        cursor.executemany(
+            self.store.sql(
+                f"INSERT INTO {self.aliases} (system, ref, order_id) VALUES (?, ?, ?) "
+                "ON CONFLICT (system, ref) DO NOTHING"
+            ),
+            new_aliases,
+        )
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        orders = self.store.query(
+            f"SELECT order_id, system, order_ref, stage, placed_at, updated_at, document "
+            f"FROM {self.orders} ORDER BY order_id"
+        )
+        aliases = self.store.query(f"SELECT system, ref, order_id FROM {self.aliases} ORDER BY system, ref")
+        return [("order", *tuple(r.values() if isinstance(r, dict) else r)) for r in orders] + [
+            ("alias", *tuple(r.values() if isinstance(r, dict) else r)) for r in aliases
+        ]
+
+    def replace(self, cursor: Any, live: OrderTrackingTables) -> None:
+        """Make these (shadow) tables the live ones, in the caller's transaction."""
+        live.drop(cursor)
+        for table, target in ((self.orders, live.orders), (self.aliases, live.aliases)):
+            cursor.execute(f"ALTER TABLE {table} RENAME TO {target}")
+        for index in ("orders_stage", "orders_ref", "aliases_ref"):
+            kind, column = index.split("_")
+            table = self.orders if kind == "orders" else self.aliases
+            cursor.execute(f"DROP INDEX IF EXISTS {table}_{column}")
+        live._index(cursor)
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    name: str
+    events: int
+    rows: int
+    position: int
+    verified: bool | None
+    differences: list[str]
+
+
+class Projector:
+    """Runs every projection; ``tracking name = projection:<name>``."""
+
+    def __init__(self, store: Store, metrics: HubMetrics, batch_size: int = 2000) -> None:
+        self.store, self.metrics, self.batch_size = store, metrics, batch_size
+        self.projections = {OrderTrackingTables.name: OrderTrackingTables(store)}
+        with store.transaction() as cursor:
+            for tables in self.projections.values():
+                tables.create(cursor)
+
+    @staticmethod
+    def tracking_name(name: str) -> str:
+        return f"projection:{name}"
+
+    def get(self, name: str) -> OrderTrackingTables:
+        if name not in self.projections:
+            raise KeyError(f"unknown projection {name!r}; known: {', '.join(self.projections)}")
+        return self.projections[name]
+
+    def catch_up(self, upto: int | None = None, on_batch: Callable[[int], None] | None = None) -> int:
+        applied = 0
+        for name, tables in self.projections.items():
+            applied += self._follow(tables, self.tracking_name(name), upto, on_batch)
+        self.observe_lag()
+        return applied
+
+    def _follow(
+        self,
+        tables: OrderTrackingTables,
+        tracking: str | None,
+        upto: int | None,
+        on_batch: Callable[[int], None] | None,
+        start: int | None = None,
+    ) -> int:
+        """Apply events after the tracked (or given) position; ``tracking=None`` for shadows."""
+        position = self.store.position(tracking) if tracking else (start or 0)
+        applied = 0
+        while True:
+            notifications = self.store.notifications(position, self.batch_size, upto)
+            if not notifications:
+                return applied
+            events = [self.store.decode(n) for n in notifications]
+            with self.store.transaction() as cursor:
+                tables.apply(cursor, events)
+                if tracking:
+                    self.store.track(cursor, tracking, notifications[-1].id)
+            position = notifications[-1].id
+            applied += len(notifications)
+            if on_batch is not None:
+                on_batch(len(notifications))
+
+    def status(self) -> list[dict[str, Any]]:
+        head = self.store.head()
+        result = []
+        for name in self.projections:
+            position = self.store.position(self.tracking_name(name))
+            result.append({"name": name, "position": position, "head": head, "lag": head - position})
+        return result
+
+    def observe_lag(self) -> None:
+        for entry in self.status():
+            self.metrics.projection_lag.labels(entry["name"]).set(entry["lag"])
+
+    def rebuild(
+        self, name: str, *, verify: bool, on_batch: Callable[[int], None] | None = None
+    ) -> RebuildReport:
+        live = self.get(name)
+        # Bring the live view to the head first, so both sides describe the same prefix of the log.
+        self._follow(live, self.tracking_name(name), None, None)
+        position = self.store.position(self.tracking_name(name))
+        shadow = OrderTrackingTables(self.store, suffix="__rebuild")
+        with self.store.transaction() as cursor:
+            shadow.drop(cursor)
+            shadow.create(cursor)
+        events = self._follow(shadow, None, position, on_batch, start=0)
+        differences: list[str] = []
+        rebuilt = shadow.rows()
+        if verify:
+            differences = _compare(live.rows(), rebuilt)
+            if differences:
+                with self.store.transaction() as cursor:
+                    shadow.drop(cursor)
+                return RebuildReport(name, events, len(rebuilt), position, False, differences)
+        with self.store.transaction() as cursor:
+            shadow.replace(cursor, live)
+        return RebuildReport(name, events, len(rebuilt), position, True if verify else None, [])
+
+
+def _compare(live: list[tuple[Any, ...]], rebuilt: list[tuple[Any, ...]]) -> list[str]:
+    differences = []
+    live_by_key = {row[:2]: row for row in live}
+    rebuilt_by_key = {row[:2]: row for row in rebuilt}
+    for key in sorted(set(live_by_key) | set(rebuilt_by_key)):
+        before, after = live_by_key.get(key), rebuilt_by_key.get(key)
+        if before != after:
+            differences.append(f"{key[0]} {key[1]}: live {before!r} != rebuilt {after!r}")
+    return differences

@@ -1,0 +1,110 @@
+"""Settings: every option declared once, with its environment variable, type and default.
+
+Values come from (highest first) ``HUB_*`` environment variables, then ``hub.toml`` (or the file
+``HUB_CONFIG`` names), then the defaults below, which are chosen so the demo works with no file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+__all__ = ["ConfigError", "HubSettings", "SystemConfig", "TrackingThresholds", "load_settings"]
+
+BUNDLED_MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"
+
+
+class ConfigError(Exception):
+    """Configuration that cannot be used; the message names the file, the key and the value."""
+
+
+class TrackingThresholds(BaseModel):
+    """When an order counts as stuck; anomalies are evaluated against these at query time."""
+
+    paid_not_shipped_hours: float = Field(48, gt=0, description="paid, nothing shipped after")
+    shipped_not_paid_hours: float = Field(24, gt=0, description="shipped, not fully paid after")
+    delivered_unconfirmed_days: float = Field(7, gt=0, description="delivered, no confirmation")
+    parked_timeout_hours: float = Field(
+        24, gt=0, description="a message waiting for an unknown order becomes a dead letter after"
+    )
+
+
+class SystemConfig(BaseModel):
+    """One source system: how its messages arrive and how to read them."""
+
+    adapter: Literal["shopify", "woocommerce", "file"] = "file"
+    mappings: Path | None = Field(None, description="mapping folder; default mappings/<name>")
+    timezone: str = Field("UTC", description="zone of local times without an offset")
+    secret_env: str | None = Field(None, description="environment variable holding the secret")
+    phone_region: str = Field("US", description="region for phone numbers without a country code")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a known IANA time zone") from None
+        return value
+
+
+class HubSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_", env_nested_delimiter="__", extra="forbid")
+
+    database_url: str = Field(
+        "sqlite:///hub.db", description="sqlite:///path/hub.db or postgresql://user@host/db"
+    )
+    mappings_dir: Path = Field(BUNDLED_MAPPINGS, description="folder with one folder per system")
+    batch_size: int = Field(500, ge=1, le=50_000, description="messages per processing commit")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="largest accepted webhook body")
+    http_host: str = Field("127.0.0.1", description="address the HTTP server binds")
+    http_port: int = Field(8080, ge=0, le=65535, description="port of the HTTP server")
+    tracking: TrackingThresholds = TrackingThresholds()
+    systems: dict[str, SystemConfig] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The config file arrives as init values; the environment must still win over it.
+        return (env_settings, init_settings)
+
+    def system(self, name: str) -> SystemConfig:
+        """The named system's settings; a system absent from the file gets the defaults."""
+        return self.systems.get(name) or SystemConfig()
+
+    def mapping_folder(self, name: str) -> Path:
+        configured = self.system(name).mappings
+        return configured if configured is not None else self.mappings_dir / name
+
+
+def load_settings(config_path: Path | None = None) -> HubSettings:
+    """Read the config file (if any) and the environment into validated settings."""
+    path = config_path or Path(os.environ.get("HUB_CONFIG", "hub.toml"))
+    values: dict[str, Any] = {}
+    if path.exists():
+        try:
+            values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    elif config_path is not None:
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        return HubSettings(**values)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})"
+            for e in error.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from None

@@ -1,0 +1,244 @@
+"""The event store and the hub's own tables (inbox, dead letters, read models) in one database.
+
+``eventsourcing`` provides the recorders (SQLite or PostgreSQL, chosen by ``HUB_DATABASE_URL``);
+this module opens them and exposes one transaction in which domain events, tracking positions
+and the hub's own rows commit together — the basis of exactly-once processing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
+
+__all__ = ["DatabaseUrlError", "Store", "open_store"]
+
+
+class DatabaseUrlError(ValueError):
+    """A database URL the hub cannot use."""
+
+
+class _EventLog(Application[UUID]):
+    """eventsourcing application used only for its recorder and mapper (no repository use)."""
+
+    name = "hub"
+
+    def construct_recorder(self) -> ProcessRecorder:  # type: ignore[override]
+        return self.factory.process_recorder()
+
+
+_HUB_TABLES = [
+    """CREATE TABLE IF NOT EXISTS hub_inbox (
+        position {serial} PRIMARY KEY,
+        system TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        envelope TEXT NOT NULL,
+        UNIQUE (system, message_id))""",
+    """CREATE TABLE IF NOT EXISTS hub_dead_letters (
+        id {serial} PRIMARY KEY,
+        system TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        inbox_position BIGINT,
+        stage TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        mapping TEXT,
+        envelope TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open',
+        replays INTEGER NOT NULL DEFAULT 0,
+        last_replay_at TEXT,
+        last_outcome TEXT,
+        UNIQUE (system, message_id))""",
+    """CREATE TABLE IF NOT EXISTS hub_parked (
+        inbox_position BIGINT PRIMARY KEY,
+        system TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        awaiting TEXT NOT NULL,
+        awaiting_ref TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        parked_at TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS hub_parked_awaiting ON hub_parked (awaiting)",
+]
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    dialect: str
+    env: dict[str, str]
+    display: str
+
+
+def parse_database_url(url: str) -> DatabaseTarget:
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        # sqlite:///relative.db and sqlite:////absolute/path.db, as SQLAlchemy spells them.
+        path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
+        if not path:
+            raise DatabaseUrlError(f"{url!r}: give a file, e.g. sqlite:///hub.db")
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+        return DatabaseTarget("sqlite", env, f"sqlite:///{path}")
+    if parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        dbname = unquote(parts.path.lstrip("/"))
+        if not dbname:
+            raise DatabaseUrlError(f"{url!r}: name the database, e.g. postgresql://user@host/hub")
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": dbname,
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_POOL_SIZE": "4",
+            "POSTGRES_MAX_OVERFLOW": "4",
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
+        }
+        host = f"{parts.hostname}:{parts.port or 5432}"
+        return DatabaseTarget("postgres", env, f"postgresql://{host}/{dbname}")
+    raise DatabaseUrlError(
+        f"{url!r}: unsupported database URL; use sqlite:///path/hub.db or postgresql://…"
+    )
+
+
+class Store:
+    """One database: the event log, tracking positions and the hub's tables."""
+
+    def __init__(self, url: str) -> None:
+        self.target = parse_database_url(url)
+        self.dialect = self.target.dialect
+        self._log = _EventLog(env=self.target.env)
+        self.recorder: Any = self._log.recorder
+        self.mapper = self._log.mapper
+        self._events_table = self.recorder.events_table_name
+        serial = "INTEGER" if self.dialect == "sqlite" else "BIGSERIAL"
+        with self.transaction() as cursor:
+            for statement in _HUB_TABLES:
+                cursor.execute(statement.format(serial=serial))
+
+    # -- transactions --------------------------------------------------------------------------
+
+    def sql(self, statement: str) -> str:
+        """Statements are written with ``?`` placeholders; psycopg wants ``%s``."""
+        return statement if self.dialect == "sqlite" else statement.replace("?", "%s")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A cursor in a transaction that commits on success and rolls back on error."""
+        with self.recorder.datastore.transaction(commit=True) as cursor:
+            yield cursor
+
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        with self.recorder.datastore.transaction(commit=False) as cursor:
+            yield cursor
+
+    def execute(self, cursor: Any, statement: str, params: Sequence[Any] = ()) -> Any:
+        cursor.execute(self.sql(statement), params)
+        return cursor
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self.reading() as cursor:
+            cursor.execute(self.sql(statement), params)
+            return list(cursor.fetchall())
+
+    def rowcount(self, cursor: Any) -> int:
+        """Rows changed by the last statement (eventsourcing's SQLite cursor hides it)."""
+        raw = cursor.sqlite_cursor if self.dialect == "sqlite" else cursor
+        return max(raw.rowcount, 0)
+
+    def lock(self, cursor: Any, table: str) -> None:
+        """Serialise writers of a position-ordered table, so positions become visible in order.
+
+        SQLite has one writer at a time already; PostgreSQL would otherwise let a later
+        sequence value commit before an earlier one and a follower could skip a row.
+        """
+        if self.dialect == "postgres":
+            cursor.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+
+    # -- the event log -------------------------------------------------------------------------
+
+    def append(
+        self,
+        cursor: Any,
+        events: Sequence[DomainEventProtocol[UUID]],
+        tracking: Tracking | None = None,
+    ) -> None:
+        """Record domain events and, optionally, a tracking position in the caller's transaction."""
+        stored = [self.mapper.to_stored_event(e) for e in events]
+        if self.dialect == "sqlite":
+            if stored or tracking is not None:
+                self.recorder._insert_events(cursor, stored, tracking=tracking)
+            return
+        # PostgreSQL: tracking first, then the events under the table lock (as eventsourcing does).
+        if tracking is not None:
+            self.recorder._insert_tracking(cursor, tracking)
+        if stored:
+            self.recorder._insert_stored_events(cursor, stored)
+
+    def track(self, cursor: Any, name: str, position: int) -> None:
+        self.recorder._insert_tracking(cursor, Tracking(name, position))
+
+    def position(self, name: str) -> int:
+        return self.recorder.max_tracking_id(name) or 0
+
+    def head(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def notifications(self, after: int, limit: int, upto: int | None = None) -> Sequence[Notification]:
+        return self.recorder.select_notifications(
+            after, limit, stop=upto, inclusive_of_start=False
+        )
+
+    def decode(self, notification: Notification) -> DomainEventProtocol[UUID]:
+        return self.mapper.to_domain_event(notification)
+
+    def events_of(self, ids: Iterable[UUID]) -> dict[UUID, list[DomainEventProtocol[UUID]]]:
+        """All events of many aggregates in one query, in version order per aggregate."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[UUID, list[DomainEventProtocol[UUID]]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            keys: list[Any] = [i.hex for i in chunk] if self.dialect == "sqlite" else chunk
+            marks = ",".join("?" * len(keys))
+            rows = self.query(
+                f"SELECT originator_id, originator_version, topic, state FROM {self._events_table} "
+                f"WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version",
+                keys,
+            )
+            for row in rows:
+                originator = row["originator_id"]
+                originator = UUID(originator) if isinstance(originator, str) else originator
+                event = self.mapper.to_domain_event(
+                    _Stored(originator, row["originator_version"], row["topic"], bytes(row["state"]))
+                )
+                found.setdefault(originator, []).append(event)
+        return found
+
+    def close(self) -> None:
+        self._log.close()
+
+
+@dataclass(frozen=True)
+class _Stored:
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+
+
+def open_store(url: str) -> Store:
+    return Store(url)

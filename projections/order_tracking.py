@@ -1,0 +1,205 @@
+"""Order tracking read model: per order its stage, milestones, money, shipments and anomalies.
+
+The projection feeds each stored ``Order`` event to the event's own ``apply`` method on a
+``TrackedOrder`` (which has the same ``progress`` as the aggregate), so the tracking view follows
+exactly the domain's rules. Anomalies depend on the clock and are derived when the view is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from aggregates import Order, OrderProgress
+
+__all__ = ["Anomaly", "Thresholds", "TrackedOrder", "anomalies", "apply_event", "public_view"]
+
+
+@dataclass
+class TrackedOrder:
+    order_id: str
+    system: str
+    order_ref: str
+    channel: str
+    customer_ref: str | None
+    aliases: list[dict[str, str]]
+    progress: OrderProgress
+    updated_at: str
+    sources: list[str] = field(default_factory=list)
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "order_id": self.order_id,
+            "system": self.system,
+            "order_ref": self.order_ref,
+            "channel": self.channel,
+            "customer_ref": self.customer_ref,
+            "aliases": self.aliases,
+            "progress": self.progress.to_dict(),
+            "updated_at": self.updated_at,
+            "sources": self.sources,
+        }
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> TrackedOrder:
+        return cls(
+            order_id=doc["order_id"],
+            system=doc["system"],
+            order_ref=doc["order_ref"],
+            channel=doc["channel"],
+            customer_ref=doc["customer_ref"],
+            aliases=doc["aliases"],
+            progress=OrderProgress.from_dict(doc["progress"]),
+            updated_at=doc["updated_at"],
+            sources=doc.get("sources", []),
+        )
+
+
+def apply_event(current: TrackedOrder | None, event: Any) -> TrackedOrder | None:
+    """Advance one order's tracking by one stored event (other aggregates' events are ignored)."""
+    if isinstance(event, Order.Placed):
+        order = event.mutate(None)
+        assert isinstance(order, Order)
+        current = TrackedOrder(
+            order_id=str(event.originator_id),
+            system=order.system,
+            order_ref=order.order_ref,
+            channel=order.channel,
+            customer_ref=order.customer_ref,
+            aliases=[{"system": order.system, "ref": order.order_ref}, *order.aliases],
+            progress=order.progress,
+            updated_at=event.timestamp.isoformat(),
+        )
+    elif isinstance(event, Order.Event) and current is not None:
+        event.apply(current)  # type: ignore[arg-type]
+        current.updated_at = event.timestamp.isoformat()
+    else:
+        return current
+    provenance = event.provenance
+    source = f"{provenance['system']}:{provenance['message_id']}"
+    if source not in current.sources:
+        current.sources.append(source)
+    return current
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    paid_not_shipped: timedelta
+    shipped_not_paid: timedelta
+    delivered_unconfirmed: timedelta
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    code: str
+    message: str
+    since: str
+
+
+def anomalies(progress: OrderProgress, thresholds: Thresholds, now: datetime) -> list[Anomaly]:
+    """Orders stuck between stages, judged against the configured thresholds at ``now``."""
+    if progress.cancelled_at is not None or progress.returned_at is not None:
+        return []
+    found = []
+    paid = progress.paid_amount
+    if (
+        progress.paid_at is not None
+        and not progress.any_shipped
+        and now - progress.paid_at > thresholds.paid_not_shipped
+    ):
+        found.append(
+            Anomaly("paid_not_shipped", "paid but nothing shipped", progress.paid_at.isoformat())
+        )
+    first_shipped = _first_shipped(progress)
+    if (
+        first_shipped is not None
+        and paid < progress.total_amount
+        and now - first_shipped > thresholds.shipped_not_paid
+    ):
+        found.append(
+            Anomaly(
+                "shipped_not_paid",
+                f"shipped but only {paid} of {progress.total_amount} {progress.currency} paid",
+                first_shipped.isoformat(),
+            )
+        )
+    if (
+        progress.delivered_at is not None
+        and progress.confirmed_at is None
+        and now - progress.delivered_at > thresholds.delivered_unconfirmed
+    ):
+        found.append(
+            Anomaly(
+                "delivered_unconfirmed",
+                "delivered but the customer has not confirmed",
+                progress.delivered_at.isoformat(),
+            )
+        )
+    return found
+
+
+def _first_shipped(progress: OrderProgress) -> datetime | None:
+    times = [
+        datetime.fromisoformat(s["updated_at"])
+        for s in progress.shipments.values()
+        if s["status"] in ("handed_over", "in_transit", "delivered")
+    ]
+    return min(times) if times else None
+
+
+def public_view(doc: dict[str, Any], thresholds: Thresholds, now: datetime) -> dict[str, Any]:
+    """The stable JSON shape of one order (the CLI's and the HTTP API's contract)."""
+    tracked = TrackedOrder.from_document(doc)
+    progress = tracked.progress
+
+    def iso(value: datetime | None) -> str | None:
+        return None if value is None else value.isoformat()
+
+    return {
+        "order_ref": tracked.order_ref,
+        "order_id": str(UUID(tracked.order_id)),
+        "system": tracked.system,
+        "channel": tracked.channel,
+        "customer_ref": tracked.customer_ref,
+        "stage": progress.stage,
+        "currency": progress.currency,
+        "total_amount": str(progress.total_amount),
+        "paid_amount": str(progress.paid_amount),
+        "refunded_amount": str(progress.refunded_amount),
+        "placed_at": iso(progress.placed_at),
+        "paid_at": iso(progress.paid_at),
+        "shipped_at": iso(progress.shipped_at),
+        "delivered_at": iso(progress.delivered_at),
+        "confirmed_at": iso(progress.confirmed_at),
+        "cancelled_at": iso(progress.cancelled_at),
+        "returned_at": iso(progress.returned_at),
+        "lines": [{"sku": sku, "quantity": str(q)} for sku, q in progress.ordered.items()],
+        "payments": [
+            {
+                "payment_id": pid,
+                "status": p["status"],
+                "amount": p["refunded"] if p["status"] == "refunded" else p["captured"],
+            }
+            for pid, p in progress.payments.items()
+        ],
+        "shipments": [
+            {
+                "shipment_id": sid,
+                "carrier": s.get("carrier"),
+                "tracking_number": s.get("tracking_number"),
+                "status": s["status"],
+                "lines": [{"sku": sku, "quantity": q} for sku, q in s["lines"].items()],
+                "updated_at": s.get("updated_at"),
+            }
+            for sid, s in progress.shipments.items()
+        ],
+        "aliases": tracked.aliases,
+        "anomalies": [
+            {"code": a.code, "message": a.message, "since": a.since}
+            for a in anomalies(progress, thresholds, now)
+        ],
+        "sources": tracked.sources,
+        "updated_at": tracked.updated_at,
+    }
