@@ -6,12 +6,14 @@ connection at import time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from hub.catalog import MappingCatalog
-from hub.dead_letters import DeadLetters
+from hub.dead_letters import DeadLetters, Failure
 from hub.inbox import Inbox, RawMessage, RecordOutcome
 from hub.metrics import HubMetrics
 from hub.order_queries import OrderQueries
@@ -43,9 +45,17 @@ class Hub:
         self.metrics.received(system, outcome.stored, outcome.duplicates)
         return outcome
 
-    def process(self) -> BatchReport:
+    def record_failures(self, failures: list[Failure]) -> None:
+        """Input that never became a message (an unreadable file line) goes to the dead letters."""
+        with self.store.transaction() as cursor:
+            self.dead_letters.add(cursor, failures)
+        for failure in failures:
+            self.metrics.dead_lettered(failure.system, failure.stage)
+
+    def process(self, on_batch: Callable[[BatchReport], None] | None = None) -> BatchReport:
         """Bring processing, parked-message expiry and every projection up to date."""
-        report = self.processor.process_available()
+        report = self.processor.process_available(on_batch)
+        self.processor.expire_parked(timedelta(hours=self.settings.tracking.parked_timeout_hours))
         self.projector.catch_up()
         self.metrics.inbox_backlog.set(self.processor.backlog())
         return report

@@ -131,6 +131,7 @@ class OrderPlaced(Contract):
 
 class PaymentUpdate(Contract):
     order_ref: Ref
+    order_system: str | None = None  # owner of order_ref when not the sender
     payment_id: Ref
     amount: Amount
     currency: Currency | None = None  # None: in the order's currency (sources that omit it)
@@ -145,6 +146,7 @@ class ShipmentLine(Contract):
 
 class ShipmentUpdate(Contract):
     order_ref: Ref
+    order_system: str | None = None  # owner of order_ref when not the sender
     shipment_id: Ref
     carrier: str | None = None
     tracking_number: str | None = None
@@ -155,6 +157,7 @@ class ShipmentUpdate(Contract):
 
 class DeliveryConfirmation(Contract):
     order_ref: Ref
+    order_system: str | None = None  # owner of order_ref when not the sender
     confirmed_at: UtcDatetime
     rating: int | None = Field(default=None, ge=1, le=5)
     comment: str | None = None
@@ -162,6 +165,7 @@ class DeliveryConfirmation(Contract):
 
 class OrderCancelled(Contract):
     order_ref: Ref
+    order_system: str | None = None  # owner of order_ref when not the sender
     cancelled_at: UtcDatetime
     reason: str | None = None
 

@@ -93,7 +93,7 @@ def target_ids(record: Contract, system: str) -> list[UUID]:
     """The aggregates a record will touch, so a batch can load them all at once."""
     ids = []
     if hasattr(record, "order_ref"):
-        ids.append(order_id(system, record.order_ref))
+        ids.append(order_id(getattr(record, "order_system", None) or system, record.order_ref))
     if isinstance(record, CustomerRecord):
         ids.append(customer_id(system, record.customer_ref))
     elif isinstance(record, OrderPlaced) and record.customer is not None:
@@ -168,7 +168,7 @@ def _customer(record: CustomerRecord, system: str, provenance: Provenance, ws: W
 
 
 def _payment(record: PaymentUpdate, system: str, provenance: Provenance, ws: Workspace) -> None:
-    _existing_order(ws, system, record.order_ref).record_payment(
+    _existing_order(ws, record.order_system or system, record.order_ref).record_payment(
         payment_id=record.payment_id,
         status=record.status,
         amount=record.amount,
@@ -183,7 +183,7 @@ def _shipment(record: ShipmentUpdate, system: str, provenance: Provenance, ws: W
     for line in record.lines:
         quantities[line.sku] = quantities.get(line.sku, Decimal(0)) + line.quantity
     lines = {sku: str(qty) for sku, qty in quantities.items()}
-    _existing_order(ws, system, record.order_ref).record_shipment(
+    _existing_order(ws, record.order_system or system, record.order_ref).record_shipment(
         shipment_id=record.shipment_id,
         status=record.status,
         carrier=record.carrier,
@@ -197,7 +197,7 @@ def _shipment(record: ShipmentUpdate, system: str, provenance: Provenance, ws: W
 def _confirmation(
     record: DeliveryConfirmation, system: str, provenance: Provenance, ws: Workspace
 ) -> None:
-    _existing_order(ws, system, record.order_ref).confirm_delivery(
+    _existing_order(ws, record.order_system or system, record.order_ref).confirm_delivery(
         confirmed_at=record.confirmed_at,
         rating=record.rating,
         comment=record.comment,
@@ -206,7 +206,7 @@ def _confirmation(
 
 
 def _cancellation(record: OrderCancelled, system: str, provenance: Provenance, ws: Workspace) -> None:
-    _existing_order(ws, system, record.order_ref).cancel(
+    _existing_order(ws, record.order_system or system, record.order_ref).cancel(
         cancelled_at=record.cancelled_at, reason=record.reason, provenance=provenance
     )
 

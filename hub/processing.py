@@ -264,6 +264,9 @@ class Processor:
             self._write_parked(cursor, [], [row["inbox_position"] for row in rows])
         return len(rows)
 
+    def parked_count(self) -> int:
+        return int(self.store.query("SELECT COUNT(*) AS n FROM hub_parked")[0]["n"])
+
     def parked(self) -> list[dict[str, Any]]:
         rows = self.store.query(
             "SELECT inbox_position, system, message_id, awaiting_ref, received_at, parked_at "

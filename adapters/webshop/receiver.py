@@ -1,0 +1,96 @@
+"""The webhook endpoint: verify, record durably in the inbox, and only then acknowledge.
+
+Every refusal is a 4xx with a reason the sender's logs will show; nothing that passed the checks
+is ever lost, because the 200 is sent after the inbox transaction committed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from adapters.webshop.signatures import SIGNATURE_CHECKS
+from hub.bootstrap import Hub
+
+__all__ = ["webhook_router", "webhook_secrets"]
+
+# Headers worth keeping with the message: they select mappings and help support.
+_KEPT_PREFIXES = ("x-shopify-", "x-wc-webhook-", "content-type", "user-agent")
+_SIGNATURE_HEADERS = {check.header.lower() for check in SIGNATURE_CHECKS.values()}
+
+
+def _refuse(hub: Hub, system: str, status: int, reason: str, code: str) -> JSONResponse:
+    hub.metrics.rejected_total.labels(system, code).inc()
+    return JSONResponse({"error": code, "reason": reason}, status_code=status)
+
+
+def webhook_secrets(hub: Hub) -> dict[str, str]:
+    """Each web-shop system's secret, read once from the environment variable it names."""
+    return {
+        name: os.environ[config.secret_env]
+        for name, config in hub.settings.systems.items()
+        if config.secret_env and os.environ.get(config.secret_env)
+    }
+
+
+def webhook_router(
+    hub: Hub, secrets: Mapping[str, str], on_stored: Callable[[], None] | None = None
+) -> APIRouter:
+    """``POST /webhooks/{system}`` for every system whose adapter is a web shop."""
+    router = APIRouter()
+
+    @router.post("/webhooks/{system}")
+    async def receive(system: str, request: Request) -> Any:
+        config = hub.settings.systems.get(system)
+        if config is None or config.adapter not in SIGNATURE_CHECKS:
+            return _refuse(hub, system, 404, f"no web-shop system named {system!r} is configured", "unknown_system")
+        limit = hub.settings.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            return _refuse(hub, system, 413, f"body of {declared} bytes exceeds the limit of {limit}", "too_large")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return _refuse(hub, system, 413, f"body exceeds the limit of {limit} bytes", "too_large")
+        check = SIGNATURE_CHECKS[config.adapter]
+        secret = secrets.get(system)
+        if not secret:
+            return _refuse(
+                hub, system, 503,
+                f"secret for {system!r} is not set (environment variable {config.secret_env!r})",
+                "no_secret",
+            )
+        problem = check.verify(secret, body, request.headers.get(check.header))
+        if problem:
+            return _refuse(hub, system, 401, problem, "bad_signature")
+        content_type = request.headers.get("content-type", "")
+        if config.adapter == "woocommerce" and body.startswith(b"webhook_id="):
+            # WooCommerce pings a new webhook with a form body; it must get a 200 to activate.
+            return {"status": "ping acknowledged"}
+        if "json" not in content_type.lower():
+            return _refuse(hub, system, 415, f"content type {content_type!r} is not JSON", "wrong_content_type")
+        try:
+            document = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            return _refuse(hub, system, 400, f"body is not valid JSON: {error}", "malformed_json")
+        if not isinstance(document, dict):
+            return _refuse(hub, system, 422, "body must be a JSON object", "not_an_object")
+        headers = {
+            k.lower(): v
+            for k, v in request.headers.items()
+            if k.lower().startswith(_KEPT_PREFIXES) and k.lower() not in _SIGNATURE_HEADERS
+        }
+        # The inbox commit is blocking I/O: keep it off the event loop.
+        outcome = await run_in_threadpool(hub.receive, system, [{"headers": headers, "body": document}])
+        if on_stored is not None and outcome.stored:
+            on_stored()
+        return {"status": "duplicate" if outcome.duplicates else "stored"}
+
+    return router

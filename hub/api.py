@@ -1,0 +1,77 @@
+"""The HTTP API: order tracking, dead letters, projections, health and Prometheus metrics.
+
+Adapters contribute their own routers (webhook receivers); the app factory mounts them, so the
+API has no knowledge of any transport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Query
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from hub.bootstrap import Hub
+from hub.order_queries import AmbiguousOrderRef
+
+__all__ = ["create_app"]
+
+
+def create_app(hub: Hub, routers: Iterable[APIRouter] = ()) -> FastAPI:
+    app = FastAPI(title="Integration hub", version="0.1.0")
+    for router in routers:
+        app.include_router(router)
+
+    @app.get("/orders")
+    async def list_orders(stage: str | None = None, limit: int = Query(500, ge=1, le=10_000)) -> Any:
+        return await run_in_threadpool(hub.orders.list, stage, limit)
+
+    @app.get("/orders/{ref}")
+    async def show_order(ref: str, system: str | None = None) -> Any:
+        try:
+            order = await run_in_threadpool(hub.orders.show, ref, system)
+        except AmbiguousOrderRef as error:
+            raise HTTPException(409, str(error)) from None
+        if order is None:
+            raise HTTPException(404, f"no order with reference or alias {ref!r}")
+        return order
+
+    @app.get("/deadletters")
+    async def dead_letters(status: str = "open") -> Any:
+        letters = await run_in_threadpool(hub.dead_letters.list, status or None)
+        return [letter.to_json() for letter in letters]
+
+    @app.get("/projections")
+    async def projections() -> Any:
+        return await run_in_threadpool(hub.projector.status)
+
+    @app.get("/health")
+    async def health() -> Any:
+        def check() -> dict[str, Any]:
+            status = hub.projector.status()
+            backlog = hub.processor.backlog()
+            return {
+                "status": "ok",
+                "database": hub.store.target.display,
+                "inbox_backlog": backlog,
+                "projections": status,
+                "dead_letters_open": hub.dead_letters.count(),
+            }
+
+        return await run_in_threadpool(check)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        def render() -> bytes:
+            hub.projector.observe_lag()
+            hub.metrics.inbox_backlog.set(hub.processor.backlog())
+            for stage, count in hub.orders.stage_counts().items():
+                hub.metrics.orders_per_stage.labels(stage).set(count)
+            return hub.metrics.render()
+
+        body = await run_in_threadpool(render)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return app

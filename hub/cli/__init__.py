@@ -1,0 +1,46 @@
+"""The ``hub`` command line. Its commands and ``--json`` shapes are a contract (see README)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hub.cli.demo import demo
+from hub.cli.ingest import ingest, process
+from hub.cli.queries import deadletters, mappings, orders, parked, projections
+from hub.cli.server import init, run
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="Event-sourced integration hub between CRM, ERP and supply-chain systems.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="config file (default: $HUB_CONFIG or ./hub.toml if present)"
+    ),
+) -> None:
+    ctx.obj = {"config": config}
+
+
+app.command()(init)
+app.command()(ingest)
+app.command()(process)
+app.command()(run)
+app.command()(demo)
+app.add_typer(orders, name="orders")
+app.add_typer(deadletters, name="deadletters")
+app.add_typer(parked, name="parked")
+app.add_typer(projections, name="projections")
+app.add_typer(mappings, name="mappings")
+
+
+def main() -> None:
+    app()

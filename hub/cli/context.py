@@ -1,0 +1,55 @@
+"""What every command shares: opening the hub from the settings, and printing results."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from hub.bootstrap import Hub, bootstrap
+from hub.mapping import MappingError
+from hub.settings import ConfigError, HubSettings, load_settings
+from hub.store import DatabaseUrlError
+
+__all__ = ["console", "err", "fail", "open_hub", "print_json", "settings_from"]
+
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def settings_from(ctx: typer.Context) -> HubSettings:
+    try:
+        return load_settings(ctx.obj.get("config") if ctx.obj else None)
+    except ConfigError as error:
+        fail(str(error))
+
+
+@contextmanager
+def open_hub(ctx: typer.Context, mapping_folders: dict[str, Path] | None = None) -> Iterator[Hub]:
+    settings = settings_from(ctx)
+    try:
+        hub = bootstrap(settings, mapping_folders=mapping_folders)
+    except DatabaseUrlError as error:
+        fail(f"HUB_DATABASE_URL {error}")
+    except Exception as error:  # the database itself: unreachable server, unwritable file
+        fail(f"cannot open the database {settings.database_url!r}: {error}")
+    try:
+        yield hub
+    except MappingError as error:
+        fail(str(error))
+    finally:
+        hub.close()
+
+
+def print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))

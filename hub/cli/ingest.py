@@ -1,0 +1,124 @@
+"""``hub ingest`` and ``hub process``: bulk loads from files, and catching up after a crash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from adapters.files import FileError, read_messages
+from hub.bootstrap import Hub
+from hub.cli.context import console, fail, open_hub
+from hub.processing import BatchReport
+
+__all__ = ["ingest", "process"]
+
+CHUNK = 2000
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+        disable=not console.is_terminal,
+    )
+
+
+def ingest(
+    ctx: typer.Context,
+    files: list[Path] = typer.Argument(..., help="JSON Lines (.jsonl/.json) or CSV files"),
+    system: str = typer.Option(..., "--system", "-s", help="source system the messages come from"),
+    mappings: Path | None = typer.Option(None, "--mappings", help="mapping folder (default mappings/SYSTEM)"),
+    no_process: bool = typer.Option(False, "--no-process", help="only store; run 'hub process' later"),
+) -> None:
+    """Store every message of FILES in the inbox, then process them and update the projections."""
+    for path in files:
+        if not path.is_file():
+            fail(f"{path}: file not found")
+    folders = {system: mappings} if mappings else None
+    with open_hub(ctx, folders) as hub:
+        hub.catalog.mappings(system)  # unusable mappings fail here, before anything is stored
+        received = stored = duplicates = unreadable = 0
+        with _progress() as progress:
+            for path in files:
+                task = progress.add_task(f"reading {path.name}", total=path.stat().st_size, detail="")
+                try:
+                    counts = _ingest_file(hub, system, path, progress, task)
+                except FileError as error:
+                    fail(str(error))
+                received += counts[0]
+                stored += counts[1]
+                duplicates += counts[2]
+                unreadable += counts[3]
+        report = BatchReport()
+        if not no_process:
+            report = _process(hub)
+        console.print(
+            f"received {received}, duplicates {duplicates}, stored {stored}, "
+            f"unreadable {unreadable}, processed {report.processed}, "
+            f"dead-lettered {report.dead_lettered + unreadable}, "
+            f"waiting for their order {hub.processor.parked_count()}"
+            + ("" if not no_process else " (not processed: --no-process)"),
+            highlight=False,
+        )
+
+
+def _ingest_file(hub: Hub, system: str, path: Path, progress: Progress, task: int) -> tuple[int, int, int, int]:
+    received = stored = duplicates = unreadable = 0
+    envelopes = []
+    bad = []
+
+    def flush() -> None:
+        nonlocal stored, duplicates
+        if envelopes:
+            outcome = hub.receive(system, envelopes)
+            stored += outcome.stored
+            duplicates += outcome.duplicates
+            envelopes.clear()
+        if bad:
+            hub.record_failures([line.as_failure(system) for line in bad])
+            bad.clear()
+
+    for line in read_messages(path):
+        if line.envelope is None:
+            bad.append(line)
+            unreadable += 1
+            console.print(f"[yellow]skipped[/] {line.error}", highlight=False)
+        else:
+            envelopes.append(line.envelope)
+            received += 1
+        if len(envelopes) >= CHUNK:
+            flush()
+            progress.update(task, completed=line.offset, detail=f"{received} messages")
+    flush()
+    progress.update(task, completed=path.stat().st_size, detail=f"{received} messages")
+    return received + unreadable, stored, duplicates, unreadable
+
+
+def _process(hub: Hub) -> BatchReport:
+    backlog = hub.processor.backlog()
+    with _progress() as progress:
+        task = progress.add_task("processing", total=max(backlog, 1), detail="")
+        report = hub.process(
+            on_batch=lambda batch: progress.advance(task, batch.messages)
+        )
+        progress.update(task, completed=max(backlog, 1), detail=f"{report.messages} messages")
+    return report
+
+
+def process(ctx: typer.Context) -> None:
+    """Bring processing and every projection up to date with the inbox, then exit."""
+    with open_hub(ctx) as hub:
+        report = _process(hub)
+        status = ", ".join(f"{p['name']} at {p['position']}/{p['head']}" for p in hub.projector.status())
+        console.print(
+            f"processed {report.processed}, dead-lettered {report.dead_lettered}, "
+            f"waiting for their order {hub.processor.parked_count()}, events {report.events}; "
+            f"projections: {status}",
+            highlight=False,
+        )

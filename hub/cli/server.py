@@ -1,0 +1,91 @@
+"""``hub run`` (everything in one process) and ``hub init`` (a commented starter config)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from adapters.webshop import webhook_router, webhook_secrets
+from hub.api import create_app
+from hub.background import BackgroundProcessor
+from hub.bootstrap import Hub
+from hub.cli.context import console, fail, open_hub
+
+__all__ = ["init", "run", "serve"]
+
+STARTER = '''# hub.toml — configuration of the integration hub.
+# Every key is optional; the values shown are the defaults. Environment variables
+# HUB_<KEY> (e.g. HUB_DATABASE_URL) override this file.
+
+# sqlite:///path/hub.db (embedded, no server) or postgresql://user:password@host:5432/db
+database_url = "sqlite:///hub.db"
+
+# Folder holding one mapping folder per source system (mappings/<system>/*.yaml).
+# mappings_dir = "mappings"
+
+# Messages committed per processing transaction.
+batch_size = 500
+
+# Largest webhook body accepted, in bytes (larger requests get HTTP 413).
+max_body_bytes = 1048576
+
+# Where `hub run` listens.
+http_host = "127.0.0.1"
+http_port = 8080
+
+[tracking]
+# An order is flagged when it stays between two stages longer than this.
+paid_not_shipped_hours = 48
+shipped_not_paid_hours = 24
+delivered_unconfirmed_days = 7
+# A payment/shipment for an order that never arrives becomes a dead letter after this.
+parked_timeout_hours = 24
+
+# One table per source system. adapter: shopify | woocommerce | file.
+[systems.shopify]
+adapter = "shopify"
+# mappings = "mappings/shopify"       # default: <mappings_dir>/<system name>
+timezone = "UTC"                       # zone of local times that carry no offset
+secret_env = "SHOPIFY_WEBHOOK_SECRET"  # environment variable holding the webhook secret
+phone_region = "US"                    # region of phone numbers without a country code
+
+[systems.woocommerce]
+adapter = "woocommerce"
+timezone = "Europe/Berlin"
+secret_env = "WOOCOMMERCE_WEBHOOK_SECRET"
+phone_region = "DE"
+'''
+
+
+def init(
+    path: Path = typer.Option(Path("hub.toml"), "--path", help="where to write the file"),
+    force: bool = typer.Option(False, "--force", help="overwrite an existing file"),
+) -> None:
+    """Write a commented starter hub.toml."""
+    if path.exists() and not force:
+        fail(f"{path} exists; pass --force to overwrite it")
+    path.write_text(STARTER, encoding="utf-8")
+    console.print(f"wrote {path}; edit it, then run 'hub run'")
+
+
+def serve(hub: Hub, host: str, port: int) -> None:
+    """Adapters, processing, projections, HTTP API and /metrics in this process, until Ctrl-C."""
+    background = BackgroundProcessor(hub)
+    app = create_app(hub, [webhook_router(hub, webhook_secrets(hub), on_stored=background.wake)])
+    background.start()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        background.stop()
+
+
+def run(
+    ctx: typer.Context,
+    host: str | None = typer.Option(None, "--host", help="default: http_host setting"),
+    port: int | None = typer.Option(None, "--port", help="default: http_port setting"),
+) -> None:
+    """Run the hub: webhooks, processing, projections, HTTP API and /metrics in one process."""
+    with open_hub(ctx) as hub:
+        serve(hub, host or hub.settings.http_host, port if port is not None else hub.settings.http_port)
