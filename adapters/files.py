@@ -77,7 +77,9 @@ def _json_lines(path: Path) -> Iterator[FileLine]:
             try:
                 document = json.loads(raw)
             except json.JSONDecodeError as error:
-                yield FileLine(path.name, number, None, f"{path}:{number}: invalid JSON: {error}", raw, offset)
+                yield FileLine(
+                    path.name, number, None, f"{path}:{number}: invalid JSON: {error}", raw, offset
+                )
                 continue
             if not isinstance(document, dict):
                 reason = f"{path}:{number}: expected a JSON object, got {type(document).__name__}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+
 from eventsourcing.domain import Aggregate
 
 from aggregates.errors import DomainRuleViolation
@@ -43,9 +44,7 @@ class Order(Aggregate):
         provenance: Provenance
 
         def apply(self, order: Order) -> None:
-            order.progress.record_payment(
-                self.payment_id, self.status, self.amount, self.occurred_at
-            )
+            order.progress.record_payment(self.payment_id, self.status, self.amount, self.occurred_at)
 
     class ShipmentRecorded(Aggregate.Event):
         class_version = 1
@@ -244,6 +243,4 @@ class Order(Aggregate):
                 f"order {self.order_ref} cannot be cancelled: goods have already left "
                 "(record a return instead)"
             )
-        self.trigger_event(
-            self.Cancelled, cancelled_at=cancelled_at, reason=reason, provenance=provenance
-        )
+        self.trigger_event(self.Cancelled, cancelled_at=cancelled_at, reason=reason, provenance=provenance)

@@ -48,9 +48,7 @@ class OrderProgress:
 
     # -- facts ---------------------------------------------------------------------------------
 
-    def record_payment(
-        self, payment_id: str, status: str, amount: Decimal, occurred_at: datetime
-    ) -> None:
+    def record_payment(self, payment_id: str, status: str, amount: Decimal, occurred_at: datetime) -> None:
         payment = self.payments.setdefault(payment_id, {"captured": "0", "refunded": "0"})
         payment["status"] = status
         if status in COUNTED_PAYMENT:

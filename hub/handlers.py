@@ -122,9 +122,7 @@ def _place(record: OrderPlaced, system: str, provenance: Provenance, ws: Workspa
     ]
     key = order_id(system, record.order_ref)
     existing = ws.get(key)
-    if existing is not None and not existing.same_placement(
-        record.currency, record.total_amount, lines
-    ):
+    if existing is not None and not existing.same_placement(record.currency, record.total_amount, lines):
         raise DomainRuleViolation(
             f"order {record.order_ref!r} was already placed with other content "
             f"(total {existing.progress.total_amount} {existing.progress.currency}, "
@@ -139,8 +137,7 @@ def _place(record: OrderPlaced, system: str, provenance: Provenance, ws: Workspa
             system=system,
             order_ref=record.order_ref,
             channel=record.channel,
-            customer_ref=record.customer_ref
-            or (record.customer.customer_ref if record.customer else None),
+            customer_ref=record.customer_ref or (record.customer.customer_ref if record.customer else None),
             currency=record.currency,
             total_amount=record.total_amount,
             lines=lines,
@@ -159,7 +156,10 @@ def _customer(record: CustomerRecord, system: str, provenance: Provenance, ws: W
     if customer is None:
         ws.add(
             SourceCustomer.register(
-                system=system, customer_ref=record.customer_ref, fields=fields, provenance=provenance
+                system=system,
+                customer_ref=record.customer_ref,
+                fields=fields,
+                provenance=provenance,
             )
         )
     else:
@@ -194,9 +194,7 @@ def _shipment(record: ShipmentUpdate, system: str, provenance: Provenance, ws: W
     )
 
 
-def _confirmation(
-    record: DeliveryConfirmation, system: str, provenance: Provenance, ws: Workspace
-) -> None:
+def _confirmation(record: DeliveryConfirmation, system: str, provenance: Provenance, ws: Workspace) -> None:
     _existing_order(ws, record.order_system or system, record.order_ref).confirm_delivery(
         confirmed_at=record.confirmed_at,
         rating=record.rating,

@@ -39,7 +39,10 @@ class OrderQueries:
             statement += " LIMIT ?"
             params.append(limit)
         now = now or datetime.now(UTC)
-        return [public_view(json.loads(r["document"]), self.thresholds, now) for r in self.store.query(statement, params)]
+        return [
+            public_view(json.loads(r["document"]), self.thresholds, now)
+            for r in self.store.query(statement, params)
+        ]
 
     def show(self, ref: str, system: str | None = None, now: datetime | None = None) -> dict[str, Any] | None:
         """Find an order by its reference or any alias (e.g. Shopify's '#1001')."""

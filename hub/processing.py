@@ -133,7 +133,9 @@ class Processor:
             return None
         batch = _Batch(Workspace(self.store, self._cache, self.cache_size))
         mapped = [m for m in (self._map(message, batch) for message in messages) if m is not None]
-        batch.workspace.prefetch(i for message, _, record in mapped for i in target_ids(record, message.system))
+        batch.workspace.prefetch(
+            i for message, _, record in mapped for i in target_ids(record, message.system)
+        )
         for message, mapping, record in mapped:
             self._apply(message, mapping, record, batch)
         unparked = self._unpark(batch)
@@ -154,20 +156,20 @@ class Processor:
         self._observe(batch)
         return report
 
-    def _map(
-        self, message: InboxMessage, batch: _Batch
-    ) -> tuple[InboxMessage, Mapping, Contract] | None:
+    def _map(self, message: InboxMessage, batch: _Batch) -> tuple[InboxMessage, Mapping, Contract] | None:
         mapping = None
         try:
             mapping = self.catalog.mappings(message.system).select(message.envelope)
-            return message, mapping, mapping.apply(message.envelope, self.catalog.context(message.system))
+            return (
+                message,
+                mapping,
+                mapping.apply(message.envelope, self.catalog.context(message.system)),
+            )
         except MappingError as error:
             batch.failures.append(_failure(message, "mapping", str(error), mapping))
             return None
 
-    def _apply(
-        self, message: InboxMessage, mapping: Mapping, record: Contract, batch: _Batch
-    ) -> bool:
+    def _apply(self, message: InboxMessage, mapping: Mapping, record: Contract, batch: _Batch) -> bool:
         """Apply one mapped message; returns False when it had to be parked."""
         try:
             placed = handle(record, message.system, provenance_of(message, mapping), batch.workspace)
@@ -286,9 +288,7 @@ class Processor:
             position=letter.inbox_position or 0,
             system=letter.system,
             message_id=letter.message_id,
-            received_at=datetime.fromisoformat(
-                letter.envelope.get("received_at") or letter.created_at
-            ),
+            received_at=datetime.fromisoformat(letter.envelope.get("received_at") or letter.created_at),
             envelope=letter.envelope,
         )
         batch = _Batch(Workspace(self.store, self._cache, self.cache_size))

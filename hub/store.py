@@ -109,9 +109,7 @@ def parse_database_url(url: str) -> DatabaseTarget:
         }
         host = f"{parts.hostname}:{parts.port or 5432}"
         return DatabaseTarget("postgres", env, f"postgresql://{host}/{dbname}")
-    raise DatabaseUrlError(
-        f"{url!r}: unsupported database URL; use sqlite:///path/hub.db or postgresql://…"
-    )
+    raise DatabaseUrlError(f"{url!r}: unsupported database URL; use sqlite:///path/hub.db or postgresql://…")
 
 
 class Store:
@@ -199,9 +197,7 @@ class Store:
         return self.recorder.max_notification_id() or 0
 
     def notifications(self, after: int, limit: int, upto: int | None = None) -> Sequence[Notification]:
-        return self.recorder.select_notifications(
-            after, limit, stop=upto, inclusive_of_start=False
-        )
+        return self.recorder.select_notifications(after, limit, stop=upto, inclusive_of_start=False)
 
     def decode(self, notification: Notification) -> DomainEventProtocol[UUID]:
         return self.mapper.to_domain_event(notification)

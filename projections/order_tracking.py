@@ -109,9 +109,7 @@ def anomalies(progress: OrderProgress, thresholds: Thresholds, now: datetime) ->
         and not progress.any_shipped
         and now - progress.paid_at > thresholds.paid_not_shipped
     ):
-        found.append(
-            Anomaly("paid_not_shipped", "paid but nothing shipped", progress.paid_at.isoformat())
-        )
+        found.append(Anomaly("paid_not_shipped", "paid but nothing shipped", progress.paid_at.isoformat()))
     first_shipped = _first_shipped(progress)
     if (
         first_shipped is not None

@@ -49,11 +49,23 @@ def webhook_router(
     async def receive(system: str, request: Request) -> Any:
         config = hub.settings.systems.get(system)
         if config is None or config.adapter not in SIGNATURE_CHECKS:
-            return _refuse(hub, system, 404, f"no web-shop system named {system!r} is configured", "unknown_system")
+            return _refuse(
+                hub,
+                system,
+                404,
+                f"no web-shop system named {system!r} is configured",
+                "unknown_system",
+            )
         limit = hub.settings.max_body_bytes
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
-            return _refuse(hub, system, 413, f"body of {declared} bytes exceeds the limit of {limit}", "too_large")
+            return _refuse(
+                hub,
+                system,
+                413,
+                f"body of {declared} bytes exceeds the limit of {limit}",
+                "too_large",
+            )
         body = b""
         async for chunk in request.stream():
             body += chunk
@@ -63,7 +75,9 @@ def webhook_router(
         secret = secrets.get(system)
         if not secret:
             return _refuse(
-                hub, system, 503,
+                hub,
+                system,
+                503,
                 f"secret for {system!r} is not set (environment variable {config.secret_env!r})",
                 "no_secret",
             )
@@ -75,7 +89,9 @@ def webhook_router(
             # WooCommerce pings a new webhook with a form body; it must get a 200 to activate.
             return {"status": "ping acknowledged"}
         if "json" not in content_type.lower():
-            return _refuse(hub, system, 415, f"content type {content_type!r} is not JSON", "wrong_content_type")
+            return _refuse(
+                hub, system, 415, f"content type {content_type!r} is not JSON", "wrong_content_type"
+            )
         try:
             document = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:

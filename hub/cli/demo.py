@@ -39,7 +39,9 @@ __all__ = ["demo"]
 DEMO_SYSTEMS = {
     "shopify": SystemConfig(adapter="shopify", secret_env="SHOPIFY_WEBHOOK_SECRET"),
     "woocommerce": SystemConfig(
-        adapter="woocommerce", secret_env="WOOCOMMERCE_WEBHOOK_SECRET", timezone="Europe/Berlin",
+        adapter="woocommerce",
+        secret_env="WOOCOMMERCE_WEBHOOK_SECRET",
+        timezone="Europe/Berlin",
         phone_region="DE",
     ),
     "feedback": SystemConfig(adapter="file", timezone="Europe/Berlin"),
@@ -85,11 +87,17 @@ def _demo_settings(settings: HubSettings) -> HubSettings:
 
 def _send(url: str, traffic: Traffic, secrets: dict[str, str], limit: int) -> Counter[str]:
     answers: Counter[str] = Counter()
-    with httpx.Client(base_url=url, timeout=30) as client, Progress(console=console, transient=True) as bar:
+    with (
+        httpx.Client(base_url=url, timeout=30) as client,
+        Progress(console=console, transient=True) as bar,
+    ):
         task = bar.add_task("sending webhooks", total=len(traffic.webhooks))
         for number, hook in enumerate(traffic.webhooks):
-            response = client.post(f"/webhooks/{hook.system}", content=(body := _body(hook, limit)),
-                                   headers=_headers(hook, body, secrets, number))
+            response = client.post(
+                f"/webhooks/{hook.system}",
+                content=(body := _body(hook, limit)),
+                headers=_headers(hook, body, secrets, number),
+            )
             answers[_label(response)] += 1
             bar.advance(task)
     return answers
@@ -150,21 +158,31 @@ def _report(hub: Hub, answers: Counter[str]) -> None:
     console.print("[bold]Anomalies[/] " + (", ".join(f"{c} ×{n}" for c, n in by_code.items()) or "none"))
     for order in flagged[:5]:
         first = order["anomalies"][0]
-        console.print(f"  order {order['order_ref']} ({order['stage']}): {first['message']} since {first['since']}",
-                      highlight=False)
+        console.print(
+            f"  order {order['order_ref']} ({order['stage']}): {first['message']} since {first['since']}",
+            highlight=False,
+        )
 
     letters = hub.dead_letters.list("open")
     console.print(f"[bold]Dead letters[/] {len(letters)} open")
     for letter in letters:
-        console.print(f"  #{letter.id} ({letter.stage}) {letter.system} {letter.message_id}: {letter.reason[:140]}",
-                      highlight=False)
+        console.print(
+            f"  #{letter.id} ({letter.stage}) {letter.system} {letter.message_id}: {letter.reason[:140]}",
+            highlight=False,
+        )
     waiting = hub.processor.parked()
     console.print(f"[bold]Waiting for their order[/] {len(waiting)}")
     for row in waiting:
-        console.print(f"  {row['system']} {row['message_id']} waits for order {row['awaiting_ref']}", highlight=False)
+        console.print(
+            f"  {row['system']} {row['message_id']} waits for order {row['awaiting_ref']}",
+            highlight=False,
+        )
     for status in hub.projector.status():
-        console.print(f"[bold]Projection[/] {status['name']}: position {status['position']} of {status['head']}, "
-                      f"lag {status['lag']}", highlight=False)
+        console.print(
+            f"[bold]Projection[/] {status['name']}: position {status['position']} of {status['head']}, "
+            f"lag {status['lag']}",
+            highlight=False,
+        )
     console.print(
         "\n[bold]Where to look next[/]\n"
         "  hub orders list --stage shipped      orders in one stage (add --json for scripts)\n"

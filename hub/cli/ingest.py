@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from adapters.files import FileError, read_messages
 from hub.bootstrap import Hub
@@ -68,7 +68,9 @@ def ingest(
         )
 
 
-def _ingest_file(hub: Hub, system: str, path: Path, progress: Progress, task: int) -> tuple[int, int, int, int]:
+def _ingest_file(
+    hub: Hub, system: str, path: Path, progress: Progress, task: int
+) -> tuple[int, int, int, int]:
     received = stored = duplicates = unreadable = 0
     envelopes = []
     bad = []
@@ -104,9 +106,7 @@ def _process(hub: Hub) -> BatchReport:
     backlog = hub.processor.backlog()
     with _progress() as progress:
         task = progress.add_task("processing", total=max(backlog, 1), detail="")
-        report = hub.process(
-            on_batch=lambda batch: progress.advance(task, batch.messages)
-        )
+        report = hub.process(on_batch=lambda batch: progress.advance(task, batch.messages))
         progress.update(task, completed=max(backlog, 1), detail=f"{report.messages} messages")
     return report
 

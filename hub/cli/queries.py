@@ -73,8 +73,18 @@ def orders_show(
     if as_json:
         print_json(order)
         return
-    console.print(f"[bold]order {order['order_ref']}[/] ({order['system']}, {order['channel']}) — {order['stage']}")
-    for key in ("placed_at", "paid_at", "shipped_at", "delivered_at", "confirmed_at", "cancelled_at", "returned_at"):
+    console.print(
+        f"[bold]order {order['order_ref']}[/] ({order['system']}, {order['channel']}) — {order['stage']}"
+    )
+    for key in (
+        "placed_at",
+        "paid_at",
+        "shipped_at",
+        "delivered_at",
+        "confirmed_at",
+        "cancelled_at",
+        "returned_at",
+    ):
         if order[key]:
             console.print(f"  {key:<13} {order[key]}")
     console.print(
@@ -82,7 +92,10 @@ def orders_show(
         f"refunded {order['refunded_amount']}"
     )
     for s in order["shipments"]:
-        console.print(f"  shipment      {s['shipment_id']}: {s['status']} {s['carrier'] or ''} {s['tracking_number'] or ''}")
+        console.print(
+            f"  shipment      {s['shipment_id']}: {s['status']} "
+            f"{s['carrier'] or ''} {s['tracking_number'] or ''}"
+        )
     console.print("  aliases       " + ", ".join(f"{a['system']}:{a['ref']}" for a in order["aliases"]))
     for a in order["anomalies"]:
         console.print(f"  [yellow]anomaly[/]       {a['code']}: {a['message']} (since {a['since']})")
@@ -103,7 +116,14 @@ def deadletters_list(
         return
     table = Table("id", "system", "stage", "status", "message id", "reason")
     for letter in letters:
-        table.add_row(str(letter.id), letter.system, letter.stage, letter.status, letter.message_id, letter.reason)
+        table.add_row(
+            str(letter.id),
+            letter.system,
+            letter.stage,
+            letter.status,
+            letter.message_id,
+            letter.reason,
+        )
     console.print(table)
     console.print(f"{len(letters)} dead letter(s)")
 
@@ -141,7 +161,9 @@ def deadletters_replay(
         print_json([{"id": o.letter_id, "resolved": o.resolved, "outcome": o.outcome} for o in outcomes])
         return
     for o in outcomes:
-        console.print(f"{o.letter_id}: {'[green]resolved[/]' if o.resolved else '[red]open[/]'} — {o.outcome}")
+        console.print(
+            f"{o.letter_id}: {'[green]resolved[/]' if o.resolved else '[red]open[/]'} — {o.outcome}"
+        )
     console.print(f"{sum(o.resolved for o in outcomes)} of {len(outcomes)} resolved")
 
 
@@ -155,7 +177,13 @@ def parked_list(ctx: typer.Context, as_json: bool = JSON) -> None:
         return
     table = Table("inbox position", "system", "message id", "waiting for order", "received")
     for r in rows:
-        table.add_row(str(r["inbox_position"]), r["system"], r["message_id"], r["awaiting_ref"], r["received_at"])
+        table.add_row(
+            str(r["inbox_position"]),
+            r["system"],
+            r["message_id"],
+            r["awaiting_ref"],
+            r["received_at"],
+        )
     console.print(table)
 
 

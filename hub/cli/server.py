@@ -15,7 +15,7 @@ from hub.cli.context import console, fail, open_hub
 
 __all__ = ["init", "run", "serve"]
 
-STARTER = '''# hub.toml — configuration of the integration hub.
+STARTER = """# hub.toml — configuration of the integration hub.
 # Every key is optional; the values shown are the defaults. Environment variables
 # HUB_<KEY> (e.g. HUB_DATABASE_URL) override this file.
 
@@ -56,7 +56,7 @@ adapter = "woocommerce"
 timezone = "Europe/Berlin"
 secret_env = "WOOCOMMERCE_WEBHOOK_SECRET"
 phone_region = "DE"
-'''
+"""
 
 
 def init(
@@ -88,4 +88,8 @@ def run(
 ) -> None:
     """Run the hub: webhooks, processing, projections, HTTP API and /metrics in one process."""
     with open_hub(ctx) as hub:
-        serve(hub, host or hub.settings.http_host, port if port is not None else hub.settings.http_port)
+        serve(
+            hub,
+            host or hub.settings.http_host,
+            port if port is not None else hub.settings.http_port,
+        )

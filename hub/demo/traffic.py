@@ -117,8 +117,14 @@ def _shopify_order(rng: random.Random, number: int, placed: datetime) -> dict[st
 
 
 def _fulfillment(
-    order: dict[str, Any], number: int, lines: list[dict[str, Any]], status: str,
-    shipment_status: str | None, when: datetime, carrier: str, tracking: str,
+    order: dict[str, Any],
+    number: int,
+    lines: list[dict[str, Any]],
+    status: str,
+    shipment_status: str | None,
+    when: datetime,
+    carrier: str,
+    tracking: str,
 ) -> dict[str, Any]:
     return {
         "id": 900_000 + number,
@@ -156,13 +162,20 @@ def simulate(orders: int = 60, seed: int = 7, now: datetime | None = None) -> Tr
 
 
 def _lifecycle(
-    traffic: Traffic, rng: random.Random, order: dict[str, Any], number: int, stage: str,
-    placed: datetime, now: datetime,
+    traffic: Traffic,
+    rng: random.Random,
+    order: dict[str, Any],
+    number: int,
+    stage: str,
+    placed: datetime,
+    now: datetime,
 ) -> None:
     hooks = traffic.webhooks
     created = Webhook("shopify", "orders/create", order)
     paid_at = placed + timedelta(minutes=rng.randint(2, 30))
-    paid = Webhook("shopify", "orders/paid", {**order, "financial_status": "paid", "updated_at": _iso(paid_at)})
+    paid = Webhook(
+        "shopify", "orders/paid", {**order, "financial_status": "paid", "updated_at": _iso(paid_at)}
+    )
     # Every ninth order's payment overtakes the order itself: it must wait, then go through.
     if number % 9 == 0 and stage not in ("placed", "cancelled", "partially_paid", "shipped_unpaid"):
         hooks.extend([paid, created])
@@ -178,17 +191,32 @@ def _lifecycle(
             Webhook(
                 "shopify",
                 "order_transactions/create",
-                {"id": 800_000 + number, "order_id": order["id"], "kind": "capture", "status": "success",
-                 "amount": str(half), "currency": "EUR", "created_at": _iso(paid_at)},
+                {
+                    "id": 800_000 + number,
+                    "order_id": order["id"],
+                    "kind": "capture",
+                    "status": "success",
+                    "amount": str(half),
+                    "currency": "EUR",
+                    "created_at": _iso(paid_at),
+                },
             )
         )
     if stage == "cancelled":
         hooks.append(
-            Webhook("shopify", "orders/cancelled",
-                    {**order, "cancelled_at": _iso(placed + timedelta(hours=3)), "cancel_reason": "customer"})
+            Webhook(
+                "shopify",
+                "orders/cancelled",
+                {
+                    **order,
+                    "cancelled_at": _iso(placed + timedelta(hours=3)),
+                    "cancel_reason": "customer",
+                },
+            )
         )
     if stage == "paid_stuck":
         return
+
     def before_now(moment: datetime) -> datetime:
         return min(moment, now - timedelta(minutes=5))
 
@@ -200,26 +228,60 @@ def _lifecycle(
         lines[0]["quantity"] = max(lines[0]["quantity"], 2)
     if stage == "partially_shipped":
         part = [{**lines[0], "quantity": 1}]
-        hooks.append(Webhook("shopify", "fulfillments/create",
-                             _fulfillment(order, number, part, "success", "in_transit", shipped_at, carrier, tracking)))
+        hooks.append(
+            Webhook(
+                "shopify",
+                "fulfillments/create",
+                _fulfillment(order, number, part, "success", "in_transit", shipped_at, carrier, tracking),
+            )
+        )
         return
-    if stage in ("shipped", "shipped_unpaid", "delivered", "delivered_stale", "confirmed", "returned"):
-        hooks.append(Webhook("shopify", "fulfillments/create",
-                             _fulfillment(order, number, lines, "success", "in_transit", shipped_at, carrier, tracking)))
+    if stage in (
+        "shipped",
+        "shipped_unpaid",
+        "delivered",
+        "delivered_stale",
+        "confirmed",
+        "returned",
+    ):
+        hooks.append(
+            Webhook(
+                "shopify",
+                "fulfillments/create",
+                _fulfillment(order, number, lines, "success", "in_transit", shipped_at, carrier, tracking),
+            )
+        )
     if stage in ("delivered", "delivered_stale", "confirmed", "returned"):
         delivered_at = before_now(shipped_at + timedelta(days=1, hours=rng.randint(1, 8)))
-        hooks.append(Webhook("shopify", "fulfillments/update",
-                             _fulfillment(order, number, lines, "success", "delivered", delivered_at, carrier, tracking)))
+        hooks.append(
+            Webhook(
+                "shopify",
+                "fulfillments/update",
+                _fulfillment(order, number, lines, "success", "delivered", delivered_at, carrier, tracking),
+            )
+        )
         local = before_now(delivered_at + timedelta(hours=5)).strftime("%Y-%m-%d %H:%M:%S")
         if stage == "confirmed":
             traffic.feedback_rows.append(
-                {"type": "confirmation", "order_system": "shopify", "order_ref": str(order["id"]),
-                 "at": local, "rating": str(rng.randint(3, 5)), "comment": rng.choice(["", "great", "fast delivery"])}
+                {
+                    "type": "confirmation",
+                    "order_system": "shopify",
+                    "order_ref": str(order["id"]),
+                    "at": local,
+                    "rating": str(rng.randint(3, 5)),
+                    "comment": rng.choice(["", "great", "fast delivery"]),
+                }
             )
         if stage == "returned":
             traffic.feedback_rows.append(
-                {"type": "return", "order_system": "shopify", "order_ref": str(order["id"]),
-                 "at": local, "rating": "", "comment": "wrong size"}
+                {
+                    "type": "return",
+                    "order_system": "shopify",
+                    "order_ref": str(order["id"]),
+                    "at": local,
+                    "rating": "",
+                    "comment": "wrong size",
+                }
             )
 
 
@@ -231,41 +293,122 @@ def _woocommerce(traffic: Traffic, rng: random.Random, now: datetime) -> None:
         qty = rng.randint(1, 2)
         first, last = rng.choice(FIRST), rng.choice(LAST)
         body: dict[str, Any] = {
-            "id": order_id, "number": str(order_id), "status": "pending", "currency": "EUR",
-            "created_via": "checkout", "customer_id": 0, "customer_note": "",
+            "id": order_id,
+            "number": str(order_id),
+            "status": "pending",
+            "currency": "EUR",
+            "created_via": "checkout",
+            "customer_id": 0,
+            "customer_note": "",
             "date_created_gmt": placed.isoformat(timespec="seconds"),
             "date_modified_gmt": placed.isoformat(timespec="seconds"),
-            "date_paid_gmt": None, "date_completed_gmt": None, "transaction_id": "",
+            "date_paid_gmt": None,
+            "date_completed_gmt": None,
+            "transaction_id": "",
             "total": str(price * qty + Decimal("4.90")),
-            "billing": {"first_name": first, "last_name": last, "company": "", "email": f"{first}@example.org",
-                        "phone": f"030 {rng.randint(1000000, 9999999)}", "address_1": "Hauptstraße 5",
-                        "address_2": "", "city": "Hamburg", "state": "", "postcode": "20095", "country": "DE"},
-            "line_items": [{"id": 1, "name": title, "product_id": 90 + index, "sku": sku, "quantity": qty,
-                            "price": float(price)}],
+            "billing": {
+                "first_name": first,
+                "last_name": last,
+                "company": "",
+                "email": f"{first}@example.org",
+                "phone": f"030 {rng.randint(1000000, 9999999)}",
+                "address_1": "Hauptstraße 5",
+                "address_2": "",
+                "city": "Hamburg",
+                "state": "",
+                "postcode": "20095",
+                "country": "DE",
+            },
+            "line_items": [
+                {
+                    "id": 1,
+                    "name": title,
+                    "product_id": 90 + index,
+                    "sku": sku,
+                    "quantity": qty,
+                    "price": float(price),
+                }
+            ],
             "refunds": [],
         }
         traffic.webhooks.append(Webhook("woocommerce", "order.created", body))
         if index % 3 != 0:
             paid_at = (placed + timedelta(minutes=20)).isoformat(timespec="seconds")
-            traffic.webhooks.append(Webhook("woocommerce", "order.updated", {
-                **body, "status": "processing", "transaction_id": f"pi_{order_id}", "date_paid_gmt": paid_at}))
+            traffic.webhooks.append(
+                Webhook(
+                    "woocommerce",
+                    "order.updated",
+                    {
+                        **body,
+                        "status": "processing",
+                        "transaction_id": f"pi_{order_id}",
+                        "date_paid_gmt": paid_at,
+                    },
+                )
+            )
         if index % 3 == 2:
             done = (placed + timedelta(hours=5)).isoformat(timespec="seconds")
-            traffic.webhooks.append(Webhook("woocommerce", "order.updated", {
-                **body, "status": "completed", "date_completed_gmt": done, "date_modified_gmt": done}))
+            traffic.webhooks.append(
+                Webhook(
+                    "woocommerce",
+                    "order.updated",
+                    {
+                        **body,
+                        "status": "completed",
+                        "date_completed_gmt": done,
+                        "date_modified_gmt": done,
+                    },
+                )
+            )
 
 
 def _bad_input(traffic: Traffic, rng: random.Random, now: datetime) -> None:
     hooks = traffic.webhooks
     hooks.append(Webhook("shopify", "products/update", {"id": 632910392, "title": "IPod Nano - 8GB"}))
-    hooks.append(Webhook("shopify", "order_transactions/create", {
-        "id": 777_001, "order_id": 5_000_001_001, "kind": "capture", "status": "success",
-        "amount": "10.00", "currency": "USD", "created_at": _iso(now)}))
-    hooks.append(Webhook("shopify", "order_transactions/create", {
-        "id": 777_002, "order_id": 5_999_999_999, "kind": "capture", "status": "success",
-        "amount": "49.00", "currency": "EUR", "created_at": _iso(now - timedelta(hours=2))}))
-    hooks.append(Webhook("shopify", "orders/create", {"id": 5_000_009_999, "name": "#9999", "currency": "EUR",
-                                                      "total_price": "abc", "line_items": [], "created_at": _iso(now)}))
+    hooks.append(
+        Webhook(
+            "shopify",
+            "order_transactions/create",
+            {
+                "id": 777_001,
+                "order_id": 5_000_001_001,
+                "kind": "capture",
+                "status": "success",
+                "amount": "10.00",
+                "currency": "USD",
+                "created_at": _iso(now),
+            },
+        )
+    )
+    hooks.append(
+        Webhook(
+            "shopify",
+            "order_transactions/create",
+            {
+                "id": 777_002,
+                "order_id": 5_999_999_999,
+                "kind": "capture",
+                "status": "success",
+                "amount": "49.00",
+                "currency": "EUR",
+                "created_at": _iso(now - timedelta(hours=2)),
+            },
+        )
+    )
+    hooks.append(
+        Webhook(
+            "shopify",
+            "orders/create",
+            {
+                "id": 5_000_009_999,
+                "name": "#9999",
+                "currency": "EUR",
+                "total_price": "abc",
+                "line_items": [],
+                "created_at": _iso(now),
+            },
+        )
+    )
     hooks.append(Webhook("shopify", "orders/create", {"id": 1}, tamper="bad_signature"))
     hooks.append(Webhook("shopify", "orders/create", {"id": 2}, tamper="malformed"))
     hooks.append(Webhook("shopify", "orders/create", {"id": 3}, tamper="oversize"))

@@ -22,7 +22,13 @@ from jmespath.exceptions import JMESPathError
 from pydantic import BaseModel, ValidationError
 
 from hub.contracts import CONTRACTS, Contract
-from hub.mapping.transforms import LIST_TRANSFORMS, TRANSFORMS, SourceContext, TransformError, parse_transform
+from hub.mapping.transforms import (
+    LIST_TRANSFORMS,
+    TRANSFORMS,
+    SourceContext,
+    TransformError,
+    parse_transform,
+)
 
 __all__ = ["Mapping", "MappingError", "MappingSet", "content_hash"]
 
@@ -101,8 +107,7 @@ def _parse_field(name: str, spec: Any, file: Path, prefix: str = "") -> _Field:
     children = None
     if "fields" in spec:
         children = tuple(
-            _parse_field(child, child_spec, file, f"{label}.")
-            for child, child_spec in spec["fields"].items()
+            _parse_field(child, child_spec, file, f"{label}.") for child, child_spec in spec["fields"].items()
         )
     try:
         transforms = tuple(parse_transform(t) for t in spec.get("transforms", []))
@@ -245,9 +250,7 @@ class Mapping:
                     out[spec.name] = value
         return out
 
-    def _convert(
-        self, spec: _Field, raw: Any, context: SourceContext, here: tuple[Any, ...]
-    ) -> Any:
+    def _convert(self, spec: _Field, raw: Any, context: SourceContext, here: tuple[Any, ...]) -> Any:
         value = raw
         for name, arg in spec.transforms:
             if value is None:
@@ -295,8 +298,7 @@ class MappingSet:
     def load(cls, system: str, folder: Path) -> MappingSet:
         if not folder.is_dir():
             raise MappingError(
-                f"mapping folder for system {system!r} not found "
-                "(create it, or pass --mappings DIR)",
+                f"mapping folder for system {system!r} not found (create it, or pass --mappings DIR)",
                 file=folder,
             )
         files = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))

@@ -35,9 +35,7 @@ def as_envelope(document: Any) -> dict[str, Any]:
     return {"headers": {}, "body": document}
 
 
-def check_samples(
-    system: str, folder: Path, context: SourceContext
-) -> Iterator[SampleResult]:
+def check_samples(system: str, folder: Path, context: SourceContext) -> Iterator[SampleResult]:
     mappings = MappingSet.load(system, folder)
     inputs = sorted((folder / "samples").glob("*.input.json"))
     if not inputs:
