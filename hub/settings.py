@@ -77,8 +77,9 @@ class HubSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The config file arrives as init values; the environment must still win over it.
-        return (env_settings, init_settings)
+        # Only explicit values: ``load_settings`` layers file and environment itself, so code
+        # that builds settings (tests, the demo) is never changed by the caller's environment.
+        return (init_settings,)
 
     def system(self, name: str) -> SystemConfig:
         """The named system's settings; a system absent from the file gets the defaults."""
@@ -87,6 +88,31 @@ class HubSettings(BaseSettings):
     def mapping_folder(self, name: str) -> Path:
         configured = self.system(name).mappings
         return configured if configured is not None else self.mappings_dir / name
+
+
+class _Environment(HubSettings):
+    """The ``HUB_*`` variables alone (nested keys as ``HUB_TRACKING__PAID_NOT_SHIPPED_HOURS``)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings,)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def load_settings(config_path: Path | None = None) -> HubSettings:
@@ -101,7 +127,8 @@ def load_settings(config_path: Path | None = None) -> HubSettings:
     elif config_path is not None:
         raise ConfigError(f"{path}: config file not found")
     try:
-        return HubSettings(**values)
+        environment = _Environment().model_dump(exclude_unset=True)
+        return HubSettings(**_merge(values, environment))
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})"

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -94,12 +94,15 @@ def parse_database_url(url: str) -> DatabaseTarget:
         return DatabaseTarget("sqlite", env, f"sqlite:///{path}")
     if parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
         dbname = unquote(parts.path.lstrip("/"))
+        # libpq style ?host=/run/postgresql selects a Unix socket directory.
+        socket_dir = parse_qs(parts.query).get("host", [None])[0]
+        host = socket_dir or parts.hostname or "127.0.0.1"
         if not dbname:
             raise DatabaseUrlError(f"{url!r}: name the database, e.g. postgresql://user@host/hub")
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": dbname,
-            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_HOST": host,
             "POSTGRES_PORT": str(parts.port or 5432),
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
@@ -107,8 +110,7 @@ def parse_database_url(url: str) -> DatabaseTarget:
             "POSTGRES_MAX_OVERFLOW": "4",
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
         }
-        host = f"{parts.hostname}:{parts.port or 5432}"
-        return DatabaseTarget("postgres", env, f"postgresql://{host}/{dbname}")
+        return DatabaseTarget("postgres", env, f"postgresql://{host}:{parts.port or 5432}/{dbname}")
     raise DatabaseUrlError(f"{url!r}: unsupported database URL; use sqlite:///path/hub.db or postgresql://…")
 
 

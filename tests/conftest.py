@@ -1,0 +1,142 @@
+"""Shared test parts: loopback-only network, real SQLite files and a real PostgreSQL server.
+
+PostgreSQL: ``HUB_TEST_DATABASE_URL`` (an admin URL such as ``postgresql://postgres@127.0.0.1/postgres``)
+when set, otherwise a private server started from the ``pgserver`` wheel. Every test gets its own
+database, created and dropped here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from hub.bootstrap import Hub, bootstrap
+from hub.settings import HubSettings, SystemConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_INPUTS = ROOT.parent / "shared" / "inputs"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+TEST_SECRETS = {"shopify": "shopify-test-secret", "woocommerce": "woo-test-secret"}
+TEST_SYSTEMS = {
+    "shopify": SystemConfig(adapter="shopify", secret_env="SHOPIFY_WEBHOOK_SECRET"),
+    "woocommerce": SystemConfig(
+        adapter="woocommerce", secret_env="WOOCOMMERCE_WEBHOOK_SECRET", timezone="Europe/Berlin"
+    ),
+    "feedback": SystemConfig(adapter="file", timezone="Europe/Berlin"),
+}
+
+
+# -- no network beyond loopback --------------------------------------------------------------------
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: Any) -> Any:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback:
+            raise OSError(f"tests may only connect to loopback addresses, not {host!r}")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("HUB_TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def _admin_connect(admin_url: str) -> psycopg.Connection[Any]:
+    # psycopg reads libpq URIs, including pgserver's ?host=/socket/dir form.
+    return psycopg.connect(admin_url, autocommit=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    name = f"hub_test_{uuid.uuid4().hex[:12]}"
+    with _admin_connect(postgres_admin_url) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database(postgres_admin_url, name)
+    finally:
+        with _admin_connect(postgres_admin_url) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'hub.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """The same test against both backends (the abstract-test-case habit of eventsourcing)."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+# -- hubs ------------------------------------------------------------------------------------------
+
+
+def hub_settings(database_url: str, **overrides: Any) -> HubSettings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "mappings_dir": ROOT / "mappings",
+        "systems": TEST_SYSTEMS,
+        **overrides,
+    }
+    return HubSettings(**values)
+
+
+@pytest.fixture
+def make_hub(database_url: str) -> Iterator[Callable[..., Hub]]:
+    hubs: list[Hub] = []
+
+    def make(**overrides: Any) -> Hub:
+        mapping_folders = overrides.pop("mapping_folders", None)
+        hub = bootstrap(hub_settings(database_url, **overrides), mapping_folders=mapping_folders)
+        hubs.append(hub)
+        return hub
+
+    yield make
+    for hub in hubs:
+        hub.close()
+
+
+@pytest.fixture
+def hub(make_hub: Callable[..., Hub]) -> Hub:
+    return make_hub()

@@ -1,0 +1,56 @@
+"""Contracts refuse impossible values; settings name the key and value they cannot use."""
+
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from hub.contracts import PaymentUpdate
+from hub.settings import ConfigError, load_settings
+
+
+def payment(**changes: object) -> dict:
+    return {"order_ref": "1", "payment_id": "p", "amount": "10.00", "currency": "EUR",
+            "status": "captured", "occurred_at": "2026-01-01T10:00:00+01:00", **changes}
+
+
+def test_payment_contract_normalises_to_utc() -> None:
+    record = PaymentUpdate.model_validate(payment())
+    assert record.amount == Decimal("10.00")
+    assert record.occurred_at.utcoffset().total_seconds() == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("amount", "-1", "negative"),
+        ("amount", "1e12", "plausible maximum"),
+        ("currency", "EURO", "ISO 4217"),
+        ("status", "paid", "Input should be"),
+        ("occurred_at", datetime(2026, 1, 1), "no zone"),
+    ],
+)
+def test_impossible_values_are_refused(field: str, value: object, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        PaymentUpdate.model_validate(payment(**{field: value}))
+
+
+def test_config_file_errors_name_file_key_and_value(tmp_path: Path) -> None:
+    config = tmp_path / "hub.toml"
+    config.write_text('[systems.erp]\nadapter = "file"\ntimezone = "Mars/Olympus"\n')
+    with pytest.raises(ConfigError, match=r"hub.toml: systems.erp.timezone: .*Mars/Olympus"):
+        load_settings(config)
+    config.write_text("batch_size = [")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(config)
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "hub.toml"
+    config.write_text('database_url = "sqlite:///from-file.db"\n[tracking]\nparked_timeout_hours = 3\n')
+    monkeypatch.setenv("HUB_DATABASE_URL", "sqlite:///from-env.db")
+    settings = load_settings(config)
+    assert settings.database_url == "sqlite:///from-env.db"
+    assert settings.tracking.parked_timeout_hours == 3
