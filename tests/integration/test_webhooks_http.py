@@ -1,0 +1,113 @@
+"""Webhooks over real HTTP: signed messages are stored before the 200, everything else gets a 4xx
+with a reason, and a refused request never disturbs the good ones."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from adapters.webshop import webhook_router
+from adapters.webshop.signatures import sign
+from hub.api import create_app
+from hub.bootstrap import Hub
+from hub.server_thread import ServerThread
+from tests.conftest import TEST_SECRETS
+from tests.shop_messages import fixture
+
+
+@pytest.fixture
+def client(make_hub) -> Iterator[tuple[Hub, httpx.Client]]:
+    hub = make_hub(max_body_bytes=64 * 1024)
+    app = create_app(hub, [webhook_router(hub, TEST_SECRETS)])
+    with ServerThread(app) as server, httpx.Client(base_url=server.url, timeout=10) as http:
+        yield hub, http
+
+
+def shopify_post(http: httpx.Client, body: bytes, topic: str = "orders/create", **headers: str) -> httpx.Response:
+    sent = {"Content-Type": "application/json", "X-Shopify-Topic": topic,
+            "X-Shopify-Hmac-Sha256": sign(TEST_SECRETS["shopify"], body)}
+    sent.update(headers)
+    return http.post("/webhooks/shopify", content=body, headers=sent)
+
+
+def test_signed_shopify_webhook_is_stored_then_acknowledged(client) -> None:
+    hub, http = client
+    body = json.dumps(fixture("order")).encode()
+    response = shopify_post(http, body)
+    assert response.status_code == 200 and response.json() == {"status": "stored"}
+    (message,) = hub.inbox.after(0, 10)
+    assert message.message_id == "orders/create:450789469"
+    assert message.envelope["headers"]["x-shopify-topic"] == "orders/create"
+    assert "x-shopify-hmac-sha256" not in message.envelope["headers"]
+    assert shopify_post(http, body).json() == {"status": "duplicate"}
+    hub.process()
+    assert http.get("/orders/%231001").json()["stage"] == "placed"
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "error"),
+    [
+        (b'{"id": 1}', {"X-Shopify-Hmac-Sha256": "AAAA"}, 401, "bad_signature"),
+        (b'{"id": 1}', {"X-Shopify-Hmac-Sha256": ""}, 401, "bad_signature"),
+        (b'{"id": 1,', {}, 400, "malformed_json"),
+        (b"[1, 2]", {}, 422, "not_an_object"),
+        (b'{"id": 1}', {"Content-Type": "text/plain"}, 415, "wrong_content_type"),
+        (b'{"x": "' + b"y" * 70_000 + b'"}', {}, 413, "too_large"),
+    ],
+)
+def test_bad_requests_are_refused_with_a_reason(client, body: bytes, headers: dict, status: int, error: str) -> None:
+    hub, http = client
+    response = shopify_post(http, body, **headers)
+    assert response.status_code == status
+    assert response.json()["error"] == error and response.json()["reason"]
+    assert hub.inbox.head() == 0
+    metrics = http.get("/metrics").text
+    assert f'hub_webhooks_rejected_total{{reason="{error}",system="shopify"}} 1.0' in metrics
+
+
+def test_unknown_system_is_404(client) -> None:
+    _, http = client
+    response = http.post("/webhooks/magento", content=b"{}", headers={"Content-Type": "application/json"})
+    assert response.status_code == 404 and "magento" in response.json()["reason"]
+
+
+def test_woocommerce_signature_and_ping(client) -> None:
+    hub, http = client
+    body = json.dumps({"id": 727, "number": "727", "status": "pending", "currency": "EUR", "total": "12.00",
+                       "date_created_gmt": "2026-01-01T10:00:00", "customer_id": 0, "created_via": "checkout",
+                       "line_items": [{"sku": "A", "name": "A", "product_id": 1, "quantity": 1, "price": 12}],
+                       "billing": {"email": "x@example.org"}}).encode()
+    headers = {"Content-Type": "application/json", "X-WC-Webhook-Topic": "order.created",
+               "X-WC-Webhook-Signature": sign(TEST_SECRETS["woocommerce"], body)}
+    assert http.post("/webhooks/woocommerce", content=body, headers=headers).status_code == 200
+    ping = b"webhook_id=12"
+    ping_headers = {"Content-Type": "application/x-www-form-urlencoded",
+                    "X-WC-Webhook-Signature": sign(TEST_SECRETS["woocommerce"], ping)}
+    assert http.post("/webhooks/woocommerce", content=ping, headers=ping_headers).status_code == 200
+    hub.process()
+    assert http.get("/orders/727").json()["total_amount"] == "12.00"
+
+
+def test_unknown_topic_is_accepted_and_dead_lettered_not_lost(client) -> None:
+    hub, http = client
+    assert shopify_post(http, b'{"id": 632910392}', topic="products/update").status_code == 200
+    hub.process()
+    (letter,) = http.get("/deadletters").json()
+    assert letter["stage"] == "mapping" and "products/update" in letter["reason"]
+
+
+def test_health_and_metrics_endpoints(client) -> None:
+    hub, http = client
+    shopify_post(http, json.dumps(fixture("order")).encode())
+    hub.process()
+    health = http.get("/health").json()
+    assert health["status"] == "ok" and health["inbox_backlog"] == 0
+    assert health["projections"][0]["lag"] == 0
+    metrics = http.get("/metrics").text
+    assert 'hub_messages_received_total{outcome="stored",system="shopify"} 1.0' in metrics
+    assert 'hub_messages_processed_total{system="shopify",type="shopify.orders_create"} 1.0' in metrics
+    assert 'hub_projection_lag_events{projection="order_tracking"} 0.0' in metrics
+    assert 'hub_orders{stage="placed"} 1.0' in metrics
