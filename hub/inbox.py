@@ -102,6 +102,11 @@ class Inbox:
         )
         return [_message(row) for row in rows]
 
+    def count_after(self, position: int = 0) -> int:
+        """Messages after a position (PostgreSQL sequences leave gaps, so not head - position)."""
+        rows = self.store.query("SELECT COUNT(*) AS n FROM hub_inbox WHERE position > ?", (position,))
+        return int(rows[0]["n"])
+
     def head(self) -> int:
         rows = self.store.query("SELECT MAX(position) AS head FROM hub_inbox")
         return rows[0]["head"] or 0

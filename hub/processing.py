@@ -110,7 +110,7 @@ class Processor:
         return total
 
     def backlog(self) -> int:
-        return self.inbox.head() - self.store.position(PROCESSOR)
+        return self.inbox.count_after(self.store.position(PROCESSOR))
 
     def process_batch(self) -> BatchReport | None:
         for attempt in range(3):

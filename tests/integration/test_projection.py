@@ -37,8 +37,9 @@ def test_rebuild_with_verify_reproduces_the_live_rows(hub: Hub) -> None:
 def test_verify_catches_a_live_row_that_differs_from_the_log(hub: Hub) -> None:
     feed(hub, 5)
     with hub.store.transaction() as cursor:
-        hub.store.execute(cursor, "UPDATE hub_order_tracking SET stage = 'confirmed' WHERE order_ref = ?",
-                          ("1001",))
+        hub.store.execute(
+            cursor, "UPDATE hub_order_tracking SET stage = 'confirmed' WHERE order_ref = ?", ("1001",)
+        )
     report = hub.projector.rebuild("order_tracking", verify=True)
     assert report.verified is False
     assert len(report.differences) == 1 and "confirmed" in report.differences[0]
@@ -50,7 +51,9 @@ def test_status_reports_position_head_and_lag(hub: Hub) -> None:
     hub.receive("shopify", [order(1), order(2)])
     hub.processor.process_available()
     (status,) = hub.projector.status()
-    assert (status["position"], status["lag"]) == (0, status["head"]) and status["head"] == 3  # one customer, two orders
+    assert (status["position"], status["lag"]) == (0, status["head"]) and status[
+        "head"
+    ] == 3  # one customer, two orders
     hub.projector.catch_up()
     assert hub.projector.status()[0]["lag"] == 0
 

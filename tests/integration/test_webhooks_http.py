@@ -26,9 +26,14 @@ def client(make_hub) -> Iterator[tuple[Hub, httpx.Client]]:
         yield hub, http
 
 
-def shopify_post(http: httpx.Client, body: bytes, topic: str = "orders/create", **headers: str) -> httpx.Response:
-    sent = {"Content-Type": "application/json", "X-Shopify-Topic": topic,
-            "X-Shopify-Hmac-Sha256": sign(TEST_SECRETS["shopify"], body)}
+def shopify_post(
+    http: httpx.Client, body: bytes, topic: str = "orders/create", **headers: str
+) -> httpx.Response:
+    sent = {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Hmac-Sha256": sign(TEST_SECRETS["shopify"], body),
+    }
     sent.update(headers)
     return http.post("/webhooks/shopify", content=body, headers=sent)
 
@@ -58,7 +63,9 @@ def test_signed_shopify_webhook_is_stored_then_acknowledged(client) -> None:
         (b'{"x": "' + b"y" * 70_000 + b'"}', {}, 413, "too_large"),
     ],
 )
-def test_bad_requests_are_refused_with_a_reason(client, body: bytes, headers: dict, status: int, error: str) -> None:
+def test_bad_requests_are_refused_with_a_reason(
+    client, body: bytes, headers: dict, status: int, error: str
+) -> None:
     hub, http = client
     response = shopify_post(http, body, **headers)
     assert response.status_code == status
@@ -76,16 +83,31 @@ def test_unknown_system_is_404(client) -> None:
 
 def test_woocommerce_signature_and_ping(client) -> None:
     hub, http = client
-    body = json.dumps({"id": 727, "number": "727", "status": "pending", "currency": "EUR", "total": "12.00",
-                       "date_created_gmt": "2026-01-01T10:00:00", "customer_id": 0, "created_via": "checkout",
-                       "line_items": [{"sku": "A", "name": "A", "product_id": 1, "quantity": 1, "price": 12}],
-                       "billing": {"email": "x@example.org"}}).encode()
-    headers = {"Content-Type": "application/json", "X-WC-Webhook-Topic": "order.created",
-               "X-WC-Webhook-Signature": sign(TEST_SECRETS["woocommerce"], body)}
+    body = json.dumps(
+        {
+            "id": 727,
+            "number": "727",
+            "status": "pending",
+            "currency": "EUR",
+            "total": "12.00",
+            "date_created_gmt": "2026-01-01T10:00:00",
+            "customer_id": 0,
+            "created_via": "checkout",
+            "line_items": [{"sku": "A", "name": "A", "product_id": 1, "quantity": 1, "price": 12}],
+            "billing": {"email": "x@example.org"},
+        }
+    ).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Topic": "order.created",
+        "X-WC-Webhook-Signature": sign(TEST_SECRETS["woocommerce"], body),
+    }
     assert http.post("/webhooks/woocommerce", content=body, headers=headers).status_code == 200
     ping = b"webhook_id=12"
-    ping_headers = {"Content-Type": "application/x-www-form-urlencoded",
-                    "X-WC-Webhook-Signature": sign(TEST_SECRETS["woocommerce"], ping)}
+    ping_headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-WC-Webhook-Signature": sign(TEST_SECRETS["woocommerce"], ping),
+    }
     assert http.post("/webhooks/woocommerce", content=ping, headers=ping_headers).status_code == 200
     hub.process()
     assert http.get("/orders/727").json()["total_amount"] == "12.00"

@@ -12,8 +12,15 @@ from hub.settings import ConfigError, load_settings
 
 
 def payment(**changes: object) -> dict:
-    return {"order_ref": "1", "payment_id": "p", "amount": "10.00", "currency": "EUR",
-            "status": "captured", "occurred_at": "2026-01-01T10:00:00+01:00", **changes}
+    return {
+        "order_ref": "1",
+        "payment_id": "p",
+        "amount": "10.00",
+        "currency": "EUR",
+        "status": "captured",
+        "occurred_at": "2026-01-01T10:00:00+01:00",
+        **changes,
+    }
 
 
 def test_payment_contract_normalises_to_utc() -> None:

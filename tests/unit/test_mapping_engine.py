@@ -38,8 +38,14 @@ def mappings(tmp_path: Path) -> MappingSet:
 
 
 def order(**changes: object) -> dict:
-    body = {"kind": "order", "no": 55, "cur": "D", "total": "1.234,50", "at": "2026-03-01 10:00",
-            "items": [{"sku": "A-1", "qty": 2, "price": "617,25"}]}
+    body = {
+        "kind": "order",
+        "no": 55,
+        "cur": "D",
+        "total": "1.234,50",
+        "at": "2026-03-01 10:00",
+        "items": [{"sku": "A-1", "qty": 2, "price": "617,25"}],
+    }
     return as_envelope({**body, **changes})
 
 

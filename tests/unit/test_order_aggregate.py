@@ -13,22 +13,45 @@ PROVENANCE = {"system": "shop", "message_id": "m", "received_at": T0.isoformat()
 
 def placed(total: str = "30.00") -> Order:
     return Order.place(
-        system="shop", order_ref="1001", channel="web", customer_ref=None, currency="EUR",
+        system="shop",
+        order_ref="1001",
+        channel="web",
+        customer_ref=None,
+        currency="EUR",
         total_amount=Decimal(total),
-        lines=[{"sku": "A", "description": "", "quantity": "2", "unit_price": "10.00"},
-               {"sku": "B", "description": "", "quantity": "1", "unit_price": "10.00"}],
-        placed_at=T0, aliases=[], provenance=PROVENANCE,
+        lines=[
+            {"sku": "A", "description": "", "quantity": "2", "unit_price": "10.00"},
+            {"sku": "B", "description": "", "quantity": "1", "unit_price": "10.00"},
+        ],
+        placed_at=T0,
+        aliases=[],
+        provenance=PROVENANCE,
     )
 
 
-def pay(order: Order, payment_id: str, amount: str, status: str = "captured", currency: str | None = "EUR") -> None:
-    order.record_payment(payment_id=payment_id, status=status, amount=Decimal(amount), currency=currency,
-                         occurred_at=T0 + timedelta(hours=1), provenance=PROVENANCE)
+def pay(
+    order: Order, payment_id: str, amount: str, status: str = "captured", currency: str | None = "EUR"
+) -> None:
+    order.record_payment(
+        payment_id=payment_id,
+        status=status,
+        amount=Decimal(amount),
+        currency=currency,
+        occurred_at=T0 + timedelta(hours=1),
+        provenance=PROVENANCE,
+    )
 
 
 def ship(order: Order, shipment_id: str, status: str, lines: dict[str, str] | None = None) -> None:
-    order.record_shipment(shipment_id=shipment_id, status=status, carrier="DHL", tracking_number="T1",
-                          lines=lines or {}, occurred_at=T0 + timedelta(days=1), provenance=PROVENANCE)
+    order.record_shipment(
+        shipment_id=shipment_id,
+        status=status,
+        carrier="DHL",
+        tracking_number="T1",
+        lines=lines or {},
+        occurred_at=T0 + timedelta(days=1),
+        provenance=PROVENANCE,
+    )
 
 
 def test_an_order_walks_through_every_stage_to_confirmation() -> None:
