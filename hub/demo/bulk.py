@@ -1,4 +1,4 @@
-"""Bulk Shopify-shaped traffic for load tests and benchmarks: orders with 1–5 lines, payments and
+"""Bulk Shopify-shaped traffic for load tests and benchmarks: orders with 1-5 lines, payments and
 fulfilments, interleaved across orders the way a busy shop's webhooks arrive."""
 
 from __future__ import annotations

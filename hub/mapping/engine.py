@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jmespath
 import yaml
 from jmespath.exceptions import JMESPathError
 from pydantic import BaseModel, ValidationError
 
 from hub.contracts import CONTRACTS, Contract
+from hub.mapping.paths import compile_path
 from hub.mapping.transforms import (
     LIST_TRANSFORMS,
     TRANSFORMS,
@@ -70,9 +71,9 @@ def content_hash(body: Any) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _compile(expression: str, file: Path, where: str) -> jmespath.parser.ParsedResult:
+def _compile(expression: str, file: Path, where: str) -> Callable[[Any], Any]:
     try:
-        return jmespath.compile(expression)
+        return compile_path(expression)
     except JMESPathError as error:
         raise MappingError(f"invalid JMESPath in {where}: {error}", file=file, path=expression) from None
 
@@ -181,23 +182,23 @@ class Mapping:
         )
 
     def matches(self, envelope: MappingABC[str, Any]) -> bool:
-        return bool(self.when.search(envelope))
+        return bool(self.when(envelope))
 
     def derive_message_id(self, envelope: MappingABC[str, Any]) -> str | None:
         if self.message_id is None:
             return None
-        value = self.message_id.search(envelope)
+        value = self.message_id(envelope)
         return None if value in (None, "") else str(value)
 
     def derive_entity_key(self, envelope: MappingABC[str, Any]) -> str | None:
         if self.entity_key is None:
             return None
-        value = self.entity_key.search(envelope)
+        value = self.entity_key(envelope)
         return None if value in (None, "") else str(value)
 
     def apply(self, envelope: MappingABC[str, Any], context: SourceContext) -> Contract:
         """Translate one message; raises ``MappingError`` naming the field that failed."""
-        document = self.root.search(envelope)
+        document = self.root(envelope)
         trace: dict[tuple[Any, ...], tuple[str | None, Any]] = {}
         values = self._build(self.fields, document, context, (), trace)
         try:
@@ -229,7 +230,7 @@ class Mapping:
             if spec.path is None and spec.children is None:
                 out[spec.name] = spec.constant
                 continue
-            raw = spec.compiled.search(document) if spec.compiled is not None else document
+            raw = spec.compiled(document) if spec.compiled is not None else document
             trace[here] = (spec.path, raw)
             if spec.each:
                 items = raw or []

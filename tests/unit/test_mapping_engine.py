@@ -84,7 +84,7 @@ def test_missing_required_value_is_named(mappings: MappingSet) -> None:
 
 
 def test_unmatched_message_lists_the_known_mappings(mappings: MappingSet) -> None:
-    with pytest.raises(MappingError, match="no mapping .* matches .* known: test.orders@3"):
+    with pytest.raises(MappingError, match=r"no mapping .* matches .* known: test\.orders@3"):
         mappings.select(as_envelope({"kind": "invoice"}))
 
 
