@@ -1,4 +1,5 @@
-"""File drops and backfills: JSON Lines or CSV, one message per line or row.
+"""File drops and backfills: JSON Lines or CSV, one message per line or row (or a ``.json``
+document holding one message or an array of them).
 
 A JSON line with a ``body`` key is a captured envelope (``{"headers", "body", "message_id",
 "received_at"}``), exactly what the webhook endpoint records; any other line is a message body.
@@ -21,7 +22,7 @@ from hub.mapping import as_envelope
 
 __all__ = ["FileError", "FileLine", "read_messages"]
 
-SUPPORTED = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}
+SUPPORTED = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
 
 
 class FileError(ValueError):
@@ -54,11 +55,32 @@ class FileLine:
 def read_messages(path: Path) -> Iterator[FileLine]:
     kind = SUPPORTED.get(path.suffix.lower())
     if kind is None:
-        raise FileError(f"{path}: unsupported file type {path.suffix!r}; use .jsonl, .json or .csv")
+        raise FileError(
+            f"{path}: unsupported file type {path.suffix!r}; use .jsonl/.ndjson (JSON Lines), .json or .csv"
+        )
     if not path.is_file():
         raise FileError(f"{path}: file not found")
-    reader = _json_lines if kind == "jsonl" else _csv_rows
-    yield from reader(path)
+    readers = {"jsonl": _json_lines, "json": _json_document, "csv": _csv_rows}
+    yield from readers[kind](path)
+
+
+def _json_document(path: Path) -> Iterator[FileLine]:
+    """A ``.json`` file: one message (an object) or many (an array of objects)."""
+    raw = path.read_bytes()
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        # Many exports named .json are really JSON Lines.
+        yield from _json_lines(path)
+        return
+    items = document if isinstance(document, list) else [document]
+    for number, item in enumerate(items, start=1):
+        text = json.dumps(item, ensure_ascii=False)
+        if isinstance(item, dict):
+            yield FileLine(path.name, number, as_envelope(item), None, text, len(raw))
+        else:
+            reason = f"{path}: item {number}: expected a JSON object, got {type(item).__name__}"
+            yield FileLine(path.name, number, None, reason, text, len(raw))
 
 
 def _json_lines(path: Path) -> Iterator[FileLine]:
