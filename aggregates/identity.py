@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 __all__ = ["customer_id", "order_id"]
@@ -9,9 +10,11 @@ __all__ = ["customer_id", "order_id"]
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://integration-hub.invalid/aggregates")
 
 
+@lru_cache(maxsize=262_144)  # hot path: every message about an order derives its id
 def order_id(system: str, order_ref: str) -> UUID:
     return uuid5(_NAMESPACE, f"order\x1f{system}\x1f{order_ref}")
 
 
+@lru_cache(maxsize=262_144)
 def customer_id(system: str, customer_ref: str) -> UUID:
     return uuid5(_NAMESPACE, f"customer\x1f{system}\x1f{customer_ref}")

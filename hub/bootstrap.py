@@ -77,7 +77,8 @@ def bootstrap(
     store = Store(settings.database_url)
     metrics = metrics or HubMetrics()
     catalog = MappingCatalog(settings, mapping_folders)
-    processor = Processor(store, catalog, metrics, batch_size=settings.batch_size)
+    projector = Projector(store, metrics)
+    processor = Processor(store, catalog, metrics, batch_size=settings.batch_size, follower=projector)
     return Hub(
         settings=settings,
         store=store,
@@ -85,7 +86,7 @@ def bootstrap(
         catalog=catalog,
         inbox=processor.inbox,
         processor=processor,
-        projector=Projector(store, metrics),
+        projector=projector,
         dead_letters=processor.dead_letters,
         orders=OrderQueries(store, settings.tracking),
     )

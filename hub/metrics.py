@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = ["HubMetrics"]
@@ -58,6 +60,7 @@ class HubMetrics:
             "Messages in the inbox not yet processed",
             registry=self.registry,
         )
+        self._processed: dict[tuple[str, str], tuple[Any, Any]] = {}
         self.orders_per_stage = Gauge(
             "hub_orders",
             "Orders per tracking stage",
@@ -72,8 +75,14 @@ class HubMetrics:
             self.received_total.labels(system, "duplicate").inc(duplicates)
 
     def processed(self, system: str, kind: str, latency_seconds: float) -> None:
-        self.processed_total.labels(system, kind).inc()
-        self.processing_seconds.labels(system).observe(max(latency_seconds, 0.0))
+        # Label lookups are a measurable cost per message; keep the children.
+        key = (system, kind)
+        children = self._processed.get(key)
+        if children is None:
+            children = (self.processed_total.labels(system, kind), self.processing_seconds.labels(system))
+            self._processed[key] = children
+        children[0].inc()
+        children[1].observe(max(latency_seconds, 0.0))
 
     def dead_lettered(self, system: str, stage: str) -> None:
         self.dead_lettered_total.labels(system, stage).inc()

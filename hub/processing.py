@@ -11,7 +11,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, RecordConflictError, Tracking
@@ -29,6 +29,14 @@ from hub.store import Store
 __all__ = ["PROCESSOR", "BatchReport", "Processor", "ReplayOutcome"]
 
 PROCESSOR = "processor"
+
+
+class InlineFollower(Protocol):
+    """A read model updated inside the processing transaction (``Projector``)."""
+
+    def follow_inline(self, cursor: Any, events: list[Any], ids: list[int]) -> None: ...
+
+    def settle(self, committed: bool) -> None: ...
 
 
 @dataclass
@@ -90,6 +98,7 @@ class Processor:
         *,
         batch_size: int = 500,
         cache_size: int = 100_000,
+        follower: InlineFollower | None = None,
     ) -> None:
         self.store, self.catalog, self.metrics = store, catalog, metrics
         self.inbox = Inbox(store)
@@ -97,6 +106,8 @@ class Processor:
         self.batch_size = batch_size
         self.cache_size = cache_size
         self._cache: OrderedDict[UUID, Any] = OrderedDict()
+        # Read models updated in the same transaction as the events (see Projector.follow_inline).
+        self.follower = follower
 
     # -- the hot path --------------------------------------------------------------------------
 
@@ -119,13 +130,18 @@ class Processor:
             except (IntegrityError, RecordConflictError):
                 # Another writer moved an aggregate or the position first: our cached
                 # aggregates may be stale, so forget them and redo the batch from the store.
-                self._cache.clear()
+                self._forget()
                 if attempt == 2:
                     raise
             except BaseException:
-                self._cache.clear()
+                self._forget()
                 raise
         return None
+
+    def _forget(self) -> None:
+        self._cache.clear()
+        if self.follower is not None:
+            self.follower.settle(committed=False)
 
     def _process_batch(self) -> BatchReport | None:
         messages = self.inbox.after(self.store.position(PROCESSOR), self.batch_size)
@@ -141,9 +157,13 @@ class Processor:
         unparked = self._unpark(batch)
         events = batch.workspace.collect()
         with self.store.transaction() as cursor:
-            self.store.append(cursor, events, Tracking(PROCESSOR, messages[-1].position))
+            ids = self.store.append(cursor, events, Tracking(PROCESSOR, messages[-1].position))
             self.dead_letters.add(cursor, batch.failures)
             self._write_parked(cursor, batch.parked, unparked)
+            if self.follower is not None:
+                self.follower.follow_inline(cursor, events, ids)
+        if self.follower is not None:
+            self.follower.settle(committed=True)
         report = BatchReport(
             messages=len(messages),
             processed=len(batch.done),

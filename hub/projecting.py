@@ -9,6 +9,7 @@ see the old rows until the commit and the new rows after it.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,11 +26,16 @@ class OrderTrackingTables:
 
     name = "order_tracking"
 
-    def __init__(self, store: Store, suffix: str = "") -> None:
+    def __init__(self, store: Store, suffix: str = "", cache_size: int = 50_000) -> None:
         self.store = store
         self.suffix = suffix
         self.orders = f"hub_order_tracking{suffix}"
         self.aliases = f"hub_order_alias{suffix}"
+        # Orders as this instance last wrote them, valid while the view's position is the one it
+        # wrote (no other writer in between) and its last transaction committed (see settle).
+        self._cache: OrderedDict[str, TrackedOrder] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_position: int | None = None
 
     def create(self, cursor: Any) -> None:
         cursor.execute(
@@ -52,9 +58,25 @@ class OrderTrackingTables:
         cursor.execute(f"DROP TABLE IF EXISTS {self.orders}")
         cursor.execute(f"DROP TABLE IF EXISTS {self.aliases}")
 
-    def apply(self, cursor: Any, events: list[Any]) -> None:
+    def settle(self, committed: bool) -> None:
+        """Called after the transaction of ``apply``: a rollback leaves the cache untrustworthy."""
+        if not committed:
+            self._cache.clear()
+            self._cache_position = None
+
+    def apply(self, cursor: Any, events: list[Any], position: int, reaches: int) -> None:
+        """Apply events that move the view from ``position`` to ``reaches``."""
+        if self._cache_position != position:
+            self._cache.clear()
         touched: dict[str, TrackedOrder | None] = {}
-        ids = list(dict.fromkeys(str(e.originator_id) for e in events))
+        wanted = list(dict.fromkeys(str(e.originator_id) for e in events))
+        ids = []
+        for key in wanted:
+            cached = self._cache.get(key)
+            if cached is None:
+                ids.append(key)
+            else:
+                touched[key] = cached
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
@@ -72,6 +94,13 @@ class OrderTrackingTables:
             if after is not None and before is None:
                 new_aliases.extend((a["system"], a["ref"], key) for a in after.aliases)
             touched[key] = after
+        for key, tracked in touched.items():
+            if tracked is not None:
+                self._cache[key] = tracked
+                self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        self._cache_position = reaches
         rows = [
             (
                 o.order_id,
@@ -111,6 +140,9 @@ class OrderTrackingTables:
         return [("order", *tuple(r.values() if isinstance(r, dict) else r)) for r in orders] + [
             ("alias", *tuple(r.values() if isinstance(r, dict) else r)) for r in aliases
         ]
+
+    def count(self) -> int:
+        return int(self.store.query(f"SELECT COUNT(*) AS n FROM {self.orders}")[0]["n"])
 
     def replace(self, cursor: Any, live: OrderTrackingTables) -> None:
         """Make these (shadow) tables the live ones, in the caller's transaction."""
@@ -176,14 +208,36 @@ class Projector:
             if not notifications:
                 return applied
             events = [self.store.decode(n) for n in notifications]
-            with self.store.transaction() as cursor:
-                tables.apply(cursor, events)
-                if tracking:
-                    self.store.track(cursor, tracking, notifications[-1].id)
+            try:
+                with self.store.transaction() as cursor:
+                    tables.apply(cursor, events, position, notifications[-1].id)
+                    if tracking:
+                        self.store.track(cursor, tracking, notifications[-1].id)
+            except BaseException:
+                tables.settle(committed=False)
+                raise
             position = notifications[-1].id
             applied += len(notifications)
             if on_batch is not None:
                 on_batch(len(notifications))
+
+    def follow_inline(self, cursor: Any, events: list[Any], ids: list[int]) -> None:
+        """Apply just-recorded events in the recording transaction, when a projection is exactly
+        at the point before them; a projection that lags is left to ``catch_up``."""
+        if not ids:
+            return
+        for name, tables in self.projections.items():
+            tracking = self.tracking_name(name)
+            position = self.store.position_in(cursor, tracking)
+            if position >= ids[0] or self.store.any_between(cursor, position, ids[0]):
+                continue
+            tables.apply(cursor, events, position, ids[-1])
+            self.store.track(cursor, tracking, ids[-1])
+
+    def settle(self, committed: bool) -> None:
+        """The outcome of the transaction ``follow_inline`` wrote into."""
+        for tables in self.projections.values():
+            tables.settle(committed)
 
     def status(self) -> list[dict[str, Any]]:
         head = self.store.head()
@@ -209,17 +263,21 @@ class Projector:
             shadow.drop(cursor)
             shadow.create(cursor)
         events = self._follow(shadow, None, position, on_batch, start=0)
-        differences: list[str] = []
-        rebuilt = shadow.rows()
+        # Another process may have advanced the live view meanwhile: follow it to the same point.
+        while (live_position := self.store.position(self.tracking_name(name))) > position:
+            events += self._follow(shadow, None, live_position, on_batch, start=position)
+            position = live_position
+        rows = shadow.count()
         if verify:
-            differences = _compare(live.rows(), rebuilt)
+            differences = _compare(live.rows(), shadow.rows())
             if differences:
                 with self.store.transaction() as cursor:
                     shadow.drop(cursor)
-                return RebuildReport(name, events, len(rebuilt), position, False, differences)
+                return RebuildReport(name, events, rows, position, False, differences)
         with self.store.transaction() as cursor:
             shadow.replace(cursor, live)
-        return RebuildReport(name, events, len(rebuilt), position, True if verify else None, [])
+        live.settle(committed=False)  # its cached orders describe the tables just replaced
+        return RebuildReport(name, events, rows, position, True if verify else None, [])
 
 
 def _compare(live: list[tuple[Any, ...]], rebuilt: list[tuple[Any, ...]]) -> list[str]:

@@ -176,18 +176,38 @@ class Store:
         cursor: Any,
         events: Sequence[DomainEventProtocol[UUID]],
         tracking: Tracking | None = None,
-    ) -> None:
-        """Record domain events and, optionally, a tracking position in the caller's transaction."""
+    ) -> list[int]:
+        """Record events (and a tracking position) in the caller's transaction.
+
+        Returns the events' notification ids, in order.
+        """
         stored = [self.mapper.to_stored_event(e) for e in events]
         if self.dialect == "sqlite":
             if stored or tracking is not None:
-                self.recorder._insert_events(cursor, stored, tracking=tracking)
-            return
+                return list(self.recorder._insert_events(cursor, stored, tracking=tracking) or [])
+            return []
         # PostgreSQL: tracking first, then the events under the table lock (as eventsourcing does).
         if tracking is not None:
             self.recorder._insert_tracking(cursor, tracking)
-        if stored:
-            self.recorder._insert_stored_events(cursor, stored)
+        if not stored:
+            return []
+        self.recorder._insert_stored_events(cursor, stored)
+        return list(self.recorder._fetch_ids_after_insert_events(cursor, stored))
+
+    def position_in(self, cursor: Any, name: str) -> int:
+        """A tracking position read inside the caller's transaction."""
+        return self.recorder._max_tracking_id(name, cursor) or 0
+
+    def any_between(self, cursor: Any, low: int, high: int) -> bool:
+        """Whether the log holds a notification with ``low < id < high``."""
+        column = "rowid" if self.dialect == "sqlite" else "notification_id"
+        cursor.execute(
+            self.sql(
+                f"SELECT 1 AS found FROM {self._events_table} WHERE {column} > ? AND {column} < ? LIMIT 1"
+            ),
+            (low, high),
+        )
+        return cursor.fetchone() is not None
 
     def track(self, cursor: Any, name: str, position: int) -> None:
         self.recorder._insert_tracking(cursor, Tracking(name, position))

@@ -10,6 +10,7 @@ from hub.cli.demo import demo
 from hub.cli.ingest import ingest, process
 from hub.cli.queries import deadletters, mappings, orders, parked, projections
 from hub.cli.server import init, run
+from hub.runtime import tune_garbage_collector
 
 __all__ = ["app", "main"]
 
@@ -43,4 +44,5 @@ app.add_typer(mappings, name="mappings")
 
 
 def main() -> None:
+    tune_garbage_collector()
     app()

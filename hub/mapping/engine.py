@@ -199,11 +199,12 @@ class Mapping:
     def apply(self, envelope: MappingABC[str, Any], context: SourceContext) -> Contract:
         """Translate one message; raises ``MappingError`` naming the field that failed."""
         document = self.root(envelope)
-        trace: dict[tuple[Any, ...], tuple[str | None, Any]] = {}
-        values = self._build(self.fields, document, context, (), trace)
         try:
-            return self.contract.model_validate(values)
+            return self.contract.model_validate(self._build(self.fields, document, context, (), None))
         except ValidationError as error:
+            # Build again, recording which source path fed each field, to name it in the error.
+            trace: dict[tuple[Any, ...], tuple[str | None, Any]] = {}
+            self._build(self.fields, document, context, (), trace)
             first = error.errors()[0]
             loc = tuple(first["loc"])
             path, raw = _nearest_trace(trace, loc)
@@ -222,36 +223,42 @@ class Mapping:
         document: Any,
         context: SourceContext,
         loc: tuple[Any, ...],
-        trace: dict[tuple[Any, ...], tuple[str | None, Any]],
+        trace: dict[tuple[Any, ...], tuple[str | None, Any]] | None,
     ) -> dict[str, Any]:
+        """The contract's input values; ``trace`` (when given) records each field's source."""
         out: dict[str, Any] = {}
         for spec in fields:
-            here = (*loc, spec.name)
             if spec.path is None and spec.children is None:
                 out[spec.name] = spec.constant
                 continue
             raw = spec.compiled(document) if spec.compiled is not None else document
-            trace[here] = (spec.path, raw)
+            if trace is not None:
+                trace[(*loc, spec.name)] = (spec.path, raw)
             if spec.each:
                 items = raw or []
                 if not isinstance(items, list):
-                    raise self._error("'each' must select a list", here, spec.path, raw)
+                    raise self._error("'each' must select a list", (*loc, spec.name), spec.path, raw)
+                here = (*loc, spec.name)
                 out[spec.name] = [
-                    self._build(spec.children or (), item, context, (*here, i), trace)
+                    self._build(spec.children, item, context, (*here, i), trace)
                     if spec.children
-                    else self._convert(spec, item, context, (*here, i))
+                    else self._convert(spec, item, context, here, i)
                     for i, item in enumerate(items)
                 ]
             elif spec.children is not None:
                 if raw is not None:
-                    out[spec.name] = self._build(spec.children, raw, context, here, trace)
+                    out[spec.name] = self._build(spec.children, raw, context, (*loc, spec.name), trace)
             else:
-                value = self._convert(spec, raw, context, here)
+                value = self._convert(spec, raw, context, loc) if spec.transforms else raw
+                if value is None:
+                    value = spec.default
                 if value is not None:
                     out[spec.name] = value
         return out
 
-    def _convert(self, spec: _Field, raw: Any, context: SourceContext, here: tuple[Any, ...]) -> Any:
+    def _convert(
+        self, spec: _Field, raw: Any, context: SourceContext, loc: tuple[Any, ...], index: int | None = None
+    ) -> Any:
         value = raw
         for name, arg in spec.transforms:
             if value is None:
@@ -263,6 +270,7 @@ class Mapping:
                 else:
                     value = transform(value, arg, context, self.tables)
             except TransformError as error:
+                here = (*loc, spec.name) if index is None else (*loc, index)
                 raise self._error(f"transform {name!r} failed: {error}", here, spec.path, raw) from None
         return spec.default if value is None else value
 

@@ -45,7 +45,7 @@ def _equals(x: Any, y: Any) -> bool:
     return x == y
 
 
-def _compile(node: dict[str, Any]) -> Path:  # noqa: PLR0911, C901 - one branch per node type
+def _compile(node: dict[str, Any]) -> Path:
     kind = node["type"]
     children = node.get("children", [])
     if kind == "field":

@@ -1,0 +1,258 @@
+"""Benchmark: realistic shop messages through the whole pipeline, against the raw write limit of
+the same backend measured in the same run.
+
+    python bench/ingest.py [--messages 100000] [--runs 3] [--backend sqlite|postgres|both]
+
+For each backend and run it measures
+  * raw: batched INSERT (SQLite) / COPY (PostgreSQL) of equivalent rows — ~400-byte JSON, a unique
+    (stream, version) index and a global position — rows/s;
+  * hub: receive (inbox, batches of 1000 as the adapters do) + process + order-tracking projection,
+    messages/s, and the ratio hub ÷ raw;
+  * rebuild: order-tracking projection rebuilt from the whole log, events/s;
+  * latency (SQLite): receipt → visible in order tracking under a steady 1,000 messages/s, p50/p99.
+Medians over the runs are printed last. PostgreSQL: HUB_BENCH_DATABASE_URL (an admin URL; a
+database is created and dropped per run), else HUB_TEST_DATABASE_URL, else a private pgserver.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hub.bootstrap import Hub, bootstrap  # noqa: E402
+from hub.demo.bulk import shop_messages  # noqa: E402
+from hub.processing import PROCESSOR  # noqa: E402
+from hub.settings import HubSettings, SystemConfig  # noqa: E402
+
+CHUNK = 1000
+RAW_ROW = json.dumps({"order": "x" * 300, "lines": [1, 2, 3], "amount": "123.45"})  # ~360 bytes
+
+
+def settings(url: str) -> HubSettings:
+    return HubSettings(
+        database_url=url,
+        mappings_dir=ROOT / "mappings",
+        batch_size=1000,
+        systems={"shopify": SystemConfig(adapter="shopify")},
+    )
+
+
+# -- databases -------------------------------------------------------------------------------------
+
+
+@contextmanager
+def sqlite_database() -> Iterator[str]:
+    with tempfile.TemporaryDirectory() as folder:
+        yield f"sqlite:///{Path(folder) / 'bench.db'}"
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    admin = os.environ.get("HUB_BENCH_DATABASE_URL") or os.environ.get("HUB_TEST_DATABASE_URL")
+    if admin:
+        yield admin
+        return
+    import pgserver
+
+    with tempfile.TemporaryDirectory() as folder:
+        server = pgserver.get_server(folder, cleanup_mode="stop")
+        try:
+            yield server.get_uri()
+        finally:
+            server.cleanup()
+
+
+@contextmanager
+def postgres_database(admin: str) -> Iterator[str]:
+    import psycopg
+
+    name = f"hub_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(admin)
+    try:
+        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- raw limit -------------------------------------------------------------------------------------
+
+
+def raw_rate(hub: Hub, rows: int) -> float:
+    """Equivalent rows written the fastest batched way the backend offers."""
+    store = hub.store
+    serial = "INTEGER" if store.dialect == "sqlite" else "BIGSERIAL"
+    with store.transaction() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_raw")
+        cursor.execute(
+            f"CREATE TABLE bench_raw (position {serial} PRIMARY KEY, stream TEXT NOT NULL, "
+            "version INTEGER NOT NULL, data TEXT NOT NULL, UNIQUE (stream, version))"
+        )
+    streams = [uuid.uuid4().hex for _ in range(rows // 3 + 1)]
+    data = [(streams[i // 3], i % 3, RAW_ROW) for i in range(rows)]
+    started = time.perf_counter()
+    for start in range(0, rows, CHUNK):
+        chunk = data[start : start + CHUNK]
+        with store.transaction() as cursor:
+            if store.dialect == "sqlite":
+                cursor.executemany("INSERT INTO bench_raw (stream, version, data) VALUES (?, ?, ?)", chunk)
+            else:
+                with cursor.copy("COPY bench_raw (stream, version, data) FROM STDIN") as copy:
+                    for row in chunk:
+                        copy.write_row(row)
+    elapsed = time.perf_counter() - started
+    with store.transaction() as cursor:
+        cursor.execute("DROP TABLE bench_raw")
+    return rows / elapsed
+
+
+# -- the hub pipeline ------------------------------------------------------------------------------
+
+
+def pipeline(hub: Hub, messages: list[dict]) -> dict[str, float]:
+    started = time.perf_counter()
+    for start in range(0, len(messages), CHUNK):
+        hub.receive("shopify", messages[start : start + CHUNK])
+    stored = time.perf_counter()
+    report = hub.process()
+    finished = time.perf_counter()
+    assert report.processed + report.dead_lettered == len(messages), report
+    events = hub.store.head()
+    rebuild_started = time.perf_counter()
+    hub.projector.rebuild("order_tracking", verify=False)
+    rebuilt = time.perf_counter()
+    return {
+        "hub_rate": len(messages) / (finished - started),
+        "receive_rate": len(messages) / (stored - started),
+        "process_rate": len(messages) / (finished - stored),
+        "events": events,
+        "rebuild_rate": events / (rebuilt - rebuild_started),
+    }
+
+
+def latency(hub: Hub, messages: list[dict], rate: int = 1000, seconds: float = 10) -> tuple[float, float]:
+    """Receipt → visible in order tracking while a producer sends ``rate`` messages/s."""
+    count = min(len(messages), int(rate * seconds))
+    received: dict[int, float] = {}
+    visible: dict[int, float] = {}
+    wake = threading.Event()
+    done = threading.Event()
+    base = hub.inbox.head()
+
+    def process_loop() -> None:
+        while not (done.is_set() and len(visible) >= count):
+            wake.wait(0.05)
+            wake.clear()
+            hub.process()
+            now = time.perf_counter()
+            reached = hub.store.position(PROCESSOR) - base
+            for position in range(len(visible) + 1, reached + 1):
+                visible[position] = now
+
+    worker = threading.Thread(target=process_loop)
+    worker.start()
+    tick = 0.01
+    per_tick = max(1, int(rate * tick))
+    started = time.perf_counter()
+    sent = 0
+    while sent < count:
+        target = started + (sent / rate)
+        delay = target - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        batch = messages[sent : sent + per_tick]
+        hub.receive("shopify", batch)
+        now = time.perf_counter()
+        for offset in range(len(batch)):
+            received[sent + offset + 1] = now
+        sent += len(batch)
+        wake.set()
+    done.set()
+    wake.set()
+    worker.join()
+    samples = sorted(visible[p] - received[p] for p in received)
+    return statistics.median(samples) * 1000, samples[int(len(samples) * 0.99) - 1] * 1000
+
+
+# -- driver ----------------------------------------------------------------------------------------
+
+
+def run_backend(
+    name: str, database: Callable[[], Iterator[str]], messages: list[dict], runs: int, with_latency: bool
+) -> list[dict[str, float]]:
+    results = []
+    for run in range(1, runs + 1):
+        with database() as url:
+            hub = bootstrap(settings(url))
+            try:
+                raw = raw_rate(hub, len(messages))
+                figures = pipeline(hub, messages)
+                figures["raw_rate"] = raw
+                figures["ratio"] = figures["hub_rate"] / raw
+            finally:
+                hub.close()
+        if with_latency:
+            with database() as url:
+                hub = bootstrap(settings(url))
+                try:
+                    figures["p50_ms"], figures["p99_ms"] = latency(hub, messages)
+                finally:
+                    hub.close()
+        print(f"{name} run {run}: " + ", ".join(f"{k} {v:,.1f}" for k, v in figures.items()), flush=True)
+        results.append(figures)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args()
+    messages = list(shop_messages(args.messages, seed=11))
+    size = sum(len(json.dumps(m)) for m in messages) / len(messages)
+    print(f"{len(messages):,} messages, {size:.0f} bytes each on average; {args.runs} run(s) per backend")
+    summary = {}
+    if args.backend in ("sqlite", "both"):
+        summary["sqlite"] = run_backend("sqlite", sqlite_database, messages, args.runs, with_latency=True)
+    if args.backend in ("postgres", "both"):
+        with postgres_server() as admin:
+            summary["postgres"] = run_backend(
+                "postgres", lambda: postgres_database(admin), messages, args.runs, with_latency=False
+            )
+    print("\nmedians")
+    for backend, results in summary.items():
+        keys = results[0].keys()
+        medians = {k: statistics.median(r[k] for r in results) for k in keys}
+        print(
+            f"  {backend:<8} hub {medians['hub_rate']:,.0f} msg/s (receive {medians['receive_rate']:,.0f}, "
+            f"process+project {medians['process_rate']:,.0f}); raw {medians['raw_rate']:,.0f} rows/s; "
+            f"ratio {medians['ratio']:.3f}; rebuild {medians['rebuild_rate']:,.0f} events/s"
+            + (
+                f"; latency p50 {medians['p50_ms']:.1f} ms, p99 {medians['p99_ms']:.1f} ms at 1,000 msg/s"
+                if "p50_ms" in medians
+                else ""
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
