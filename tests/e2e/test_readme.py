@@ -1,0 +1,44 @@
+"""The README's commands are the ones that work: CI runs its test command, every documented
+command exists."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+FENCED = re.findall(r"```bash\n(.*?)```", README, re.S)
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    test_command = next(block.strip() for block in FENCED if "pytest" in block)
+    assert test_command in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_readme_demo_command_runs_the_demo() -> None:
+    demo_command = next(block.strip() for block in FENCED if block.strip().endswith("hub demo"))
+    assert demo_command.startswith("python3 -m venv .venv && .venv/bin/pip install")
+
+
+DOCUMENTED = sorted(set(re.findall(r"^\| `hub ([a-z]+(?: [a-z]+)?)", README, re.M)))
+
+
+@pytest.mark.parametrize("command", DOCUMENTED)
+def test_every_documented_command_exists(command: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "hub", *command.split(), "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_table_lists_the_whole_contract() -> None:
+    assert len(DOCUMENTED) == 14, DOCUMENTED
