@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,8 @@ class Hub:
     def receive(self, system: str, envelopes: list[dict[str, Any]]) -> RecordOutcome:
         """Store raw messages durably (the step an adapter waits for before acknowledging)."""
         mappings = self.catalog.mappings(system)
-        messages = [RawMessage.now(system, mappings.message_id(e), e) for e in envelopes]
+        now = datetime.now(UTC)
+        messages = [RawMessage(system, mappings.message_id(e), e, _received_at(e, now)) for e in envelopes]
         outcome = self.inbox.record(messages)
         self.metrics.received(system, outcome.stored, outcome.duplicates)
         return outcome
@@ -62,6 +63,18 @@ class Hub:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _received_at(envelope: dict[str, Any], default: datetime) -> datetime:
+    """A captured envelope keeps its original receipt time; a new message is received now."""
+    given = envelope.get("received_at")
+    if not isinstance(given, str):
+        return default
+    try:
+        moment = datetime.fromisoformat(given)
+    except ValueError:
+        return default
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def bootstrap(

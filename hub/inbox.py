@@ -27,10 +27,6 @@ class RawMessage:
     envelope: dict[str, Any]
     received_at: datetime
 
-    @classmethod
-    def now(cls, system: str, message_id: str, envelope: dict[str, Any]) -> RawMessage:
-        return cls(system, message_id, envelope, datetime.now(UTC))
-
 
 @dataclass(frozen=True)
 class InboxMessage:

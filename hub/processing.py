@@ -326,10 +326,14 @@ class Processor:
                 outcome, resolved = "processed", True
         except MappingError as error:
             outcome, resolved = f"failed again: {error}", False
+        # An order placed by the replay releases the messages that were waiting for it.
+        released = self._unpark(batch) if resolved else []
         try:
             with self.store.transaction() as cursor:
                 if resolved:
                     self.store.append(cursor, batch.workspace.collect())
+                    self.dead_letters.add(cursor, batch.failures)
+                    self._write_parked(cursor, batch.parked, released)
                 self.dead_letters.record_replay(cursor, letter.id, outcome, resolved=resolved)
         except BaseException:
             self._cache.clear()

@@ -23,7 +23,7 @@ from hub.bootstrap import Hub, bootstrap
 from hub.settings import HubSettings, SystemConfig
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_INPUTS = ROOT.parent / "shared" / "inputs"
+# Real product inputs, copied from ../shared/inputs (origins and licences in fixtures/SOURCES.md).
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 TEST_SECRETS = {"shopify": "shopify-test-secret", "woocommerce": "woo-test-secret"}

@@ -6,9 +6,9 @@ import copy
 import json
 from typing import Any
 
-from tests.conftest import SHARED_INPUTS
+from tests.conftest import FIXTURES
 
-_SHOPIFY = SHARED_INPUTS / "shopify-webhooks"
+_SHOPIFY = FIXTURES / "shopify-webhooks"
 
 
 def fixture(name: str) -> dict[str, Any]:

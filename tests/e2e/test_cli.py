@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SHARED_INPUTS
+from tests.conftest import FIXTURES, ROOT
 
-SHOPIFY = SHARED_INPUTS / "shopify-webhooks"
+SHOPIFY = FIXTURES / "shopify-webhooks"
 
 
 def hub(tmp_path: Path, *args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess:

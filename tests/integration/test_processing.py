@@ -172,3 +172,27 @@ def test_processing_resumes_from_its_committed_position(make_hub) -> None:
     report = second.process()
     assert report.messages == 3
     assert len(second.orders.list()) == 5
+
+
+def test_a_captured_envelope_keeps_its_id_and_receipt_time(hub: Hub) -> None:
+    captured = {**order(50), "message_id": "capture-7", "received_at": "2026-02-01T09:30:00+01:00"}
+    hub.receive("shopify", [captured])
+    (message,) = hub.inbox.after(0, 10)
+    assert message.message_id == "capture-7"
+    assert message.received_at == datetime(2026, 2, 1, 8, 30, tzinfo=UTC)
+
+
+def test_an_order_placed_by_a_replay_releases_its_waiting_payment(make_hub, tmp_path: Path) -> None:
+    folder = tmp_path / "shopify"
+    shutil.copytree(ROOT / "mappings" / "shopify", folder)
+    hub = make_hub(mapping_folders={"shopify": folder})
+    hub.receive("shopify", [order(60, total_price="409,94"), paid(60)])
+    hub.process()
+    assert len(hub.processor.parked()) == 1  # the payment waits for the order that failed to map
+    mapping = folder / "orders_create.yaml"
+    mapping.write_text(mapping.read_text().replace("[decimal]}", '["decimal:comma"]}', 1))
+    (outcome,) = hub.processor.replay(hub.dead_letters.list())
+    hub.projector.catch_up()
+    assert outcome.resolved
+    assert hub.processor.parked() == []
+    assert hub.orders.show("60")["stage"] == "paid"
