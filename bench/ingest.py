@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from hub.bootstrap import Hub, bootstrap  # noqa: E402
 from hub.demo.bulk import shop_messages  # noqa: E402
 from hub.processing import PROCESSOR  # noqa: E402
+from hub.runtime import tune_garbage_collector  # noqa: E402
 from hub.settings import HubSettings, SystemConfig  # noqa: E402
 
 CHUNK = 1000
@@ -227,6 +228,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     args = parser.parse_args()
+    tune_garbage_collector()  # as the hub command does
     messages = list(shop_messages(args.messages, seed=11))
     size = sum(len(json.dumps(m)) for m in messages) / len(messages)
     print(f"{len(messages):,} messages, {size:.0f} bytes each on average; {args.runs} run(s) per backend")

@@ -23,7 +23,7 @@ class Failure:
 
     system: str
     message_id: str
-    stage: str  # parse | mapping | domain | parking
+    stage: str  # parse | mapping | domain | parking | error (an unforeseen failure: a bug)
     reason: str
     envelope: dict[str, Any]
     inbox_position: int | None = None

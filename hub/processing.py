@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, RecordConflictError, Tracking
+from eventsourcing.persistence import IntegrityError, PersistenceError, RecordConflictError, Tracking
 
 from aggregates import DomainRuleViolation, Provenance
 from hub.catalog import MappingCatalog
@@ -126,25 +126,53 @@ class Processor:
     def process_batch(self) -> BatchReport | None:
         for attempt in range(3):
             try:
-                return self._process_batch()
+                return self._process_batch(self.batch_size)
             except (IntegrityError, RecordConflictError):
                 # Another writer moved an aggregate or the position first: our cached
                 # aggregates may be stale, so forget them and redo the batch from the store.
                 self._forget()
                 if attempt == 2:
                     raise
+            except PersistenceError:
+                self._forget()  # the database is unwell: retry later, blame no message
+                raise
+            except Exception:
+                self._forget()
+                return self._isolate()
             except BaseException:
                 self._forget()
                 raise
         return None
+
+    def _isolate(self) -> BatchReport:
+        """One message per transaction, so a message that breaks processing in a way no rule
+        foresaw (a bug) is found, dead-lettered with the error, and the rest flows on."""
+        total = BatchReport()
+        for message in self.inbox.after(self.store.position(PROCESSOR), self.batch_size):
+            try:
+                report = self._process_batch(1)
+            except PersistenceError:
+                self._forget()
+                raise
+            except Exception as error:
+                self._forget()
+                failure = _failure(message, "error", f"{type(error).__name__}: {error}", None)
+                with self.store.transaction() as cursor:
+                    self.dead_letters.add(cursor, [failure])
+                    self.store.append(cursor, [], Tracking(PROCESSOR, message.position))
+                self.metrics.dead_lettered(message.system, "error")
+                report = BatchReport(messages=1, dead_lettered=1, position=message.position)
+            if report is not None:
+                total.add(report)
+        return total
 
     def _forget(self) -> None:
         self._cache.clear()
         if self.follower is not None:
             self.follower.settle(committed=False)
 
-    def _process_batch(self) -> BatchReport | None:
-        messages = self.inbox.after(self.store.position(PROCESSOR), self.batch_size)
+    def _process_batch(self, limit: int) -> BatchReport | None:
+        messages = self.inbox.after(self.store.position(PROCESSOR), limit)
         if not messages:
             return None
         batch = _Batch(Workspace(self.store, self._cache, self.cache_size))

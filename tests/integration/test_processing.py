@@ -196,3 +196,27 @@ def test_an_order_placed_by_a_replay_releases_its_waiting_payment(make_hub, tmp_
     assert outcome.resolved
     assert hub.processor.parked() == []
     assert hub.orders.show("60")["stage"] == "paid"
+
+
+def test_a_message_that_trips_a_bug_is_dead_lettered_and_the_rest_flows(hub: Hub, monkeypatch) -> None:
+    from hub import handlers
+    from hub.contracts import OrderPlaced
+
+    place = handlers._HANDLERS[OrderPlaced]
+
+    def buggy(record, system, provenance, workspace):
+        if record.order_ref == "71":
+            raise KeyError("sku")
+        return place(record, system, provenance, workspace)
+
+    monkeypatch.setitem(handlers._HANDLERS, OrderPlaced, buggy)
+    hub.receive("shopify", [order(70), order(71), paid(70), order(72)])
+    report = hub.process()
+    assert (report.processed, report.dead_lettered) == (3, 1)
+    (letter,) = hub.dead_letters.list()
+    assert (letter.stage, letter.message_id, letter.reason) == (
+        "error",
+        "orders/create:71",
+        "KeyError: 'sku'",
+    )
+    assert {o["order_ref"]: o["stage"] for o in hub.orders.list()} == {"70": "paid", "72": "placed"}
