@@ -215,7 +215,11 @@ def run_backend(
                     figures["p50_ms"], figures["p99_ms"] = latency(hub, messages)
                 finally:
                     hub.close()
-        print(f"{name} run {run}: " + ", ".join(f"{k} {v:,.1f}" for k, v in figures.items()), flush=True)
+        print(
+            f"{name} run {run}: "
+            + ", ".join(f"{k} {v:,.3f}" if k == "ratio" else f"{k} {v:,.1f}" for k, v in figures.items()),
+            flush=True,
+        )
         results.append(figures)
     return results
 

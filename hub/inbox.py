@@ -63,12 +63,21 @@ class Inbox:
         with self.store.transaction() as cursor:
             self.store.lock(cursor, "hub_inbox")
             if self.store.dialect == "postgres":
-                # One statement for the whole batch; unnest keeps the order, so positions follow it.
+                # COPY into a staging table, then one INSERT in arrival order: much cheaper than
+                # per-row statements or text arrays for JSON full of quotes.
+                cursor.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS hub_inbox_staging (seq INTEGER, system TEXT, "
+                    "message_id TEXT, received_at TEXT, envelope TEXT) ON COMMIT DELETE ROWS"
+                )
+                with cursor.copy(
+                    "COPY hub_inbox_staging (seq, system, message_id, received_at, envelope) FROM STDIN"
+                ) as copy:
+                    for seq, row in enumerate(rows):
+                        copy.write_row((seq, *row))
                 cursor.execute(
                     "INSERT INTO hub_inbox (system, message_id, received_at, envelope) "
-                    "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) "
-                    "ON CONFLICT (system, message_id) DO NOTHING",
-                    [list(column) for column in zip(*rows, strict=True)],
+                    "SELECT system, message_id, received_at, envelope FROM hub_inbox_staging "
+                    "ORDER BY seq ON CONFLICT (system, message_id) DO NOTHING"
                 )
             else:
                 cursor.executemany(

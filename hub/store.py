@@ -19,7 +19,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
 
-__all__ = ["DatabaseUrlError", "Store", "open_store"]
+__all__ = ["DatabaseUrlError", "Store"]
 
 
 class DatabaseUrlError(ValueError):
@@ -191,8 +191,24 @@ class Store:
             self.recorder._insert_tracking(cursor, tracking)
         if not stored:
             return []
-        self.recorder._insert_stored_events(cursor, stored)
-        return list(self.recorder._fetch_ids_after_insert_events(cursor, stored))
+        # eventsourcing's own insert sends a composite-type array in text form, escaping every
+        # byte of every state in Python; parallel arrays in binary form cost a fraction of that.
+        # Same table lock and NOTIFY as eventsourcing, so its subscribers keep working.
+        self.recorder._lock_table(cursor)
+        self.recorder._notify_channel(cursor)
+        cursor.execute(
+            f"INSERT INTO {self._events_table} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[]) "
+            "RETURNING notification_id",
+            (
+                [e.originator_id for e in stored],
+                [e.originator_version for e in stored],
+                [e.topic for e in stored],
+                [e.state for e in stored],
+            ),
+            binary=True,
+        )
+        return [row["notification_id"] for row in cursor.fetchall()]
 
     def position_in(self, cursor: Any, name: str) -> int:
         """A tracking position read inside the caller's transaction."""
@@ -256,7 +272,3 @@ class _Stored:
     originator_version: int
     topic: str
     state: bytes
-
-
-def open_store(url: str) -> Store:
-    return Store(url)

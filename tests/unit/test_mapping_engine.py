@@ -58,6 +58,15 @@ def test_maps_a_legacy_order_into_the_contract(mappings: MappingSet) -> None:
     assert record.currency == "EUR"
     assert record.placed_at.isoformat() == "2026-03-01T09:00:00+00:00"
     assert mappings.message_id(envelope) == "order:55"
+    assert mapping.derive_entity_key(envelope) is None  # this mapping declares none
+
+
+def test_shipped_mappings_declare_the_entity_key_for_partitioning() -> None:
+    mappings = MappingSet.load("shopify", ROOT / "mappings" / "shopify")
+    envelope = as_envelope(
+        json.loads((ROOT / "mappings/shopify/samples/fulfillments_create.input.json").read_text())
+    )
+    assert mappings.select(envelope).derive_entity_key(envelope) == "450789469"  # the order, not the parcel
 
 
 def test_error_names_file_field_path_and_value(mappings: MappingSet) -> None:
