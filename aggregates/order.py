@@ -104,12 +104,7 @@ class Order(Aggregate):
         self.customer_ref = customer_ref
         self.lines = lines
         self.aliases = aliases
-        ordered: dict[str, Decimal] = {}
-        for line in lines:
-            ordered[line["sku"]] = ordered.get(line["sku"], Decimal(0)) + Decimal(line["quantity"])
-        self.progress = OrderProgress(
-            currency=currency, total_amount=total_amount, ordered=ordered, placed_at=placed_at
-        )
+        self.progress = OrderProgress.placed(currency, total_amount, lines, placed_at)
 
     # -- commands ------------------------------------------------------------------------------
 

@@ -46,6 +46,16 @@ class OrderProgress:
     cancelled_at: datetime | None = None
     returned_at: datetime | None = None
 
+    @classmethod
+    def placed(
+        cls, currency: str, total_amount: Decimal, lines: list[dict[str, str]], placed_at: datetime
+    ) -> OrderProgress:
+        """A new order's progress: the quantities ordered per SKU, nothing paid or shipped."""
+        ordered: dict[str, Decimal] = {}
+        for line in lines:
+            ordered[line["sku"]] = ordered.get(line["sku"], Decimal(0)) + Decimal(line["quantity"])
+        return cls(currency=currency, total_amount=total_amount, ordered=ordered, placed_at=placed_at)
+
     # -- facts ---------------------------------------------------------------------------------
 
     def record_payment(self, payment_id: str, status: str, amount: Decimal, occurred_at: datetime) -> None:

@@ -199,12 +199,13 @@ class Projector:
         upto: int | None,
         on_batch: Callable[[int], None] | None,
         start: int | None = None,
+        batch_size: int | None = None,
     ) -> int:
         """Apply events after the tracked (or given) position; ``tracking=None`` for shadows."""
         position = self.store.position(tracking) if tracking else (start or 0)
         applied = 0
         while True:
-            notifications = self.store.notifications(position, self.batch_size, upto)
+            notifications = self.store.notifications(position, batch_size or self.batch_size, upto)
             if not notifications:
                 return applied
             events = [self.store.decode(n) for n in notifications]
@@ -262,7 +263,7 @@ class Projector:
         with self.store.transaction() as cursor:
             shadow.drop(cursor)
             shadow.create(cursor)
-        events = self._follow(shadow, None, position, on_batch, start=0)
+        events = self._follow(shadow, None, position, on_batch, start=0, batch_size=10_000)
         # Another process may have advanced the live view meanwhile: follow it to the same point.
         while (live_position := self.store.position(self.tracking_name(name))) > position:
             events += self._follow(shadow, None, live_position, on_batch, start=position)

@@ -60,16 +60,16 @@ class TrackedOrder:
 def apply_event(current: TrackedOrder | None, event: Any) -> TrackedOrder | None:
     """Advance one order's tracking by one stored event (other aggregates' events are ignored)."""
     if isinstance(event, Order.Placed):
-        order = event.mutate(None)
-        assert isinstance(order, Order)
         current = TrackedOrder(
             order_id=str(event.originator_id),
-            system=order.system,
-            order_ref=order.order_ref,
-            channel=order.channel,
-            customer_ref=order.customer_ref,
-            aliases=[{"system": order.system, "ref": order.order_ref}, *order.aliases],
-            progress=order.progress,
+            system=event.system,
+            order_ref=event.order_ref,
+            channel=event.channel,
+            customer_ref=event.customer_ref,
+            aliases=[{"system": event.system, "ref": event.order_ref}, *event.aliases],
+            progress=OrderProgress.placed(
+                event.currency, event.total_amount, event.lines, event.placed_at
+            ),
             updated_at=event.timestamp.isoformat(),
         )
     elif isinstance(event, Order.Event) and current is not None:
