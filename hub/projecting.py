@@ -16,7 +16,7 @@ from typing import Any
 
 from hub.metrics import HubMetrics
 from hub.store import Store
-from projections import TrackedOrder, apply_event
+from projections import TrackedOrder, apply_event, concerns
 
 __all__ = ["OrderTrackingTables", "Projector", "RebuildReport"]
 
@@ -68,6 +68,7 @@ class OrderTrackingTables:
         """Apply events that move the view from ``position`` to ``reaches``."""
         if self._cache_position != position:
             self._cache.clear()
+        events = [e for e in events if concerns(e)]
         touched: dict[str, TrackedOrder | None] = {}
         wanted = list(dict.fromkeys(str(e.originator_id) for e in events))
         ids = []

@@ -6,7 +6,8 @@ from projections.order_tracking import (
     TrackedOrder,
     anomalies,
     apply_event,
+    concerns,
     public_view,
 )
 
-__all__ = ["Anomaly", "Thresholds", "TrackedOrder", "anomalies", "apply_event", "public_view"]
+__all__ = ["Anomaly", "Thresholds", "TrackedOrder", "anomalies", "apply_event", "concerns", "public_view"]

@@ -14,7 +14,15 @@ from uuid import UUID
 
 from aggregates import Order, OrderProgress
 
-__all__ = ["Anomaly", "Thresholds", "TrackedOrder", "anomalies", "apply_event", "public_view"]
+__all__ = [
+    "Anomaly",
+    "Thresholds",
+    "TrackedOrder",
+    "anomalies",
+    "apply_event",
+    "concerns",
+    "public_view",
+]
 
 
 @dataclass
@@ -57,6 +65,11 @@ class TrackedOrder:
         )
 
 
+def concerns(event: Any) -> bool:
+    """Whether an event changes order tracking (events of other aggregates do not)."""
+    return isinstance(event, (Order.Placed, Order.Event))
+
+
 def apply_event(current: TrackedOrder | None, event: Any) -> TrackedOrder | None:
     """Advance one order's tracking by one stored event (other aggregates' events are ignored)."""
     if isinstance(event, Order.Placed):
@@ -67,9 +80,7 @@ def apply_event(current: TrackedOrder | None, event: Any) -> TrackedOrder | None
             channel=event.channel,
             customer_ref=event.customer_ref,
             aliases=[{"system": event.system, "ref": event.order_ref}, *event.aliases],
-            progress=OrderProgress.placed(
-                event.currency, event.total_amount, event.lines, event.placed_at
-            ),
+            progress=OrderProgress.placed(event.currency, event.total_amount, event.lines, event.placed_at),
             updated_at=event.timestamp.isoformat(),
         )
     elif isinstance(event, Order.Event) and current is not None:
