@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -68,6 +68,8 @@ class HubSettings(BaseSettings):
     tracking: TrackingThresholds = TrackingThresholds()
     systems: dict[str, SystemConfig] = Field(default_factory=dict)
 
+    _reads_environment: ClassVar[bool] = False
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -79,7 +81,7 @@ class HubSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Only explicit values: ``load_settings`` layers file and environment itself, so code
         # that builds settings (tests, the demo) is never changed by the caller's environment.
-        return (init_settings,)
+        return (env_settings,) if cls._reads_environment else (init_settings,)
 
     def system(self, name: str) -> SystemConfig:
         """The named system's settings; a system absent from the file gets the defaults."""
@@ -93,16 +95,7 @@ class HubSettings(BaseSettings):
 class _Environment(HubSettings):
     """The ``HUB_*`` variables alone (nested keys as ``HUB_TRACKING__PAID_NOT_SHIPPED_HOURS``)."""
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (env_settings,)
+    _reads_environment: ClassVar[bool] = True
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import csv
 import json
 import secrets as secret_tokens
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -193,4 +192,3 @@ def _report(hub: Hub, answers: Counter[str]) -> None:
         "  hub demo --serve                     the same, then the HTTP API on /orders, /health, /metrics",
         highlight=False,
     )
-    time.sleep(0)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from aggregates import STAGES
 from tests.conftest import FIXTURES, ROOT
 
 SHOPIFY = FIXTURES / "shopify-webhooks"
@@ -203,17 +204,7 @@ def test_demo_shows_orders_in_every_stage(tmp_path: Path) -> None:
         in result.stdout
     )
     counts = {}
-    for stage in (
-        "placed",
-        "partially_paid",
-        "paid",
-        "partially_shipped",
-        "shipped",
-        "delivered",
-        "confirmed",
-        "cancelled",
-        "returned",
-    ):
+    for stage in STAGES:
         listed = json.loads(hub(tmp_path, "orders", "list", "--stage", stage, "--json").stdout)
         counts[stage] = len(listed)
     assert all(counts.values()), counts
