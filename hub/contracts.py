@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = [
     "CONTRACTS",
@@ -318,11 +318,6 @@ class OrderCancelled(Contract):
     order_system: str | None = None  # owner of order_ref when not the sender
     cancelled_at: UtcDatetime
     reason: str | None = None
-
-    @field_validator("reason")
-    @classmethod
-    def _blank_reason_is_none(cls, value: str | None) -> str | None:
-        return value or None
 
 
 CONTRACTS: dict[str, type[Contract]] = {

@@ -135,9 +135,10 @@ def deadletters_show(ctx: typer.Context, letter_id: int, as_json: bool = JSON) -
         letter = hub.dead_letters.get(letter_id)
     if letter is None:
         fail(f"no dead letter with id {letter_id}", code=1)
-    print_json(letter.to_json(with_payload=True)) if as_json else console.print_json(
-        data=letter.to_json(with_payload=True)
-    )
+    if as_json:
+        print_json(letter.to_json(with_payload=True))
+    else:
+        console.print_json(data=letter.to_json(with_payload=True))
 
 
 @deadletters.command("replay")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from hub.demo.traffic import CARRIERS, CATALOGUE, FIRST, LAST
+from hub.demo.traffic import CARRIERS, FIRST, LAST, line_items
 
 __all__ = ["shop_messages"]
 
@@ -36,17 +36,7 @@ def shop_messages(count: int, seed: int = 1, start: datetime | None = None) -> I
 
 def _order(rng: random.Random, number: int, moment: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     order_id = 8_000_000_000 + number
-    lines = []
-    for index, (sku, title, price) in enumerate(rng.sample(CATALOGUE, rng.randint(1, 5))):
-        lines.append(
-            {
-                "id": order_id * 10 + index,
-                "sku": sku,
-                "name": title,
-                "price": str(price),
-                "quantity": rng.randint(1, 3),
-            }
-        )
+    lines = line_items(rng, order_id * 10, most=5)
     total = sum(Decimal(line["price"]) * line["quantity"] for line in lines)
     first, last = rng.choice(FIRST), rng.choice(LAST)
     stamp = moment.isoformat(timespec="seconds")

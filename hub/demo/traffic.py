@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["CATALOGUE", "Traffic", "Webhook", "simulate"]
+__all__ = ["CATALOGUE", "Traffic", "Webhook", "line_items", "simulate"]
 
 CATALOGUE = [
     ("TEE-BLK-M", "Organic tee, black, M", Decimal("24.90")),
@@ -62,21 +62,24 @@ def _iso(moment: datetime, offset_hours: int = -5) -> str:
     return moment.astimezone(timezone(timedelta(hours=offset_hours))).isoformat(timespec="seconds")
 
 
+def line_items(rng: random.Random, first_id: int, most: int) -> list[dict[str, Any]]:
+    """1 to ``most`` distinct catalogue items as Shopify line items, 1-3 of each."""
+    return [
+        {
+            "id": first_id + index,
+            "sku": sku,
+            "name": title,
+            "title": title,
+            "price": str(price),
+            "quantity": rng.randint(1, 3),
+            "variant_id": 39072856 + index,
+        }
+        for index, (sku, title, price) in enumerate(rng.sample(CATALOGUE, rng.randint(1, most)))
+    ]
+
+
 def _shopify_order(rng: random.Random, number: int, placed: datetime) -> dict[str, Any]:
-    lines = []
-    for index, (sku, title, price) in enumerate(rng.sample(CATALOGUE, rng.randint(1, 4))):
-        lines.append(
-            {
-                "id": number * 100 + index,
-                "sku": sku,
-                "name": title,
-                "title": title,
-                "price": str(price),
-                "quantity": rng.randint(1, 3),
-                "variant_id": 39072856 + index,
-                "fulfillment_status": None,
-            }
-        )
+    lines = line_items(rng, number * 100, most=4)
     subtotal = sum(Decimal(line["price"]) * line["quantity"] for line in lines)
     shipping = Decimal("4.90")
     first, last = rng.choice(FIRST), rng.choice(LAST)
@@ -262,27 +265,22 @@ def _lifecycle(
         )
         local = before_now(delivered_at + timedelta(hours=5)).strftime("%Y-%m-%d %H:%M:%S")
         if stage == "confirmed":
-            traffic.feedback_rows.append(
-                {
-                    "type": "confirmation",
-                    "order_system": "shopify",
-                    "order_ref": str(order["id"]),
-                    "at": local,
-                    "rating": str(rng.randint(3, 5)),
-                    "comment": rng.choice(["", "great", "fast delivery"]),
-                }
-            )
+            rating, comment = str(rng.randint(3, 5)), rng.choice(["", "great", "fast delivery"])
+            traffic.feedback_rows.append(_feedback("confirmation", order, local, rating, comment))
         if stage == "returned":
-            traffic.feedback_rows.append(
-                {
-                    "type": "return",
-                    "order_system": "shopify",
-                    "order_ref": str(order["id"]),
-                    "at": local,
-                    "rating": "",
-                    "comment": "wrong size",
-                }
-            )
+            traffic.feedback_rows.append(_feedback("return", order, local, "", "wrong size"))
+
+
+def _feedback(kind: str, order: dict[str, Any], at: str, rating: str, comment: str) -> dict[str, Any]:
+    """A row of the feedback tool's CSV export (see mappings/feedback)."""
+    return {
+        "type": kind,
+        "order_system": "shopify",
+        "order_ref": str(order["id"]),
+        "at": at,
+        "rating": rating,
+        "comment": comment,
+    }
 
 
 def _woocommerce(traffic: Traffic, rng: random.Random, now: datetime) -> None:
