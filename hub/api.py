@@ -6,17 +6,43 @@ API has no knowledge of any transport.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from hub.bootstrap import Hub
+from hub.health import process_health
 from hub.order_queries import AmbiguousOrderRef
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_process_app"]
+
+_PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _processes(hub: Hub) -> list[dict[str, Any]]:
+    return [p.to_json() for p in process_health(hub.store, hub.settings.streaming.stall_after_seconds)]
+
+
+def create_process_app(hub: Hub, health: Callable[[], dict[str, Any]]) -> FastAPI:
+    """``/metrics`` and ``/health`` of a background process (projection runner, relay)."""
+    app = FastAPI(title="Integration hub process", version="0.1.0")
+
+    @app.get("/health")
+    async def check() -> Any:
+        report = await run_in_threadpool(health)
+        return JSONResponse(report, status_code=503 if report.get("status") in _UNHEALTHY else 200)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(hub.metrics.render(), media_type=_PROMETHEUS)
+
+    return app
+
+
+_UNHEALTHY = ("stalled", "down")
 
 
 def create_app(hub: Hub, routers: Iterable[APIRouter] = ()) -> FastAPI:
@@ -50,13 +76,16 @@ def create_app(hub: Hub, routers: Iterable[APIRouter] = ()) -> FastAPI:
     @app.get("/health")
     async def health() -> Any:
         def check() -> dict[str, Any]:
-            status = hub.projector.status()
-            backlog = hub.processor.backlog()
+            processes = _processes(hub)
+            troubled = [p["name"] for p in processes if p["status"] in _UNHEALTHY]
             return {
-                "status": "ok",
+                "status": "degraded" if troubled else "ok",
+                "troubled": troubled,
+                "transport": hub.settings.transport,
                 "database": hub.store.target.display,
-                "inbox_backlog": backlog,
-                "projections": status,
+                "inbox_backlog": hub.processor.backlog() if hub.settings.transport == "inbox" else None,
+                "projections": hub.projector.status(),
+                "processes": processes,
                 "dead_letters_open": hub.dead_letters.count(),
             }
 
@@ -66,12 +95,13 @@ def create_app(hub: Hub, routers: Iterable[APIRouter] = ()) -> FastAPI:
     async def metrics() -> Response:
         def render() -> bytes:
             hub.projector.observe_lag()
-            hub.metrics.inbox_backlog.set(hub.processor.backlog())
+            if hub.settings.transport == "inbox":
+                hub.metrics.inbox_backlog.set(hub.processor.backlog())
             for stage, count in hub.orders.stage_counts().items():
                 hub.metrics.orders_per_stage.labels(stage).set(count)
             return hub.metrics.render()
 
         body = await run_in_threadpool(render)
-        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+        return Response(body, media_type=_PROMETHEUS)
 
     return app

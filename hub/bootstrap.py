@@ -14,7 +14,7 @@ from typing import Any
 
 from hub.catalog import MappingCatalog
 from hub.dead_letters import DeadLetters, Failure
-from hub.inbox import Inbox, RawMessage, RecordOutcome
+from hub.inbox import Inbox, RawMessage, RecordOutcome, received_at
 from hub.metrics import HubMetrics
 from hub.order_queries import OrderQueries
 from hub.processing import BatchReport, Processor
@@ -41,7 +41,7 @@ class Hub:
         """Store raw messages durably (the step an adapter waits for before acknowledging)."""
         mappings = self.catalog.mappings(system)
         now = datetime.now(UTC)
-        messages = [RawMessage(system, mappings.message_id(e), e, _received_at(e, now)) for e in envelopes]
+        messages = [RawMessage(system, mappings.message_id(e), e, received_at(e, now)) for e in envelopes]
         outcome = self.inbox.record(messages)
         self.metrics.received(system, outcome.stored, outcome.duplicates)
         return outcome
@@ -56,25 +56,17 @@ class Hub:
     def process(self, on_batch: Callable[[BatchReport], None] | None = None) -> BatchReport:
         """Bring processing, parked-message expiry and every projection up to date."""
         report = self.processor.process_available(on_batch)
-        self.processor.expire_parked(timedelta(hours=self.settings.tracking.parked_timeout_hours))
+        self.expire_parked()
         self.projector.catch_up()
         self.metrics.inbox_backlog.set(self.processor.backlog())
         return report
 
+    def expire_parked(self) -> int:
+        """Dead-letter parked messages whose order never arrived within the configured time."""
+        return self.processor.expire_parked(timedelta(hours=self.settings.tracking.parked_timeout_hours))
+
     def close(self) -> None:
         self.store.close()
-
-
-def _received_at(envelope: dict[str, Any], default: datetime) -> datetime:
-    """A captured envelope keeps its original receipt time; a new message is received now."""
-    given = envelope.get("received_at")
-    if not isinstance(given, str):
-        return default
-    try:
-        moment = datetime.fromisoformat(given)
-    except ValueError:
-        return default
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def bootstrap(
@@ -91,7 +83,11 @@ def bootstrap(
     metrics = metrics or HubMetrics()
     catalog = MappingCatalog(settings, mapping_folders)
     projector = Projector(store, metrics)
-    processor = Processor(store, catalog, metrics, batch_size=settings.batch_size, follower=projector)
+    # Embedded, processing keeps the projections current in its own transaction; distributed,
+    # `hub project NAME` runners follow the log and workers must not contend for their rows.
+    inline = projector if settings.transport == "inbox" else None
+    batch_size = settings.batch_size if settings.transport == "inbox" else settings.streaming.batch_size
+    processor = Processor(store, catalog, metrics, batch_size=batch_size, follower=inline)
     return Hub(
         settings=settings,
         store=store,

@@ -15,7 +15,7 @@ from typing import Any
 
 from hub.store import Store
 
-__all__ = ["Inbox", "InboxMessage", "RawMessage", "RecordOutcome"]
+__all__ = ["Inbox", "InboxMessage", "RawMessage", "RecordOutcome", "received_at"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,35 @@ class Inbox:
         """Store a batch in one transaction; messages already present are skipped."""
         if not messages:
             return RecordOutcome(0, 0)
+        with self.store.transaction() as cursor:
+            # Positions must become visible in order for the processor that follows them.
+            self.store.lock(cursor, "hub_inbox")
+            self._insert(cursor, messages, returning=False)
+            stored = self.store.rowcount(cursor)
+        return RecordOutcome(stored, len(messages) - stored)
+
+    def insert_new(self, cursor: Any, messages: Sequence[RawMessage]) -> list[InboxMessage]:
+        """Store messages in the caller's transaction and return those that were new.
+
+        The streaming worker processes exactly what this returns in the same transaction, so
+        "new in the inbox" and "not processed yet" are one fact, whatever Kafka redelivers.
+        """
+        if not messages:
+            return []
+        rows = self._insert(cursor, messages, returning=True)
+        by_key = {(m.system, m.message_id): m for m in messages}
+        fresh = []
+        for row in rows:
+            message = by_key[(row["system"], row["message_id"])]
+            fresh.append(
+                InboxMessage(
+                    row["position"], message.system, message.message_id, message.received_at, message.envelope
+                )
+            )
+        fresh.sort(key=lambda m: m.position)
+        return fresh
+
+    def _insert(self, cursor: Any, messages: Sequence[RawMessage], *, returning: bool) -> list[Any]:
         rows = [
             (
                 m.system,
@@ -60,33 +89,37 @@ class Inbox:
             )
             for m in messages
         ]
-        with self.store.transaction() as cursor:
-            self.store.lock(cursor, "hub_inbox")
-            if self.store.dialect == "postgres":
-                # COPY into a staging table, then one INSERT in arrival order: much cheaper than
-                # per-row statements or text arrays for JSON full of quotes.
-                cursor.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS hub_inbox_staging (seq INTEGER, system TEXT, "
-                    "message_id TEXT, received_at TEXT, envelope TEXT) ON COMMIT DELETE ROWS"
-                )
-                with cursor.copy(
-                    "COPY hub_inbox_staging (seq, system, message_id, received_at, envelope) FROM STDIN"
-                ) as copy:
-                    for seq, row in enumerate(rows):
-                        copy.write_row((seq, *row))
-                cursor.execute(
-                    "INSERT INTO hub_inbox (system, message_id, received_at, envelope) "
-                    "SELECT system, message_id, received_at, envelope FROM hub_inbox_staging "
-                    "ORDER BY seq ON CONFLICT (system, message_id) DO NOTHING"
-                )
-            else:
-                cursor.executemany(
-                    "INSERT INTO hub_inbox (system, message_id, received_at, envelope) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (system, message_id) DO NOTHING",
-                    rows,
-                )
-            stored = self.store.rowcount(cursor)
-        return RecordOutcome(stored, len(messages) - stored)
+        suffix = " RETURNING position, system, message_id" if returning else ""
+        if self.store.dialect == "postgres":
+            # COPY into a staging table, then one INSERT in arrival order: much cheaper than
+            # per-row statements or text arrays for JSON full of quotes.
+            cursor.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS hub_inbox_staging (seq INTEGER, system TEXT, "
+                "message_id TEXT, received_at TEXT, envelope TEXT) ON COMMIT DELETE ROWS"
+            )
+            with cursor.copy(
+                "COPY hub_inbox_staging (seq, system, message_id, received_at, envelope) FROM STDIN"
+            ) as copy:
+                for seq, row in enumerate(rows):
+                    copy.write_row((seq, *row))
+            cursor.execute(
+                "INSERT INTO hub_inbox (system, message_id, received_at, envelope) "
+                "SELECT system, message_id, received_at, envelope FROM hub_inbox_staging "
+                "ORDER BY seq ON CONFLICT (system, message_id) DO NOTHING" + suffix
+            )
+            return list(cursor.fetchall()) if returning else []
+        statement = (
+            "INSERT INTO hub_inbox (system, message_id, received_at, envelope) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (system, message_id) DO NOTHING"
+        )
+        if not returning:
+            cursor.executemany(statement, rows)
+            return []
+        found = []
+        for row in rows:  # sqlite3 cannot combine executemany with RETURNING
+            cursor.execute(statement + suffix, row)
+            found.extend(cursor.fetchall())
+        return found
 
     def after(self, position: int, limit: int) -> list[InboxMessage]:
         rows = self.store.query(
@@ -115,6 +148,18 @@ class Inbox:
     def head(self) -> int:
         rows = self.store.query("SELECT MAX(position) AS head FROM hub_inbox")
         return rows[0]["head"] or 0
+
+
+def received_at(envelope: dict[str, Any], default: datetime) -> datetime:
+    """A captured envelope keeps its original receipt time; a new message is received now."""
+    given = envelope.get("received_at")
+    if not isinstance(given, str):
+        return default
+    try:
+        moment = datetime.fromisoformat(given)
+    except ValueError:
+        return default
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _message(row: Any) -> InboxMessage:

@@ -60,6 +60,17 @@ class HubMetrics:
             "Messages in the inbox not yet processed",
             registry=self.registry,
         )
+        self.partition_lag = Gauge(
+            "hub_worker_partition_lag_messages",
+            "Raw messages in a Kafka partition this worker has not processed yet",
+            ["topic", "partition"],
+            registry=self.registry,
+        )
+        self.relayed_total = Counter(
+            "hub_events_relayed_total",
+            "Stored events published to the outbound topic",
+            registry=self.registry,
+        )
         self._processed: dict[tuple[str, str], tuple[Any, Any]] = {}
         self.orders_per_stage = Gauge(
             "hub_orders",

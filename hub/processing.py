@@ -8,7 +8,7 @@ reached together, so a crash anywhere repeats the whole batch or none of it. Par
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -21,12 +21,12 @@ from hub.catalog import MappingCatalog
 from hub.contracts import Contract
 from hub.dead_letters import DeadLetter, DeadLetters, Failure
 from hub.handlers import AwaitingOrder, Workspace, handle, target_ids
-from hub.inbox import Inbox, InboxMessage
+from hub.inbox import Inbox, InboxMessage, RawMessage
 from hub.mapping import Mapping, MappingError
 from hub.metrics import HubMetrics
 from hub.store import Store
 
-__all__ = ["PROCESSOR", "BatchReport", "Processor", "ReplayOutcome"]
+__all__ = ["PROCESSOR", "BatchReport", "Delivery", "Processor", "ReplayOutcome"]
 
 PROCESSOR = "processor"
 
@@ -56,6 +56,24 @@ class BatchReport:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """A raw message as a partitioned log (Kafka) delivered it.
+
+    ``source`` names the partition (it is the tracking name); the tracking position recorded
+    for it is the next offset to read, as Kafka's committed offsets are.
+    """
+
+    message: RawMessage
+    source: str
+    offset: int
+    problem: str | None = None  # set when the record could not be read as a message
+
+
+class StaleBatch(Exception):
+    """Another worker committed something this batch decided without: redo it from the store."""
+
+
+@dataclass(frozen=True)
 class ReplayOutcome:
     letter_id: int
     resolved: bool
@@ -78,6 +96,7 @@ class _Batch:
     parked: list[_Parked] = field(default_factory=list)
     placed: set[UUID] = field(default_factory=set)
     done: list[tuple[InboxMessage, Mapping]] = field(default_factory=list)
+    unparked: list[int] = field(default_factory=list)
 
 
 def provenance_of(message: InboxMessage, mapping: Mapping) -> Provenance:
@@ -108,6 +127,8 @@ class Processor:
         self._cache: OrderedDict[UUID, Any] = OrderedDict()
         # Read models updated in the same transaction as the events (see Projector.follow_inline).
         self.follower = follower
+        # Told of dead letters once they are committed (the streaming worker publishes them).
+        self.on_dead_letters: Callable[[list[Failure]], None] | None = None
 
     # -- the hot path --------------------------------------------------------------------------
 
@@ -124,21 +145,37 @@ class Processor:
         return self.inbox.count_after(self.store.position(PROCESSOR))
 
     def process_batch(self) -> BatchReport | None:
-        for attempt in range(3):
+        return self._with_retries(lambda: self._process_batch(self.batch_size), self._isolate)
+
+    def process_deliveries(self, deliveries: Sequence[Delivery]) -> BatchReport:
+        """Process what a partitioned log delivered: the streaming worker's entry point.
+
+        The messages enter the inbox, and their events, dead letters, parked rows and each
+        partition's next offset commit in one transaction. A redelivery (after a crash or a
+        rebalance) finds its offsets tracked or its messages in the inbox and has no effect.
+        """
+        return self._with_retries(
+            lambda: self._process_deliveries(deliveries), lambda: self._isolate_deliveries(deliveries)
+        )
+
+    def _with_retries(
+        self, attempt_batch: Callable[[], BatchReport | None], isolate: Callable[[], BatchReport]
+    ) -> BatchReport | None:
+        for attempt in range(5):
             try:
-                return self._process_batch(self.batch_size)
-            except (IntegrityError, RecordConflictError):
+                return attempt_batch()
+            except (IntegrityError, RecordConflictError, StaleBatch):
                 # Another writer moved an aggregate or the position first: our cached
                 # aggregates may be stale, so forget them and redo the batch from the store.
                 self._forget()
-                if attempt == 2:
+                if attempt == 4:
                     raise
             except PersistenceError:
                 self._forget()  # the database is unwell: retry later, blame no message
                 raise
             except Exception:
                 self._forget()
-                return self._isolate()
+                return isolate()
             except BaseException:
                 self._forget()
                 raise
@@ -149,22 +186,50 @@ class Processor:
         foresaw (a bug) is found, dead-lettered with the error, and the rest flows on."""
         total = BatchReport()
         for message in self.inbox.after(self.store.position(PROCESSOR), self.batch_size):
-            try:
-                report = self._process_batch(1)
-            except PersistenceError:
-                self._forget()
-                raise
-            except Exception as error:
-                self._forget()
-                failure = _failure(message, "error", f"{type(error).__name__}: {error}", None)
-                with self.store.transaction() as cursor:
-                    self.dead_letters.add(cursor, [failure])
-                    self.store.append(cursor, [], Tracking(PROCESSOR, message.position))
-                self.metrics.dead_lettered(message.system, "error")
-                report = BatchReport(messages=1, dead_lettered=1, position=message.position)
+            report = self._isolated(
+                lambda: self._process_batch(1), message, [Tracking(PROCESSOR, message.position)]
+            )
             if report is not None:
                 total.add(report)
         return total
+
+    def _isolate_deliveries(self, deliveries: Sequence[Delivery]) -> BatchReport:
+        total = BatchReport()
+        for delivery in deliveries:
+            message = InboxMessage(
+                0,
+                delivery.message.system,
+                delivery.message.message_id,
+                delivery.message.received_at,
+                delivery.message.envelope,
+            )
+            report = self._isolated(
+                lambda d=delivery: self._process_deliveries([d]),  # type: ignore[misc]
+                message,
+                [Tracking(delivery.source, delivery.offset + 1)],
+            )
+            if report is not None:
+                total.add(report)
+        return total
+
+    def _isolated(
+        self, attempt_one: Callable[[], BatchReport | None], message: InboxMessage, tracking: list[Tracking]
+    ) -> BatchReport | None:
+        try:
+            return attempt_one()
+        except PersistenceError:
+            self._forget()
+            raise
+        except Exception as error:
+            self._forget()
+            failure = _failure(message, "error", f"{type(error).__name__}: {error}", None)
+            with self.store.transaction() as cursor:
+                self.dead_letters.add(cursor, [failure])
+                for position in tracking:
+                    self.store.track(cursor, position.application_name, position.notification_id)
+            self.metrics.dead_lettered(message.system, "error")
+            self._committed([failure])
+            return BatchReport(messages=1, dead_lettered=1, position=message.position)
 
     def _forget(self) -> None:
         self._cache.clear()
@@ -175,6 +240,35 @@ class Processor:
         messages = self.inbox.after(self.store.position(PROCESSOR), limit)
         if not messages:
             return None
+        batch = self._decide(messages)
+        with self.store.transaction() as cursor:
+            events = self._write(cursor, batch, [Tracking(PROCESSOR, messages[-1].position)])
+        self._committed(batch.failures)
+        return self._report(messages, batch, events, messages[-1].position)
+
+    def _process_deliveries(self, deliveries: Sequence[Delivery]) -> BatchReport:
+        sources = {d.source for d in deliveries}
+        tracked = {source: self.store.position(source) for source in sources}
+        fresh = [d for d in deliveries if d.offset >= tracked[d.source]]
+        if not fresh:
+            return BatchReport(messages=len(deliveries))
+        reached: dict[str, int] = {}
+        for delivery in fresh:
+            reached[delivery.source] = max(reached.get(delivery.source, 0), delivery.offset + 1)
+        tracking = [Tracking(source, offset) for source, offset in sorted(reached.items())]
+        unreadable = [_unreadable(d) for d in fresh if d.problem]
+        with self.store.transaction() as cursor:
+            messages = self.inbox.insert_new(cursor, [d.message for d in fresh if not d.problem])
+            batch = self._decide(messages)
+            batch.failures.extend(unreadable)
+            events = self._write(cursor, batch, tracking)
+        self._committed(batch.failures)
+        report = self._report(messages, batch, events, 0)
+        report.messages = len(deliveries)
+        return report
+
+    def _decide(self, messages: list[InboxMessage]) -> _Batch:
+        """Map and apply messages to aggregates (nothing is written yet)."""
         batch = _Batch(Workspace(self.store, self._cache, self.cache_size))
         mapped = [m for m in (self._map(message, batch) for message in messages) if m is not None]
         batch.workspace.prefetch(
@@ -182,24 +276,66 @@ class Processor:
         )
         for message, mapping, record in mapped:
             self._apply(message, mapping, record, batch)
-        unparked = self._unpark(batch)
+        batch.unparked = self._unpark(batch)
+        return batch
+
+    def _write(self, cursor: Any, batch: _Batch, tracking: list[Tracking]) -> list[Any]:
+        """Commit a batch's decisions and positions in the caller's transaction."""
+        self._guard(cursor, batch)
         events = batch.workspace.collect()
-        with self.store.transaction() as cursor:
-            ids = self.store.append(cursor, events, Tracking(PROCESSOR, messages[-1].position))
-            self.dead_letters.add(cursor, batch.failures)
-            self._write_parked(cursor, batch.parked, unparked)
-            if self.follower is not None:
-                self.follower.follow_inline(cursor, events, ids)
+        for position in tracking[1:]:
+            self.store.track(cursor, position.application_name, position.notification_id)
+        ids = self.store.append(cursor, events, tracking[0])
+        self.dead_letters.add(cursor, batch.failures)
+        self._write_parked(cursor, batch.parked, batch.unparked)
+        if self.follower is not None:
+            self.follower.follow_inline(cursor, events, ids)
+        return events
+
+    def _committed(self, failures: list[Failure]) -> None:
         if self.follower is not None:
             self.follower.settle(committed=True)
+        if failures and self.on_dead_letters is not None:
+            self.on_dead_letters(failures)
+
+    def _guard(self, cursor: Any, batch: _Batch) -> None:
+        """Close the race between parking and placing when several workers write at once.
+
+        Worker A may park a payment for an order that worker B places at the same moment: B
+        would not see A's parked row and A would not see B's order, and the payment would wait
+        for ever. Both take a transaction lock per order concerned, then re-check: an order
+        that appeared, or a parked row that appeared, sends the batch round again.
+        (SQLite has one writer at a time, so the checks made before the transaction hold.)
+        """
+        if self.store.dialect != "postgres":
+            return
+        awaited = {p.awaiting for p in batch.parked}
+        keys = awaited | batch.placed
+        if not keys:
+            return
+        self.store.lock_keys(cursor, keys)
+        if batch.placed:
+            cursor.execute(
+                "SELECT inbox_position FROM hub_parked WHERE awaiting = ANY(%s)",
+                ([k.hex for k in batch.placed],),
+            )
+            seen = set(batch.unparked) | {p.message.position for p in batch.parked}
+            if any(row["inbox_position"] not in seen for row in cursor.fetchall()):
+                raise StaleBatch("messages were parked for an order this batch places")
+        if awaited and self.store.any_events(cursor, awaited):
+            raise StaleBatch("an order this batch parks messages for has been placed meanwhile")
+
+    def _report(
+        self, messages: list[InboxMessage], batch: _Batch, events: list[Any], position: int
+    ) -> BatchReport:
         report = BatchReport(
             messages=len(messages),
             processed=len(batch.done),
             dead_lettered=len(batch.failures),
             parked=len(batch.parked),
-            unparked=len(unparked),
+            unparked=len(batch.unparked),
             events=len(events),
-            position=messages[-1].position,
+            position=position,
         )
         self._observe(batch)
         return report
@@ -371,6 +507,18 @@ class Processor:
             for aggregate_id in batch.workspace.touched:
                 self._cache.pop(aggregate_id, None)
         return ReplayOutcome(letter.id, resolved, outcome)
+
+
+def _unreadable(delivery: Delivery) -> Failure:
+    return Failure(
+        system=delivery.message.system,
+        message_id=delivery.message.message_id,
+        stage="parse",
+        reason=delivery.problem or "unreadable",
+        envelope=delivery.message.envelope,
+        inbox_position=None,
+        mapping=None,
+    )
 
 
 def _failure(message: InboxMessage, stage: str, reason: str, mapping: Mapping | None) -> Failure:

@@ -187,11 +187,15 @@ class Projector:
         return self.projections[name]
 
     def catch_up(self, upto: int | None = None, on_batch: Callable[[int], None] | None = None) -> int:
-        applied = 0
-        for name, tables in self.projections.items():
-            applied += self._follow(tables, self.tracking_name(name), upto, on_batch)
+        applied = sum(self.follow(name, upto, on_batch) for name in self.projections)
         self.observe_lag()
         return applied
+
+    def follow(
+        self, name: str, upto: int | None = None, on_batch: Callable[[int], None] | None = None
+    ) -> int:
+        """Apply what one projection has not seen yet (``hub project NAME`` calls this)."""
+        return self._follow(self.get(name), self.tracking_name(name), upto, on_batch)
 
     def _follow(
         self,

@@ -15,7 +15,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-__all__ = ["ConfigError", "HubSettings", "SystemConfig", "TrackingThresholds", "load_settings"]
+__all__ = [
+    "ConfigError",
+    "HubSettings",
+    "StreamingSettings",
+    "SystemConfig",
+    "TrackingThresholds",
+    "load_settings",
+]
 
 BUNDLED_MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"
 
@@ -33,6 +40,36 @@ class TrackingThresholds(BaseModel):
     parked_timeout_hours: float = Field(
         24, gt=0, description="a message waiting for an unknown order becomes a dead letter after"
     )
+
+
+class StreamingSettings(BaseModel):
+    """Distributed mode: adapters publish to Kafka, ``hub worker`` processes, ``hub project`` follows."""
+
+    brokers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated")
+    app_id: str = Field("hub", description="faust app id = Kafka consumer group of the workers")
+    topic_prefix: str = Field("hub", description="topics are <prefix>.raw.<system>, <prefix>.events, …")
+    partitions: int = Field(8, ge=1, le=1024, description="partitions of each topic the hub creates")
+    replication_factor: int = Field(1, ge=1, le=16, description="replicas of each topic the hub creates")
+    retention_hours: float = Field(168, gt=0, description="how long Kafka keeps raw messages")
+    session_timeout_seconds: float = Field(10, gt=0, description="consumer session timeout")
+    batch_size: int = Field(500, ge=1, le=50_000, description="messages per worker transaction")
+    batch_wait_seconds: float = Field(0.05, gt=0, description="longest wait to fill a worker batch")
+    relay_batch_size: int = Field(1000, ge=1, le=50_000, description="events per relay publish")
+    stall_after_seconds: float = Field(
+        60, gt=0, description="a process with a backlog that made no progress for this long is stalled"
+    )
+    metrics_port: int = Field(9100, ge=0, le=65535, description="/metrics and /health of workers/runners")
+
+    def raw_topic(self, system: str) -> str:
+        return f"{self.topic_prefix}.raw.{system}"
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return f"{self.topic_prefix}.deadletters"
+
+    @property
+    def events_topic(self) -> str:
+        return f"{self.topic_prefix}.events"
 
 
 class SystemConfig(BaseModel):
@@ -65,7 +102,11 @@ class HubSettings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024, description="largest accepted webhook body")
     http_host: str = Field("127.0.0.1", description="address the HTTP server binds")
     http_port: int = Field(8080, ge=0, le=65535, description="port of the HTTP server")
+    transport: Literal["inbox", "kafka"] = Field(
+        "inbox", description="inbox: process in this process; kafka: publish, `hub worker` processes"
+    )
     tracking: TrackingThresholds = TrackingThresholds()
+    streaming: StreamingSettings = StreamingSettings()
     systems: dict[str, SystemConfig] = Field(default_factory=dict)
 
     _reads_environment: ClassVar[bool] = False

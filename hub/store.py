@@ -7,7 +7,8 @@ and the hub's own rows commit together — the basis of exactly-once processing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,17 @@ _HUB_TABLES = [
         received_at TEXT NOT NULL,
         parked_at TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS hub_parked_awaiting ON hub_parked (awaiting)",
+    """CREATE TABLE IF NOT EXISTS hub_processes (
+    name TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    progressed_at TEXT NOT NULL,
+    position BIGINT NOT NULL,
+    backlog BIGINT NOT NULL,
+    detail TEXT NOT NULL)""",
 ]
 
 
@@ -169,6 +181,12 @@ class Store:
         if self.dialect == "postgres":
             cursor.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
 
+    def lock_keys(self, cursor: Any, keys: Iterable[UUID]) -> None:
+        """Transaction-scoped PostgreSQL advisory locks on entities, taken in one fixed order
+        (so two writers cannot deadlock) and released by commit or rollback."""
+        numbers = sorted({int.from_bytes(k.bytes[:8], "big", signed=True) for k in keys})
+        cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", (numbers,))
+
     # -- the event log -------------------------------------------------------------------------
 
     def append(
@@ -225,6 +243,16 @@ class Store:
         )
         return cursor.fetchone() is not None
 
+    def any_events(self, cursor: Any, ids: Iterable[UUID]) -> bool:
+        """Whether any of these aggregates has an event, seen from the caller's transaction."""
+        keys: list[Any] = [i.hex if self.dialect == "sqlite" else i for i in ids]
+        marks = ",".join("?" * len(keys))
+        cursor.execute(
+            self.sql(f"SELECT 1 AS found FROM {self._events_table} WHERE originator_id IN ({marks}) LIMIT 1"),
+            keys,
+        )
+        return cursor.fetchone() is not None
+
     def track(self, cursor: Any, name: str, position: int) -> None:
         self.recorder._insert_tracking(cursor, Tracking(name, position))
 
@@ -261,6 +289,38 @@ class Store:
                 )
                 found.setdefault(originator, []).append(event)
         return found
+
+    @contextmanager
+    def change_waiter(self) -> Iterator[Callable[[float], None]]:
+        """A function that returns when new events may have been recorded, or after a timeout.
+
+        PostgreSQL: LISTEN on the channel eventsourcing NOTIFYs with every insert; SQLite has no
+        notifications, so the waiter just sleeps for a fraction of the timeout (polling).
+        """
+        if self.dialect != "postgres":
+            yield lambda timeout: time.sleep(min(timeout, 0.2))
+            return
+        import psycopg
+
+        env = self.target.env
+        connection = psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"],
+            host=env["POSTGRES_HOST"],
+            port=env["POSTGRES_PORT"],
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None,
+            autocommit=True,
+        )
+        try:
+            connection.execute(f'LISTEN "{self.recorder.channel_name}"')
+
+            def wait(timeout: float) -> None:
+                for _ in connection.notifies(timeout=timeout, stop_after=1):
+                    pass
+
+            yield wait
+        finally:
+            connection.close()
 
     def close(self) -> None:
         self._log.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters.webshop.signatures import SIGNATURE_CHECKS
 from hub.bootstrap import Hub
+from hub.inbox import RecordOutcome
 
 __all__ = ["webhook_router", "webhook_secrets"]
 
@@ -39,11 +40,27 @@ def webhook_secrets(hub: Hub) -> dict[str, str]:
     }
 
 
+Intake = Callable[[str, list[dict[str, Any]]], Awaitable[RecordOutcome]]
+
+
 def webhook_router(
-    hub: Hub, secrets: Mapping[str, str], on_stored: Callable[[], None] | None = None
+    hub: Hub,
+    secrets: Mapping[str, str],
+    on_stored: Callable[[], None] | None = None,
+    intake: Intake | None = None,
 ) -> APIRouter:
-    """``POST /webhooks/{system}`` for every system whose adapter is a web shop."""
+    """``POST /webhooks/{system}`` for every system whose adapter is a web shop.
+
+    ``intake`` stores the message durably before the 200: the local inbox by default, Kafka in
+    distributed mode (``RawPublisher.publish``, which returns once the broker has it).
+    """
     router = APIRouter()
+
+    async def into_inbox(system: str, envelopes: list[dict[str, Any]]) -> RecordOutcome:
+        # The inbox commit is blocking I/O: keep it off the event loop.
+        return await run_in_threadpool(hub.receive, system, envelopes)
+
+    store = intake or into_inbox
 
     @router.post("/webhooks/{system}")
     async def receive(system: str, request: Request) -> Any:
@@ -103,8 +120,7 @@ def webhook_router(
             for k, v in request.headers.items()
             if k.lower().startswith(_KEPT_PREFIXES) and k.lower() not in _SIGNATURE_HEADERS
         }
-        # The inbox commit is blocking I/O: keep it off the event loop.
-        outcome = await run_in_threadpool(hub.receive, system, [{"headers": headers, "body": document}])
+        outcome = await store(system, [{"headers": headers, "body": document}])
         if on_stored is not None and outcome.stored:
             on_stored()
         return {"status": "duplicate" if outcome.duplicates else "stored"}

@@ -10,6 +10,7 @@ from hub.cli.demo import demo
 from hub.cli.ingest import ingest, process
 from hub.cli.queries import deadletters, mappings, orders, parked, projections
 from hub.cli.server import init, run
+from hub.cli.streaming import project, relay, topics, worker
 from hub.runtime import tune_garbage_collector
 
 __all__ = ["app", "main"]
@@ -36,6 +37,10 @@ app.command()(ingest)
 app.command()(process)
 app.command()(run)
 app.command()(demo)
+app.command()(worker)
+app.command()(project)
+app.command()(relay)
+app.command()(topics)
 app.add_typer(orders, name="orders")
 app.add_typer(deadletters, name="deadletters")
 app.add_typer(parked, name="parked")

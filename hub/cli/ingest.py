@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -10,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from adapters.files import FileError, read_messages
 from hub.bootstrap import Hub
 from hub.cli.context import console, fail, open_hub
+from hub.inbox import RecordOutcome
 from hub.processing import BatchReport
 
 __all__ = ["ingest", "process"]
@@ -41,20 +46,27 @@ def ingest(
         if not path.is_file():
             fail(f"{path}: file not found")
     folders = {system: mappings} if mappings else None
-    with open_hub(ctx, folders) as hub:
+    with open_hub(ctx, folders) as hub, _intake(hub) as receive:
         hub.catalog.mappings(system)  # unusable mappings fail here, before anything is stored
         received = stored = duplicates = unreadable = 0
         with _progress() as progress:
             for path in files:
                 task = progress.add_task(f"reading {path.name}", total=path.stat().st_size, detail="")
                 try:
-                    counts = _ingest_file(hub, system, path, progress, task)
+                    counts = _ingest_file(hub, receive, system, path, progress, task)
                 except FileError as error:
                     fail(str(error))
                 received += counts[0]
                 stored += counts[1]
                 duplicates += counts[2]
                 unreadable += counts[3]
+        if hub.settings.transport == "kafka":
+            console.print(
+                f"received {received}, published to Kafka {stored}, unreadable {unreadable} "
+                "(dead-lettered); the workers process them",
+                highlight=False,
+            )
+            return
         report = BatchReport()
         if not no_process:
             report = _process(hub)
@@ -68,8 +80,28 @@ def ingest(
         )
 
 
+Receive = Callable[[str, list[dict[str, Any]]], RecordOutcome]
+
+
+@contextmanager
+def _intake(hub: Hub) -> Iterator[Receive]:
+    """Where ingested messages go: the inbox, or Kafka in distributed mode."""
+    if hub.settings.transport != "kafka":
+        yield hub.receive
+        return
+    from hub.streaming.publisher import RawPublisher
+
+    publisher = RawPublisher(hub.settings, hub.catalog, hub.metrics)
+    with asyncio.Runner() as runner:
+        runner.run(publisher.start())
+        try:
+            yield lambda system, envelopes: runner.run(publisher.publish(system, envelopes))
+        finally:
+            runner.run(publisher.stop())
+
+
 def _ingest_file(
-    hub: Hub, system: str, path: Path, progress: Progress, task: int
+    hub: Hub, receive: Receive, system: str, path: Path, progress: Progress, task: int
 ) -> tuple[int, int, int, int]:
     received = stored = duplicates = unreadable = 0
     envelopes = []
@@ -78,7 +110,7 @@ def _ingest_file(
     def flush() -> None:
         nonlocal stored, duplicates
         if envelopes:
-            outcome = hub.receive(system, envelopes)
+            outcome = receive(system, envelopes)
             stored += outcome.stored
             duplicates += outcome.duplicates
             envelopes.clear()
@@ -114,6 +146,8 @@ def _process(hub: Hub) -> BatchReport:
 def process(ctx: typer.Context) -> None:
     """Bring processing and every projection up to date with the inbox, then exit."""
     with open_hub(ctx) as hub:
+        if hub.settings.transport == "kafka":
+            fail("transport is 'kafka': 'hub worker' processes, 'hub project NAME' keeps projections")
         report = _process(hub)
         status = ", ".join(f"{p['name']} at {p['position']}/{p['head']}" for p in hub.projector.status())
         console.print(

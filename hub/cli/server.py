@@ -71,7 +71,14 @@ def init(
 
 
 def serve(hub: Hub, host: str, port: int) -> None:
-    """Adapters, processing, projections, HTTP API and /metrics in this process, until Ctrl-C."""
+    """Adapters, processing, projections, HTTP API and /metrics in this process, until Ctrl-C.
+
+    With ``transport = "kafka"`` this is the API process of a distributed hub: webhooks are
+    published to Kafka, and workers and projection runners do the rest.
+    """
+    if hub.settings.transport == "kafka":
+        _serve_distributed(hub, host, port)
+        return
     background = BackgroundProcessor(hub)
     app = create_app(hub, [webhook_router(hub, webhook_secrets(hub), on_stored=background.wake)])
     background.start()
@@ -79,6 +86,16 @@ def serve(hub: Hub, host: str, port: int) -> None:
         uvicorn.run(app, host=host, port=port, log_level="info")
     finally:
         background.stop()
+
+
+def _serve_distributed(hub: Hub, host: str, port: int) -> None:
+    from hub.streaming.publisher import RawPublisher
+
+    publisher = RawPublisher(hub.settings, hub.catalog, hub.metrics)
+    app = create_app(hub, [webhook_router(hub, webhook_secrets(hub), intake=publisher.publish)])
+    app.router.on_startup.append(publisher.start)
+    app.router.on_shutdown.append(publisher.stop)
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 def run(

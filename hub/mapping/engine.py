@@ -340,6 +340,13 @@ class MappingSet:
                 break
         return content_hash(envelope.get("body"))
 
+    def entity_key(self, envelope: MappingABC[str, Any]) -> str | None:
+        """The key that keeps one entity's messages in order (a Kafka partition key)."""
+        for mapping in self.mappings:
+            if mapping.matches(envelope):
+                return mapping.derive_entity_key(envelope)
+        return None
+
 
 def _describe(envelope: MappingABC[str, Any]) -> str:
     headers = envelope.get("headers") or {}
