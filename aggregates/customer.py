@@ -1,11 +1,15 @@
 """A customer as one source system knows it, updated by diff (state-transfer sources).
 
 A master-data export re-sends every record on every run; only fields that actually changed
-become an event, so an unchanged record appends nothing.
+become an event, so an unchanged record appends nothing. Snapshots carry the source's own
+update time where it has one, and a snapshot older than the one applied last changes nothing:
+the same customer embedded in orders that travel in different partitions (and so may be
+processed in either order) ends in the same state.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate
@@ -18,30 +22,53 @@ __all__ = ["SourceCustomer"]
 
 class SourceCustomer(Aggregate):
     class Registered(Aggregate.Created):
-        class_version = 1
+        class_version = 2
         system: str
         customer_ref: str
         fields: dict[str, Any]
         provenance: Provenance
+        as_of: str | None  # the source's update time of the snapshot (ISO 8601, UTC), if known
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["as_of"] = None
 
     class Changed(Aggregate.Event):
-        class_version = 1
+        class_version = 2
         changes: dict[str, Any]
         provenance: Provenance
+        as_of: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["as_of"] = None
 
         def apply(self, customer: SourceCustomer) -> None:
             customer.fields.update(self.changes)
+            customer.as_of = self.as_of or customer.as_of
 
     def __init__(
-        self, system: str, customer_ref: str, fields: dict[str, Any], provenance: Provenance
+        self,
+        system: str,
+        customer_ref: str,
+        fields: dict[str, Any],
+        provenance: Provenance,
+        as_of: str | None,
     ) -> None:
         self.system = system
         self.customer_ref = customer_ref
         self.fields = dict(fields)
+        self.as_of = as_of
 
     @classmethod
     def register(
-        cls, *, system: str, customer_ref: str, fields: dict[str, Any], provenance: Provenance
+        cls,
+        *,
+        system: str,
+        customer_ref: str,
+        fields: dict[str, Any],
+        provenance: Provenance,
+        as_of: datetime | None = None,
     ) -> SourceCustomer:
         return cls._create(
             cls.Registered,
@@ -50,9 +77,20 @@ class SourceCustomer(Aggregate):
             customer_ref=customer_ref,
             fields=fields,
             provenance=provenance,
+            as_of=_utc(as_of),
         )
 
-    def update(self, *, fields: dict[str, Any], provenance: Provenance) -> None:
+    def update(
+        self, *, fields: dict[str, Any], provenance: Provenance, as_of: datetime | None = None
+    ) -> None:
+        stamp = _utc(as_of)
+        if stamp is not None and self.as_of is not None and stamp < self.as_of:
+            return  # an older snapshot than the one applied: it says nothing new
         changes = {k: v for k, v in fields.items() if self.fields.get(k) != v}
         if changes:
-            self.trigger_event(self.Changed, changes=changes, provenance=provenance)
+            self.trigger_event(self.Changed, changes=changes, provenance=provenance, as_of=stamp)
+
+
+def _utc(moment: datetime | None) -> str | None:
+    """Comparable as text: one zone, one precision."""
+    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="microseconds")

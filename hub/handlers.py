@@ -160,11 +160,12 @@ def _customer(record: CustomerRecord, system: str, provenance: Provenance, ws: W
                 customer_ref=record.customer_ref,
                 fields=fields,
                 provenance=provenance,
+                as_of=record.updated_at,
             )
         )
     else:
         ws.touch(customer)
-        customer.update(fields=fields, provenance=provenance)
+        customer.update(fields=fields, provenance=provenance, as_of=record.updated_at)
 
 
 def _payment(record: PaymentUpdate, system: str, provenance: Provenance, ws: Workspace) -> None:

@@ -140,3 +140,18 @@ def make_hub(database_url: str) -> Iterator[Callable[..., Hub]]:
 @pytest.fixture
 def hub(make_hub: Callable[..., Hub]) -> Hub:
     return make_hub()
+
+
+# -- Kafka-protocol broker -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Bootstrap address of a Tansu broker shared by the session (tests use their own topics)."""
+    from tests.kafka_broker import TansuBroker
+
+    broker = TansuBroker(tmp_path_factory.mktemp("tansu") / "tansu.log").start()
+    try:
+        yield broker.address
+    finally:
+        broker.stop()

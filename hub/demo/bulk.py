@@ -54,6 +54,7 @@ def _order(rng: random.Random, number: int, moment: datetime) -> tuple[dict[str,
             "first_name": first,
             "last_name": last,
             "email": f"{first}.{last}.{number % 5000}@example.com".lower(),
+            "updated_at": stamp,
         },
     }
     follow_ups = []

@@ -87,6 +87,7 @@ def create_worker_app(hub: Hub, *, name: str | None = None, web_port: int | None
     systems = {streaming.raw_topic(system): system for system in sorted(hub.settings.systems)}
     if not systems:
         raise ValueError("no systems configured: [systems.<name>] tables name the raw topics to consume")
+    port = streaming.metrics_port if web_port is None else web_port
     heartbeat_interval = max(0.2, min(3.0, streaming.session_timeout_seconds / 5))
     app = faust.App(
         streaming.app_id,
@@ -104,9 +105,9 @@ def create_worker_app(hub: Hub, *, name: str | None = None, web_port: int | None
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         stream_recovery_delay=0.0,
-        web_enabled=True,
+        web_enabled=port != 0,  # 0: no HTTP endpoint (unit tests)
         web_bind=hub.settings.http_host,
-        web_port=streaming.metrics_port if web_port is None else web_port,
+        web_port=port or 6066,
         web_in_thread=False,
     )
     raw_topics = app.topic(*systems, key_type=bytes, value_type=bytes)

@@ -59,7 +59,7 @@ def test_every_event_names_the_message_and_mapping_it_came_from(hub: Hub) -> Non
     hub.process()
     provenances = [e.provenance for e in events_in_log(hub)]
     assert {p["message_id"] for p in provenances} == {"orders/create:450789469", "orders/paid:450789469"}
-    assert {p["mapping"] for p in provenances} == {"shopify.orders_create@1", "shopify.orders_paid@1"}
+    assert {p["mapping"] for p in provenances} == {"shopify.orders_create@2", "shopify.orders_paid@1"}
     assert all(p["system"] == "shopify" and p["received_at"] for p in provenances)
 
 
@@ -117,7 +117,7 @@ def test_bad_messages_become_dead_letters_and_good_ones_flow_on(hub: Hub) -> Non
     assert "topic 'products/update'" in reasons
     assert "payment 9 is in EUR but order 11 is in USD" in reasons
     mapping_letter = next(x for x in hub.dead_letters.list() if "total_amount" in x.reason)
-    assert mapping_letter.mapping == "shopify.orders_create@1"
+    assert mapping_letter.mapping == "shopify.orders_create@2"
     assert mapping_letter.envelope["body"]["total_price"] == "12,50,00"
     assert {o["order_ref"] for o in hub.orders.list()} == {"11", "12"}
 
