@@ -44,18 +44,27 @@ class ProjectionRunner:
         self.heartbeat.beat(position, lag, {"applied": self.applied})
 
     def run(self, stop: threading.Event, wait_seconds: float = 1.0) -> None:
-        """Follow the log until ``stop`` is set; a database error is logged and retried."""
+        """Follow the log until ``stop`` is set; a failure is logged and retried.
+
+        The heartbeat goes on while steps fail, so a runner that cannot apply an event shows as
+        stalled (lag, no progress) rather than disappearing.
+        """
         with self.hub.store.change_waiter() as wait:
             last_beat = 0.0
             while not stop.is_set():
+                failed = False
                 try:
                     applied = self.step()
-                    if time.monotonic() - last_beat >= 1.0:
-                        self.beat()
-                        last_beat = time.monotonic()
                 except Exception:
                     log.exception("projection %s failed; retrying", self.name)
+                    applied, failed = 0, True
+                if time.monotonic() - last_beat >= 1.0:
+                    try:
+                        self.beat()
+                        last_beat = time.monotonic()
+                    except Exception:
+                        log.exception("projection %s could not report its heartbeat", self.name)
+                if failed:
                     stop.wait(wait_seconds)
-                    continue
-                if not applied:
+                elif not applied:
                     wait(wait_seconds)

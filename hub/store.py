@@ -136,6 +136,8 @@ class Store:
         self.recorder: Any = self._log.recorder
         self.mapper = self._log.mapper
         self._events_table = self.recorder.events_table_name
+        # eventsourcing names it on PostgreSQL; its SQLite recorder always uses "tracking".
+        self.tracking_table: str = getattr(self.recorder, "tracking_table_name", "tracking")
         serial = "INTEGER" if self.dialect == "sqlite" else "BIGSERIAL"
         with self.transaction() as cursor:
             for statement in _HUB_TABLES:

@@ -8,8 +8,9 @@ from typing import Any
 
 from hub.inbox import RawMessage
 from hub.processing import Delivery
+from hub.store import Store
 
-__all__ = ["decode_delivery", "encode_raw", "partition_source"]
+__all__ = ["decode_delivery", "encode_raw", "partition_source", "processed_records"]
 
 
 def encode_raw(message: RawMessage) -> bytes:
@@ -28,7 +29,20 @@ def encode_raw(message: RawMessage) -> bytes:
 
 def partition_source(topic: str, partition: int) -> str:
     """The tracking name of one partition: its position is the next offset to process."""
-    return f"kafka:{topic}:{partition}"
+    return f"{_SOURCE_PREFIX}{topic}:{partition}"
+
+
+_SOURCE_PREFIX = "kafka:"
+
+
+def processed_records(store: Store, topic: str) -> int:
+    """Records of a topic processed over all its partitions (the sum of their next offsets)."""
+    rows = store.query(
+        f"SELECT COALESCE(SUM(notification_id), 0) AS n FROM {store.tracking_table} "
+        "WHERE application_name LIKE ?",
+        (f"{_SOURCE_PREFIX}{topic}:%",),
+    )
+    return int(rows[0]["n"])
 
 
 def decode_delivery(value: bytes | None, topic: str, partition: int, offset: int, system: str) -> Delivery:

@@ -151,7 +151,7 @@ def create_worker_app(hub: Hub, *, name: str | None = None, web_port: int | None
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
-        return web.bytes(hub.metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
+        return web.bytes(hub.metrics.render(), content_type="text/plain; version=0.0.4")
 
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:

@@ -25,6 +25,7 @@ from hub.metrics import HubMetrics
 from hub.server_thread import free_port
 from hub.settings import HubSettings, load_settings
 from hub.store import Store
+from hub.streaming.codec import processed_records
 from hub.streaming.publisher import RawPublisher
 from hub.streaming.relay import EventRelay
 from hub.streaming.topics import create_topics
@@ -133,15 +134,6 @@ def workers() -> Iterator[Callable[..., Worker]]:
         worker.stop()
 
 
-def tracked_offsets(store: Store) -> int:
-    """Records processed over all partitions (each position is the partition's next offset)."""
-    rows = store.query(
-        "SELECT COALESCE(SUM(notification_id), 0) AS n FROM hub_tracking WHERE application_name LIKE ?",
-        ("kafka:%",),
-    )
-    return int(rows[0]["n"])
-
-
 def wait_until(condition: Callable[[], bool], timeout: float, what: str, logs: list[Path]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -215,10 +207,22 @@ def test_two_workers_survive_a_sigkill_with_the_same_result_as_an_uninterrupted_
             "both workers to own partitions",
             logs,
         )
-        wait_until(lambda: tracked_offsets(hub.store) >= 600, 90, "processing to start", logs)
+        wait_until(
+            lambda: processed_records(hub.store, settings.streaming.raw_topic("shopify")) >= 600,
+            90,
+            "processing to start",
+            logs,
+        )
         first.kill()
-        assert tracked_offsets(hub.store) < len(envelopes), "the kill came too late to prove anything"
-        wait_until(lambda: tracked_offsets(hub.store) == len(envelopes), 180, "the survivor to finish", logs)
+        assert processed_records(hub.store, settings.streaming.raw_topic("shopify")) < len(envelopes), (
+            "the kill came too late to prove anything"
+        )
+        wait_until(
+            lambda: processed_records(hub.store, settings.streaming.raw_topic("shopify")) == len(envelopes),
+            180,
+            "the survivor to finish",
+            logs,
+        )
         survivor = second.health()
         assert survivor is not None and len(survivor["partitions"]) == PARTITIONS
 
@@ -301,7 +305,12 @@ def test_a_poison_message_goes_to_the_dead_letter_topic_and_list_while_the_parti
         publish(settings, after)
         log = tmp_path / "w.log"
         workers(config, "w", log)
-        wait_until(lambda: tracked_offsets(hub.store) == 5, 90, "all five records", [log])
+        wait_until(
+            lambda: processed_records(hub.store, settings.streaming.raw_topic("shopify")) == 5,
+            90,
+            "all five records",
+            [log],
+        )
 
         letters = {letter.stage: letter for letter in hub.dead_letters.list()}
         assert set(letters) == {"mapping", "parse"}
