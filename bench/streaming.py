@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +41,7 @@ from hub.settings import HubSettings, StreamingSettings  # noqa: E402
 from hub.streaming.codec import processed_records  # noqa: E402
 from hub.streaming.publisher import RawPublisher  # noqa: E402
 from hub.streaming.topics import create_topics  # noqa: E402
-from tests.kafka_broker import TansuBroker  # noqa: E402
+from tests.streaming_support import HubProcess, TansuBroker  # noqa: E402
 
 
 def write_config(folder: Path, url: str, streaming: StreamingSettings, app_id: str) -> Path:
@@ -102,46 +100,12 @@ async def raw_consume(brokers: str, topic: str, expected: int) -> float:
 
 def hub_rate(config: Path, url: str, topic: str, workers: int, expected: int, logs: Path) -> float:
     hub = bootstrap(settings(url))
-    processes = []
+    processes = [
+        HubProcess(config, ["worker", "--name", f"w{index}"], logs / f"{config.stem}-w{index}.log", port=0)
+        for index in range(workers)
+    ]
+    processes.append(HubProcess(config, ["project", "order_tracking"], logs / f"{config.stem}-projector.log"))
     try:
-        for index in range(workers):
-            log = (logs / f"{config.stem}-w{index}.log").open("wb")
-            processes.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "hub",
-                        "--config",
-                        str(config),
-                        "worker",
-                        "--name",
-                        f"w{index}",
-                        "--port",
-                        "0",
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-        log = (logs / f"{config.stem}-projector.log").open("wb")
-        processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "hub",
-                    "--config",
-                    str(config),
-                    "project",
-                    "order_tracking",
-                    "--port",
-                    "0",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
         first = None
         deadline = time.monotonic() + 1800
         while time.monotonic() < deadline:
@@ -154,12 +118,7 @@ def hub_rate(config: Path, url: str, topic: str, workers: int, expected: int, lo
         raise RuntimeError(f"{config.stem}: not finished; see {logs}")
     finally:
         for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            process.stop()
         hub.close()
 
 

@@ -66,6 +66,11 @@ class HubMetrics:
             ["topic", "partition"],
             registry=self.registry,
         )
+        self.batch_retries_total = Counter(
+            "hub_batch_retries_total",
+            "Batches redone because another writer changed one of their aggregates or positions first",
+            registry=self.registry,
+        )
         self.relayed_total = Counter(
             "hub_events_relayed_total",
             "Stored events published to the outbound topic",

@@ -69,10 +69,6 @@ class Delivery:
     problem: str | None = None  # set when the record could not be read as a message
 
 
-class StaleBatch(Exception):
-    """Another worker committed something this batch decided without: redo it from the store."""
-
-
 @dataclass(frozen=True)
 class ReplayOutcome:
     letter_id: int
@@ -164,10 +160,11 @@ class Processor:
         for attempt in range(5):
             try:
                 return attempt_batch()
-            except (IntegrityError, RecordConflictError, StaleBatch):
+            except (IntegrityError, RecordConflictError):
                 # Another writer moved an aggregate or the position first: our cached
                 # aggregates may be stale, so forget them and redo the batch from the store.
                 self._forget()
+                self.metrics.batch_retries_total.inc()
                 if attempt == 4:
                     raise
             except PersistenceError:
@@ -259,7 +256,7 @@ class Processor:
         unreadable = [_unreadable(d) for d in fresh if d.problem]
         with self.store.transaction() as cursor:
             messages = self.inbox.insert_new(cursor, [d.message for d in fresh if not d.problem])
-            batch = self._decide(messages)
+            batch = self._decide(messages, cursor)
             batch.failures.extend(unreadable)
             events = self._write(cursor, batch, tracking)
         self._committed(batch.failures)
@@ -267,21 +264,38 @@ class Processor:
         report.messages = len(deliveries)
         return report
 
-    def _decide(self, messages: list[InboxMessage]) -> _Batch:
-        """Map and apply messages to aggregates (nothing is written yet)."""
+    def _decide(self, messages: list[InboxMessage], cursor: Any = None) -> _Batch:
+        """Map and apply messages to aggregates (nothing is written yet).
+
+        Given the transaction's ``cursor`` (the streaming workers), the aggregates the batch will
+        touch are locked first — several workers may share one (a customer who ordered twice, a
+        payment for an order another partition placed) — and only then read, so a batch never
+        decides on a state another worker is about to change, and parking and placing cannot
+        race. Cached aggregates another worker has moved on are dropped.
+        """
         batch = _Batch(Workspace(self.store, self._cache, self.cache_size))
         mapped = [m for m in (self._map(message, batch) for message in messages) if m is not None]
-        batch.workspace.prefetch(
-            i for message, _, record in mapped for i in target_ids(record, message.system)
-        )
+        ids = {i for message, _, record in mapped for i in target_ids(record, message.system)}
+        if cursor is not None and self.store.dialect == "postgres" and ids:
+            self.store.lock_keys(cursor, ids)
+            self._drop_stale(cursor, ids)
+        batch.workspace.prefetch(ids)
         for message, mapping, record in mapped:
             self._apply(message, mapping, record, batch)
         batch.unparked = self._unpark(batch)
         return batch
 
+    def _drop_stale(self, cursor: Any, ids: set[UUID]) -> None:
+        versions = self.store.versions_in(cursor, [i for i in ids if i in self._cache])
+        for aggregate_id in ids:
+            if aggregate_id not in self._cache:
+                continue
+            cached = self._cache[aggregate_id]
+            if (cached.version if cached is not None else 0) != versions.get(aggregate_id, 0):
+                del self._cache[aggregate_id]
+
     def _write(self, cursor: Any, batch: _Batch, tracking: list[Tracking]) -> list[Any]:
         """Commit a batch's decisions and positions in the caller's transaction."""
-        self._guard(cursor, batch)
         events = batch.workspace.collect()
         for position in tracking[1:]:
             self.store.track(cursor, position.application_name, position.notification_id)
@@ -297,33 +311,6 @@ class Processor:
             self.follower.settle(committed=True)
         if failures and self.on_dead_letters is not None:
             self.on_dead_letters(failures)
-
-    def _guard(self, cursor: Any, batch: _Batch) -> None:
-        """Close the race between parking and placing when several workers write at once.
-
-        Worker A may park a payment for an order that worker B places at the same moment: B
-        would not see A's parked row and A would not see B's order, and the payment would wait
-        for ever. Both take a transaction lock per order concerned, then re-check: an order
-        that appeared, or a parked row that appeared, sends the batch round again.
-        (SQLite has one writer at a time, so the checks made before the transaction hold.)
-        """
-        if self.store.dialect != "postgres":
-            return
-        awaited = {p.awaiting for p in batch.parked}
-        keys = awaited | batch.placed
-        if not keys:
-            return
-        self.store.lock_keys(cursor, keys)
-        if batch.placed:
-            cursor.execute(
-                "SELECT inbox_position FROM hub_parked WHERE awaiting = ANY(%s)",
-                ([k.hex for k in batch.placed],),
-            )
-            seen = set(batch.unparked) | {p.message.position for p in batch.parked}
-            if any(row["inbox_position"] not in seen for row in cursor.fetchall()):
-                raise StaleBatch("messages were parked for an order this batch places")
-        if awaited and self.store.any_events(cursor, awaited):
-            raise StaleBatch("an order this batch parks messages for has been placed meanwhile")
 
     def _report(
         self, messages: list[InboxMessage], batch: _Batch, events: list[Any], position: int

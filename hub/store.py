@@ -245,15 +245,16 @@ class Store:
         )
         return cursor.fetchone() is not None
 
-    def any_events(self, cursor: Any, ids: Iterable[UUID]) -> bool:
-        """Whether any of these aggregates has an event, seen from the caller's transaction."""
-        keys: list[Any] = [i.hex if self.dialect == "sqlite" else i for i in ids]
-        marks = ",".join("?" * len(keys))
+    def versions_in(self, cursor: Any, ids: Sequence[UUID]) -> dict[UUID, int]:
+        """Each aggregate's latest version, seen from the caller's transaction (PostgreSQL)."""
+        if not ids:
+            return {}
         cursor.execute(
-            self.sql(f"SELECT 1 AS found FROM {self._events_table} WHERE originator_id IN ({marks}) LIMIT 1"),
-            keys,
+            f"SELECT originator_id, MAX(originator_version) AS version FROM {self._events_table} "
+            "WHERE originator_id = ANY(%s) GROUP BY originator_id",
+            (list(ids),),
         )
-        return cursor.fetchone() is not None
+        return {row["originator_id"]: row["version"] for row in cursor.fetchall()}
 
     def track(self, cursor: Any, name: str, position: int) -> None:
         self.recorder._insert_tracking(cursor, Tracking(name, position))

@@ -148,7 +148,7 @@ def hub(make_hub: Callable[..., Hub]) -> Hub:
 @pytest.fixture(scope="session")
 def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Bootstrap address of a Tansu broker shared by the session (tests use their own topics)."""
-    from tests.kafka_broker import TansuBroker
+    from tests.streaming_support import TansuBroker
 
     broker = TansuBroker(tmp_path_factory.mktemp("tansu") / "tansu.log").start()
     try:

@@ -14,8 +14,11 @@ from hub.demo.traffic import CARRIERS, FIRST, LAST, line_items
 __all__ = ["shop_messages"]
 
 
-def shop_messages(count: int, seed: int = 1, start: datetime | None = None) -> Iterator[dict[str, Any]]:
-    """Yield ``count`` webhook envelopes: roughly 45% orders, 35% payments, 20% fulfilments."""
+def shop_messages(
+    count: int, seed: int = 1, start: datetime | None = None, customers: int = 5000
+) -> Iterator[dict[str, Any]]:
+    """Yield ``count`` webhook envelopes: roughly 45% orders, 35% payments, 20% fulfilments,
+    placed by ``customers`` different customers (fewer: more orders per customer)."""
     rng = random.Random(seed)
     moment = start or datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
     pending: list[dict[str, Any]] = []
@@ -28,13 +31,15 @@ def shop_messages(count: int, seed: int = 1, start: datetime | None = None) -> I
             continue
         number += 1
         moment += timedelta(seconds=rng.randint(1, 20))
-        order, follow_ups = _order(rng, number, moment)
+        order, follow_ups = _order(rng, number, moment, customers)
         yield order
         produced += 1
         pending.extend(follow_ups)
 
 
-def _order(rng: random.Random, number: int, moment: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _order(
+    rng: random.Random, number: int, moment: datetime, customers: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     order_id = 8_000_000_000 + number
     lines = line_items(rng, order_id * 10, most=5)
     total = sum(Decimal(line["price"]) * line["quantity"] for line in lines)
@@ -50,7 +55,7 @@ def _order(rng: random.Random, number: int, moment: datetime) -> tuple[dict[str,
         "source_name": "web",
         "line_items": lines,
         "customer": {
-            "id": 60_000 + rng.randint(1, 5000),
+            "id": 60_000 + rng.randint(1, customers),
             "first_name": first,
             "last_name": last,
             "email": f"{first}.{last}.{number % 5000}@example.com".lower(),

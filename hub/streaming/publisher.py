@@ -18,6 +18,7 @@ from hub.inbox import RawMessage, RecordOutcome, received_at
 from hub.metrics import HubMetrics
 from hub.settings import HubSettings
 from hub.streaming.codec import encode_raw
+from hub.streaming.topics import new_producer
 
 __all__ = ["RawPublisher"]
 
@@ -28,14 +29,7 @@ class RawPublisher:
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
-        streaming = self.settings.streaming
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=streaming.brokers,
-            client_id=f"{streaming.app_id}-publisher",
-            acks="all",
-            linger_ms=5,
-            max_batch_size=1 << 20,
-        )
+        self._producer = new_producer(self.settings.streaming, "publisher")
         await self._producer.start()
 
     async def stop(self) -> None:

@@ -20,6 +20,7 @@ from hub.health import Heartbeat
 from hub.metrics import HubMetrics
 from hub.settings import StreamingSettings
 from hub.store import Store
+from hub.streaming.topics import new_producer
 
 __all__ = ["EventRelay", "event_document"]
 
@@ -49,13 +50,7 @@ class EventRelay:
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.streaming.brokers,
-            client_id=f"{self.streaming.app_id}-relay",
-            acks="all",
-            linger_ms=5,
-            max_batch_size=1 << 20,
-        )
+        self._producer = new_producer(self.streaming, "relay")
         await self._producer.start()
 
     async def stop(self) -> None:

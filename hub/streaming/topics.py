@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import contextlib
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from hub.settings import HubSettings
+from hub.settings import HubSettings, StreamingSettings
 
-__all__ = ["create_topics", "raw_systems", "topic_names"]
+__all__ = ["create_topics", "new_producer", "raw_systems", "topic_names"]
+
+
+def new_producer(streaming: StreamingSettings, role: str) -> AIOKafkaProducer:
+    """A producer whose sends complete only when every in-sync replica has the record."""
+    return AIOKafkaProducer(
+        bootstrap_servers=streaming.brokers,
+        client_id=f"{streaming.app_id}-{role}",
+        acks="all",
+        linger_ms=5,
+        max_batch_size=1 << 20,
+    )
 
 
 def raw_systems(settings: HubSettings, extra: list[str] | None = None) -> list[str]:

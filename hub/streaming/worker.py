@@ -25,7 +25,7 @@ from faust.types import EventT
 from hub.bootstrap import Hub
 from hub.dead_letters import Failure
 from hub.health import Heartbeat, assess
-from hub.processing import BatchReport
+from hub.processing import BatchReport, Delivery
 from hub.streaming.codec import decode_delivery
 
 __all__ = ["BatchHandler", "create_worker_app"]
@@ -56,7 +56,7 @@ class BatchHandler:
         ]
         failures: list[Failure] = []
         self.hub.processor.on_dead_letters = failures.extend
-        report = await asyncio.to_thread(self.hub.processor.process_deliveries, deliveries)
+        report = await self._process(deliveries)
         for failure in failures:
             await self.dead_letter_topic.send(key=failure.message_id.encode(), value=_dead_letter(failure))
         for e in events:
@@ -64,6 +64,19 @@ class BatchHandler:
             self.offsets[key] = max(self.offsets.get(key, -1), e.message.offset)
         self.totals.add(report)
         return report
+
+    async def _process(self, deliveries: list[Delivery]) -> BatchReport:
+        """Process until it commits: a failure here is the database's, not a message's (those
+        become dead letters), so the batch is retried — never skipped, never acknowledged before
+        — and the worker shows as stalled meanwhile."""
+        pause = 0.1
+        while True:
+            try:
+                return await asyncio.to_thread(self.hub.processor.process_deliveries, deliveries)
+            except Exception:
+                log.exception("a batch of %d records could not be committed; retrying", len(deliveries))
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
 
 def _dead_letter(failure: Failure) -> bytes:

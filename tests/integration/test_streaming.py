@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -22,7 +18,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from hub.bootstrap import Hub, bootstrap
 from hub.catalog import MappingCatalog
 from hub.metrics import HubMetrics
-from hub.server_thread import free_port
 from hub.settings import HubSettings, load_settings
 from hub.store import Store
 from hub.streaming.codec import processed_records
@@ -31,6 +26,7 @@ from hub.streaming.relay import EventRelay
 from hub.streaming.topics import create_topics
 from tests.conftest import ROOT, hub_settings
 from tests.shop_messages import envelope
+from tests.streaming_support import HubProcess
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -75,57 +71,12 @@ def publish(settings: HubSettings, envelopes: list[dict[str, Any]]) -> None:
     asyncio.run(send())
 
 
-class Worker:
-    """``hub worker`` as its own process, as production runs it."""
-
-    def __init__(self, config: Path, name: str, log: Path) -> None:
-        self.port = free_port()
-        self.log = log
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "hub",
-                    "--config",
-                    str(config),
-                    "worker",
-                    "--name",
-                    name,
-                    "--port",
-                    str(self.port),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-
-    def health(self) -> dict[str, Any] | None:
-        try:
-            return httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=2).json()
-        except httpx.HTTPError:
-            return None
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-
-
 @pytest.fixture
-def workers() -> Iterator[Callable[..., Worker]]:
-    started: list[Worker] = []
+def workers() -> Iterator[Callable[..., HubProcess]]:
+    started: list[HubProcess] = []
 
-    def start(config: Path, name: str, log: Path) -> Worker:
-        worker = Worker(config, name, log)
+    def start(config: Path, name: str, log: Path) -> HubProcess:
+        worker = HubProcess(config, ["worker", "--name", name], log)
         started.append(worker)
         return worker
 
@@ -187,7 +138,7 @@ def reference_run(envelopes: list[dict[str, Any]], tmp_path: Path) -> tuple[Sequ
 
 
 def test_two_workers_survive_a_sigkill_with_the_same_result_as_an_uninterrupted_run(
-    postgres_url: str, kafka_broker: str, workers: Callable[..., Worker], tmp_path: Path
+    postgres_url: str, kafka_broker: str, workers: Callable[..., HubProcess], tmp_path: Path
 ) -> None:
     from hub.demo.bulk import shop_messages
 
@@ -250,6 +201,38 @@ def test_two_workers_survive_a_sigkill_with_the_same_result_as_an_uninterrupted_
         assert positions == sorted(positions)
 
 
+def test_two_workers_sharing_customers_across_partitions_agree_with_an_uninterrupted_run(
+    postgres_url: str, kafka_broker: str, workers: Callable[..., HubProcess], tmp_path: Path
+) -> None:
+    """40 customers behind 3,000 orders in four partitions: both workers touch the same
+    customers all the time, and neither may lose, repeat or block on the other's changes."""
+    from hub.demo.bulk import shop_messages
+
+    envelopes = list(shop_messages(6000, seed=9, customers=40))
+    config = write_config(tmp_path / "hub.toml", postgres_url, kafka_broker, batch_size=500)
+    settings = load_settings(config)
+    topic = settings.streaming.raw_topic("shopify")
+    hub = bootstrap(settings)
+    try:
+        publish(settings, envelopes)
+        logs = [tmp_path / "w1.log", tmp_path / "w2.log"]
+        started = [workers(config, f"w{index}", log) for index, log in enumerate(logs)]
+        wait_until(lambda: processed_records(hub.store, topic) == len(envelopes), 180, "both workers", logs)
+        # Locked before read: no batch had to be redone because the other worker got there first.
+        for worker in started:
+            metrics = httpx.get(f"http://127.0.0.1:{worker.port}/metrics").text
+            assert "hub_batch_retries_total 0.0" in metrics
+        distributed = event_sequences(hub.store)
+        states = final_states(hub.store, distributed)
+        dead = hub.dead_letters.count()
+        parked = hub.processor.parked_count()
+    finally:
+        hub.close()
+    _, reference_states = reference_run(envelopes, tmp_path)
+    assert dead == 0 and parked == 0
+    assert states == reference_states
+
+
 def _message_ids(settings: HubSettings, envelopes: list[dict[str, Any]]) -> list[str]:
     mappings = MappingCatalog(settings).mappings("shopify")
     return [mappings.message_id(e) for e in envelopes]
@@ -281,7 +264,7 @@ async def _consume_all(broker: str, topic: str, expected: int, timeout: float = 
 
 
 def test_a_poison_message_goes_to_the_dead_letter_topic_and_list_while_the_partition_moves_on(
-    postgres_url: str, kafka_broker: str, workers: Callable[..., Worker], tmp_path: Path
+    postgres_url: str, kafka_broker: str, workers: Callable[..., HubProcess], tmp_path: Path
 ) -> None:
     from tests.shop_messages import order
 
