@@ -7,12 +7,14 @@ API has no knowledge of any transport.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from hub.audit.history import EntityNotFound, parse_instant
 from hub.bootstrap import Hub
 from hub.health import process_health
 from hub.order_queries import AmbiguousOrderRef
@@ -45,6 +47,22 @@ def create_process_app(hub: Hub, health: Callable[[], dict[str, Any]]) -> FastAP
 _UNHEALTHY = ("stalled", "down")
 
 
+def _instant(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_instant(text)
+    except ValueError as error:
+        raise HTTPException(422, f"as_of: {error}") from None
+
+
+async def _entity(find: Callable[[], Any]) -> Any:
+    try:
+        return await run_in_threadpool(find)
+    except EntityNotFound as error:
+        raise HTTPException(404, str(error)) from None
+
+
 def create_app(hub: Hub, routers: Iterable[APIRouter] = ()) -> FastAPI:
     app = FastAPI(title="Integration hub", version="0.1.0")
     for router in routers:
@@ -55,14 +73,44 @@ def create_app(hub: Hub, routers: Iterable[APIRouter] = ()) -> FastAPI:
         return await run_in_threadpool(hub.orders.list, stage, limit)
 
     @app.get("/orders/{ref}")
-    async def show_order(ref: str, system: str | None = None) -> Any:
+    async def show_order(ref: str, system: str | None = None, as_of: str | None = None) -> Any:
+        moment = _instant(as_of)
+
+        def find() -> dict[str, Any] | None:
+            if moment is None:
+                return hub.orders.show(ref, system)
+            order_id = hub.orders.order_id(ref, system)
+            return None if order_id is None else hub.history.as_of(order_id, moment)
+
         try:
-            order = await run_in_threadpool(hub.orders.show, ref, system)
+            order = await run_in_threadpool(find)
         except AmbiguousOrderRef as error:
             raise HTTPException(409, str(error)) from None
         if order is None:
-            raise HTTPException(404, f"no order with reference or alias {ref!r}")
+            raise HTTPException(
+                404, f"no order with reference or alias {ref!r}" + (f" at {as_of}" if as_of else "")
+            )
         return order
+
+    @app.get("/customers/{system}/{ref}")
+    async def show_customer(system: str, ref: str, as_of: str | None = None) -> Any:
+        moment = _instant(as_of) or datetime.now(UTC)
+
+        def find() -> dict[str, Any] | None:
+            return hub.history.as_of(hub.history.resolve(f"customer:{system}:{ref}"), moment)
+
+        found = await _entity(find)
+        if found is None:
+            raise HTTPException(404, f"customer {system}:{ref} was not known yet at {moment.isoformat()}")
+        return found
+
+    @app.get("/audit/history")
+    async def history(entity: str, system: str | None = None, raw: bool = False) -> Any:
+        return await _entity(lambda: hub.history.entries(hub.history.resolve(entity, system), raw=raw))
+
+    @app.get("/audit/lineage")
+    async def lineage(entity: str, field: str, system: str | None = None) -> Any:
+        return await _entity(lambda: hub.history.lineage(hub.history.resolve(entity, system), field))
 
     @app.get("/deadletters")
     async def dead_letters(status: str = "open") -> Any:

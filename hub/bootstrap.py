@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from hub.audit.history import History
 from hub.catalog import MappingCatalog
 from hub.dead_letters import DeadLetters, Failure
 from hub.inbox import Inbox, RawMessage, RecordOutcome, received_at
@@ -36,6 +37,7 @@ class Hub:
     projector: Projector
     dead_letters: DeadLetters
     orders: OrderQueries
+    history: History
 
     def receive(self, system: str, envelopes: list[dict[str, Any]]) -> RecordOutcome:
         """Store raw messages durably (the step an adapter waits for before acknowledging)."""
@@ -88,6 +90,7 @@ def bootstrap(
     inline = projector if settings.transport == "inbox" else None
     batch_size = settings.batch_size if settings.transport == "inbox" else settings.streaming.batch_size
     processor = Processor(store, catalog, metrics, batch_size=batch_size, follower=inline)
+    orders = OrderQueries(store, settings.tracking)
     return Hub(
         settings=settings,
         store=store,
@@ -97,5 +100,6 @@ def bootstrap(
         processor=processor,
         projector=projector,
         dead_letters=processor.dead_letters,
-        orders=OrderQueries(store, settings.tracking),
+        orders=orders,
+        history=History(store, orders),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from hub.settings import TrackingThresholds
 from hub.store import Store
@@ -46,6 +47,15 @@ class OrderQueries:
 
     def show(self, ref: str, system: str | None = None, now: datetime | None = None) -> dict[str, Any] | None:
         """Find an order by its reference or any alias (e.g. Shopify's '#1001')."""
+        doc = self._document(ref, system)
+        return None if doc is None else public_view(doc, self.thresholds, now or datetime.now(UTC))
+
+    def order_id(self, ref: str, system: str | None = None) -> UUID | None:
+        """The hub's id of the order a reference or alias names (None: unknown)."""
+        doc = self._document(ref, system)
+        return None if doc is None else UUID(doc["order_id"])
+
+    def _document(self, ref: str, system: str | None) -> dict[str, Any] | None:
         statement = (
             "SELECT DISTINCT t.document, t.order_id FROM hub_order_alias a "
             "JOIN hub_order_tracking t ON t.order_id = a.order_id WHERE a.ref = ?"
@@ -59,9 +69,7 @@ class OrderQueries:
             found = [json.loads(r["document"]) for r in rows]
             names = ", ".join(f"{d['system']}:{d['order_ref']}" for d in found)
             raise AmbiguousOrderRef(f"{ref!r} names several orders ({names}); pass --system")
-        if not rows:
-            return None
-        return public_view(json.loads(rows[0]["document"]), self.thresholds, now or datetime.now(UTC))
+        return json.loads(rows[0]["document"]) if rows else None
 
     def stage_counts(self) -> dict[str, int]:
         rows = self.store.query("SELECT stage, COUNT(*) AS n FROM hub_order_tracking GROUP BY stage")

@@ -173,7 +173,7 @@ class Projector:
     def __init__(self, store: Store, metrics: HubMetrics, batch_size: int = 2000) -> None:
         self.store, self.metrics, self.batch_size = store, metrics, batch_size
         self.projections = {OrderTrackingTables.name: OrderTrackingTables(store)}
-        with store.transaction() as cursor:
+        with store.schema_lock(), store.transaction() as cursor:
             for tables in self.projections.values():
                 tables.create(cursor)
 

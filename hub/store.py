@@ -20,6 +20,8 @@ from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
 
+from hub.audit.chain import GENESIS, link
+
 __all__ = ["DatabaseUrlError", "Store"]
 
 
@@ -68,6 +70,9 @@ _HUB_TABLES = [
         received_at TEXT NOT NULL,
         parked_at TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS hub_parked_awaiting ON hub_parked (awaiting)",
+    """CREATE TABLE IF NOT EXISTS hub_chain (
+        position BIGINT PRIMARY KEY,
+        link {blob} NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS hub_processes (
     name TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -80,6 +85,29 @@ _HUB_TABLES = [
     backlog BIGINT NOT NULL,
     detail TEXT NOT NULL)""",
 ]
+
+
+def _append_only(dialect: str, tables: list[str]) -> list[str]:
+    """Triggers that refuse UPDATE and DELETE (and TRUNCATE) on the log and its chain, whoever
+    asks: changing history takes an owner who first drops them, and the chain shows it."""
+    if dialect == "sqlite":
+        return [
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_{operation.lower()} BEFORE {operation} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, 'hub: {operation} on {table} refused: the log is append-only'); END"
+            for table in tables
+            for operation in ("UPDATE", "DELETE")
+        ]
+    statements = [
+        "CREATE OR REPLACE FUNCTION hub_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "RAISE EXCEPTION 'hub: % on % refused: the log is append-only', TG_OP, TG_TABLE_NAME; END $$"
+    ]
+    for table in tables:
+        name = table.split(".")[-1]
+        statements.append(
+            f"CREATE OR REPLACE TRIGGER {name}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION hub_append_only()"
+        )
+    return statements
 
 
 @dataclass(frozen=True)
@@ -121,6 +149,9 @@ def parse_database_url(url: str) -> DatabaseTarget:
             "POSTGRES_POOL_SIZE": "4",
             "POSTGRES_MAX_OVERFLOW": "4",
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
+            # Tables are created by Store under a lock: processes starting together (a compose
+            # file, a test) would otherwise race in CREATE TABLE IF NOT EXISTS.
+            "CREATE_TABLE": "no",
         }
         return DatabaseTarget("postgres", env, f"postgresql://{host}:{parts.port or 5432}/{dbname}")
     raise DatabaseUrlError(f"{url!r}: unsupported database URL; use sqlite:///path/hub.db or postgresql://…")
@@ -139,9 +170,42 @@ class Store:
         # eventsourcing names it on PostgreSQL; its SQLite recorder always uses "tracking".
         self.tracking_table: str = getattr(self.recorder, "tracking_table_name", "tracking")
         serial = "INTEGER" if self.dialect == "sqlite" else "BIGSERIAL"
-        with self.transaction() as cursor:
-            for statement in _HUB_TABLES:
-                cursor.execute(statement.format(serial=serial))
+        blob = "BLOB" if self.dialect == "sqlite" else "BYTEA"
+        with self.schema_lock():
+            if self.dialect == "postgres":
+                self.recorder.create_table()
+            with self.transaction() as cursor:
+                for statement in _HUB_TABLES:
+                    cursor.execute(statement.format(serial=serial, blob=blob))
+                for statement in _append_only(self.dialect, [self._events_table, "hub_chain"]):
+                    cursor.execute(statement)
+
+    def _connect(self) -> Any:
+        """A connection of its own (outside eventsourcing's pool), for locks and LISTEN."""
+        import psycopg
+
+        env = self.target.env
+        return psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"],
+            host=env["POSTGRES_HOST"],
+            port=env["POSTGRES_PORT"],
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None,
+            autocommit=True,
+        )
+
+    @contextmanager
+    def schema_lock(self) -> Iterator[None]:
+        """Held while creating tables, so processes that start together do not race."""
+        if self.dialect != "postgres":
+            yield
+            return
+        with self._connect() as connection:
+            connection.execute("SELECT pg_advisory_lock(7263541)")  # any constant the hub owns
+            try:
+                yield
+            finally:
+                connection.execute("SELECT pg_advisory_unlock(7263541)")
 
     # -- transactions --------------------------------------------------------------------------
 
@@ -203,9 +267,11 @@ class Store:
         """
         stored = [self.mapper.to_stored_event(e) for e in events]
         if self.dialect == "sqlite":
-            if stored or tracking is not None:
-                return list(self.recorder._insert_events(cursor, stored, tracking=tracking) or [])
-            return []
+            if not stored and tracking is None:
+                return []
+            ids = list(self.recorder._insert_events(cursor, stored, tracking=tracking) or [])
+            self._chain(cursor, stored, ids)
+            return ids
         # PostgreSQL: tracking first, then the events under the table lock (as eventsourcing does).
         if tracking is not None:
             self.recorder._insert_tracking(cursor, tracking)
@@ -228,7 +294,29 @@ class Store:
             ),
             binary=True,
         )
-        return [row["notification_id"] for row in cursor.fetchall()]
+        ids = [row["notification_id"] for row in cursor.fetchall()]
+        self._chain(cursor, stored, ids)
+        return ids
+
+    def _chain(self, cursor: Any, stored: Sequence[Any], ids: list[int]) -> None:
+        """Link the events just inserted into the hash chain, under the writers' table lock."""
+        if not stored:
+            return
+        cursor.execute("SELECT link FROM hub_chain ORDER BY position DESC LIMIT 1")
+        row = cursor.fetchone()
+        previous = bytes(row["link"]) if row else GENESIS
+        links = []
+        for position, event in zip(ids, stored, strict=True):
+            previous = link(
+                previous, position, event.originator_id, event.originator_version, event.topic, event.state
+            )
+            links.append((position, previous))
+        if self.dialect == "sqlite":
+            cursor.executemany("INSERT INTO hub_chain (position, link) VALUES (?, ?)", links)
+        else:
+            with cursor.copy("COPY hub_chain (position, link) FROM STDIN") as copy:
+                for entry in links:
+                    copy.write_row(entry)
 
     def position_in(self, cursor: Any, name: str) -> int:
         """A tracking position read inside the caller's transaction."""
@@ -303,17 +391,7 @@ class Store:
         if self.dialect != "postgres":
             yield lambda timeout: time.sleep(min(timeout, 0.2))
             return
-        import psycopg
-
-        env = self.target.env
-        connection = psycopg.connect(
-            dbname=env["POSTGRES_DBNAME"],
-            host=env["POSTGRES_HOST"],
-            port=env["POSTGRES_PORT"],
-            user=env["POSTGRES_USER"],
-            password=env["POSTGRES_PASSWORD"] or None,
-            autocommit=True,
-        )
+        connection = self._connect()
         try:
             connection.execute(f'LISTEN "{self.recorder.channel_name}"')
 

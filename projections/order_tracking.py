@@ -184,14 +184,16 @@ def public_view(doc: dict[str, Any], thresholds: Thresholds, now: datetime) -> d
         "confirmed_at": iso(progress.confirmed_at),
         "cancelled_at": iso(progress.cancelled_at),
         "returned_at": iso(progress.returned_at),
-        "lines": [{"sku": sku, "quantity": str(q)} for sku, q in progress.ordered.items()],
+        # Sorted by key everywhere: the stored document sorts its keys, and a view replayed from
+        # the log (audit as-of) must be the same, item for item.
+        "lines": [{"sku": sku, "quantity": str(q)} for sku, q in sorted(progress.ordered.items())],
         "payments": [
             {
                 "payment_id": pid,
                 "status": p["status"],
                 "amount": p["refunded"] if p["status"] == "refunded" else p["captured"],
             }
-            for pid, p in progress.payments.items()
+            for pid, p in sorted(progress.payments.items())
         ],
         "shipments": [
             {
@@ -199,10 +201,10 @@ def public_view(doc: dict[str, Any], thresholds: Thresholds, now: datetime) -> d
                 "carrier": s.get("carrier"),
                 "tracking_number": s.get("tracking_number"),
                 "status": s["status"],
-                "lines": [{"sku": sku, "quantity": q} for sku, q in s["lines"].items()],
+                "lines": [{"sku": sku, "quantity": q} for sku, q in sorted(s["lines"].items())],
                 "updated_at": s.get("updated_at"),
             }
-            for sid, s in progress.shipments.items()
+            for sid, s in sorted(progress.shipments.items())
         ],
         "aliases": tracked.aliases,
         "anomalies": [

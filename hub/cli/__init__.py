@@ -6,9 +6,10 @@ from pathlib import Path
 
 import typer
 
+from hub.cli.audit import audit
 from hub.cli.demo import demo
 from hub.cli.ingest import ingest, process
-from hub.cli.queries import deadletters, mappings, orders, parked, projections
+from hub.cli.queries import customers, deadletters, mappings, orders, parked, projections
 from hub.cli.server import init, run
 from hub.cli.streaming import project, relay, topics, worker
 from hub.runtime import tune_garbage_collector
@@ -42,10 +43,12 @@ app.command()(project)
 app.command()(relay)
 app.command()(topics)
 app.add_typer(orders, name="orders")
+app.add_typer(customers, name="customers")
 app.add_typer(deadletters, name="deadletters")
 app.add_typer(parked, name="parked")
 app.add_typer(projections, name="projections")
 app.add_typer(mappings, name="mappings")
+app.add_typer(audit, name="audit")
 
 
 def main() -> None:

@@ -24,8 +24,10 @@ from adapters.webshop import SIGNATURE_CHECKS, webhook_router
 from adapters.webshop.signatures import sign
 from aggregates import STAGES
 from hub.api import create_app
+from hub.audit.verify import verify
 from hub.background import BackgroundProcessor
 from hub.bootstrap import Hub, bootstrap
+from hub.cli.audit import print_history
 from hub.cli.context import console, fail, settings_from
 from hub.cli.server import serve
 from hub.demo import Traffic, Webhook, simulate
@@ -139,6 +141,21 @@ def _ingest_feedback(hub: Hub, traffic: Traffic) -> None:
         hub.receive("feedback", envelopes)
 
 
+def _audit(hub: Hub) -> None:
+    """The auditor's view: the fullest order's history with provenance, and the chain verified."""
+    orders = sorted(hub.orders.list(), key=lambda o: -len(o["sources"]))
+    if orders:
+        order = orders[0]
+        entity = f"order:{order['order_ref']}"
+        entries = hub.history.entries(hub.history.resolve(entity, order["system"]))
+        print_history(f"{entity} ({order['system']})", entries)
+    report = verify(hub.store)
+    verdict = "[green]ok[/]" if report.ok else f"[bold red]TAMPERED[/] {report.problem}"
+    console.print(
+        f"[bold]hub audit verify[/]: {verdict} — {report.checked} events, chain head {report.head_link}"
+    )
+
+
 def _report(hub: Hub, answers: Counter[str]) -> None:
     refused = {k: v for k, v in answers.items() if k.startswith("HTTP")}
     console.print(
@@ -182,6 +199,7 @@ def _report(hub: Hub, answers: Counter[str]) -> None:
             f"lag {status['lag']}",
             highlight=False,
         )
+    _audit(hub)
     console.print(
         "\n[bold]Where to look next[/]\n"
         "  hub orders list --stage shipped      orders in one stage (add --json for scripts)\n"
@@ -189,6 +207,7 @@ def _report(hub: Hub, answers: Counter[str]) -> None:
         "  hub deadletters list / show ID       what was refused and why; 'replay' after a fix\n"
         "  hub parked list                      messages waiting for an order\n"
         "  hub projections rebuild order_tracking --verify\n"
+        "  hub audit history '#1005' / lineage '#1005' stage / verify   audit by replay\n"
         "  hub demo --serve                     the same, then the HTTP API on /orders, /health, /metrics",
         highlight=False,
     )
