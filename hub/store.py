@@ -359,6 +359,12 @@ class Store:
     def decode(self, notification: Notification) -> DomainEventProtocol[UUID]:
         return self.mapper.to_domain_event(notification)
 
+    def decode_row(
+        self, originator_id: UUID, version: int, topic: str, state: bytes
+    ) -> DomainEventProtocol[UUID]:
+        """A domain event from the columns of a stored row (upcast to the current class)."""
+        return self.mapper.to_domain_event(_Stored(originator_id, version, topic, state))
+
     def events_of(self, ids: Iterable[UUID]) -> dict[UUID, list[DomainEventProtocol[UUID]]]:
         """All events of many aggregates in one query, in version order per aggregate."""
         wanted = list(dict.fromkeys(ids))
@@ -375,8 +381,8 @@ class Store:
             for row in rows:
                 originator = row["originator_id"]
                 originator = UUID(originator) if isinstance(originator, str) else originator
-                event = self.mapper.to_domain_event(
-                    _Stored(originator, row["originator_version"], row["topic"], bytes(row["state"]))
+                event = self.decode_row(
+                    originator, row["originator_version"], row["topic"], bytes(row["state"])
                 )
                 found.setdefault(originator, []).append(event)
         return found

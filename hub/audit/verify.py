@@ -11,13 +11,14 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import zip_longest
 from typing import Any
 from uuid import UUID
 
 from hub.audit.chain import GENESIS, link
 from hub.store import Store
 
-__all__ = ["Checkpoint", "VerifyReport", "checkpoint", "verify"]
+__all__ = ["Checkpoint", "VerifyReport", "chained_events", "checkpoint", "verify"]
 
 PAGE = 5000
 
@@ -107,6 +108,22 @@ def _links(store: Store) -> Iterator[tuple[int, bytes]]:
         for row in rows:
             yield row["position"], bytes(row["link"])
         after = rows[-1]["position"]
+
+
+def chained_events(store: Store) -> Iterator[tuple[int, UUID, int, str, bytes, bytes, bytes]]:
+    """Events in log order with the link before them and their own (a verified walk: stops with
+    ``ValueError`` at the first place where log and chain disagree)."""
+    events, links = _events(store), _links(store)
+    previous = GENESIS
+    for event, chained in zip_longest(events, links):
+        if event is None or chained is None or chained[0] != event[0]:
+            where = (event or chained or (0,))[0]
+            raise ValueError(f"position {where}: log and chain disagree; run 'hub audit verify'")
+        position, originator, version, topic, state = event
+        if link(previous, position, originator, version, topic, state) != chained[1]:
+            raise ValueError(f"position {position}: log and chain disagree; run 'hub audit verify'")
+        yield position, originator, version, topic, state, previous, chained[1]
+        previous = chained[1]
 
 
 def verify(

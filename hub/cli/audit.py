@@ -12,7 +12,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from hub.audit.history import EntityNotFound
+from hub.audit.export import Selection, export
+from hub.audit.history import EntityNotFound, parse_instant
+from hub.audit.offline import main as offline_main
 from hub.audit.verify import checkpoint, read_checkpoint, verify
 from hub.cli.context import console, fail, open_hub, print_json
 
@@ -139,6 +141,67 @@ def audit_lineage(
             f"({change['mapping']}): {json.dumps(change['before'])} -> {json.dumps(change['after'])}",
             highlight=False,
         )
+
+
+@audit.command("export")
+def audit_export(
+    ctx: typer.Context,
+    entity: str | None = typer.Argument(None, help="order:REF, customer:SYSTEM:REF or an id (or --all)"),
+    everything: bool = typer.Option(False, "--all", help="every event (with --since/--until: a time range)"),
+    since: str | None = typer.Option(None, "--since", help="recorded at or after this ISO 8601 time"),
+    until: str | None = typer.Option(None, "--until", help="recorded at or before this ISO 8601 time"),
+    fmt: str = typer.Option("jsonl", "--format", help="jsonl or csv"),
+    output: Path | None = typer.Option(None, "--output", "-o", help="file to write (default: stdout)"),
+    system: str | None = typer.Option(None, "--system", help="when an order REF exists in several systems"),
+) -> None:
+    """Events with their chain links, verifiable offline: python -m hub.audit.offline FILE."""
+    if fmt not in ("jsonl", "csv"):
+        fail(f"--format {fmt!r}: use jsonl or csv")
+    if (entity is None) == (not everything):
+        fail("name one ENTITY, or pass --all")
+    try:
+        bounds = [parse_instant(t) if t else None for t in (since, until)]
+    except ValueError as error:
+        fail(f"--since/--until: {error}")
+    with open_hub(ctx) as hub:
+        try:
+            aggregate = hub.history.resolve(entity, system) if entity else None
+        except EntityNotFound as error:
+            fail(str(error), code=1)
+        selection = Selection(aggregate, bounds[0], bounds[1])
+        out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+        try:
+            with Progress(
+                TextColumn("exporting"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=console,
+                transient=True,
+                disable=output is None or not console.is_terminal,
+            ) as progress:
+                task = progress.add_task("export", total=None)
+                written = export(hub.store, selection, fmt, out, on_event=lambda: progress.advance(task))
+        except ValueError as error:
+            fail(str(error), code=1)
+        finally:
+            if output:
+                out.close()
+    if output:
+        console.print(
+            f"{written} events written to {output}; check with: python -m hub.audit.offline {output}"
+        )
+
+
+@audit.command("verify-export")
+def audit_verify_export(
+    file: Path = typer.Argument(..., help="a file written by 'hub audit export'"),
+    against: Path | None = typer.Option(None, "--against", help="a checkpoint the export must pass through"),
+) -> None:
+    """Check an export offline (the same check as python -m hub.audit.offline)."""
+    if not file.is_file():
+        fail(f"{file}: not found")
+    arguments = [str(file)] + (["--checkpoint", str(against)] if against else [])
+    raise typer.Exit(offline_main(arguments))
 
 
 @audit.command("checkpoint")
