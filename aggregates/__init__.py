@@ -1,6 +1,6 @@
 """The domain: event-sourced aggregates and their events, pure Python on eventsourcing."""
 
-from aggregates.customer import SourceCustomer
+from aggregates.customer import PERSONAL_FIELDS, SourceCustomer
 from aggregates.errors import DomainRuleViolation
 from aggregates.identity import customer_id, order_id
 from aggregates.order import Order
@@ -8,6 +8,7 @@ from aggregates.order_progress import STAGES, OrderProgress
 from aggregates.provenance import Provenance
 
 __all__ = [
+    "PERSONAL_FIELDS",
     "STAGES",
     "DomainRuleViolation",
     "Order",

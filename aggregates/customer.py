@@ -17,12 +17,28 @@ from eventsourcing.domain import Aggregate
 from aggregates.identity import customer_id
 from aggregates.provenance import Provenance
 
-__all__ = ["SourceCustomer"]
+__all__ = ["PERSONAL_FIELDS", "SourceCustomer"]
+
+# What identifies a person: encrypted at rest with a key per data subject, and unreadable once
+# that key is destroyed (crypto-shredding). Events name the attribute that holds them.
+PERSONAL_FIELDS = frozenset(
+    {
+        "given_name",
+        "family_name",
+        "organisation_name",
+        "emails",
+        "phones",
+        "addresses",
+        "birth_date",
+        "tax_id",
+    }
+)
 
 
 class SourceCustomer(Aggregate):
     class Registered(Aggregate.Created):
         class_version = 2
+        personal = "fields"
         system: str
         customer_ref: str
         fields: dict[str, Any]
@@ -35,6 +51,7 @@ class SourceCustomer(Aggregate):
 
     class Changed(Aggregate.Event):
         class_version = 2
+        personal = "changes"
         changes: dict[str, Any]
         provenance: Provenance
         as_of: str | None

@@ -6,6 +6,7 @@ connection at import time.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,10 +19,11 @@ from hub.dead_letters import DeadLetters, Failure
 from hub.inbox import Inbox, RawMessage, RecordOutcome, received_at
 from hub.metrics import HubMetrics
 from hub.order_queries import OrderQueries
+from hub.privacy.keys import SubjectKeys, load_kek
 from hub.processing import BatchReport, Processor
 from hub.projecting import Projector
 from hub.settings import HubSettings, load_settings
-from hub.store import Store
+from hub.store import Store, key_store_url
 
 __all__ = ["Hub", "bootstrap"]
 
@@ -71,6 +73,15 @@ class Hub:
         self.store.close()
 
 
+def open_keys(settings: HubSettings) -> SubjectKeys:
+    """The subject-key store; the embedded default makes its own KEK file when none is set."""
+    url = settings.privacy.key_store_url or key_store_url(settings.database_url)
+    fallback = None
+    if url.startswith("sqlite:///") and not os.environ.get(settings.privacy.kek_env):
+        fallback = Path(url.removeprefix("sqlite:///")).with_suffix(".kek")
+    return SubjectKeys(url, load_kek(settings.privacy.kek_env, fallback))
+
+
 def bootstrap(
     settings: HubSettings | None = None,
     *,
@@ -81,7 +92,7 @@ def bootstrap(
     settings = settings or load_settings()
     if database_url is not None:
         settings = settings.model_copy(update={"database_url": database_url})
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, open_keys(settings))
     metrics = metrics or HubMetrics()
     catalog = MappingCatalog(settings, mapping_folders)
     projector = Projector(store, metrics)

@@ -228,6 +228,10 @@ class Processor:
             self._committed([failure])
             return BatchReport(messages=1, dead_lettered=1, position=message.position)
 
+    def forget_cached(self) -> None:
+        """Drop cached aggregates (after an erasure, they may hold what is no longer readable)."""
+        self._forget()
+
     def _forget(self) -> None:
         self._cache.clear()
         if self.follower is not None:

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 __all__ = [
     "ConfigError",
     "HubSettings",
+    "PrivacySettings",
     "StreamingSettings",
     "SystemConfig",
     "TrackingThresholds",
@@ -72,6 +73,19 @@ class StreamingSettings(BaseModel):
         return f"{self.topic_prefix}.events"
 
 
+class PrivacySettings(BaseModel):
+    """Personal fields are encrypted with a key per data subject; ``hub privacy erase`` shreds it."""
+
+    key_store_url: str | None = Field(
+        None,
+        description="where subject keys live; default: a file next to the SQLite database "
+        "(hub.keys.db), or the PostgreSQL database itself",
+    )
+    kek_env: str = Field(
+        "HUB_KEY_ENCRYPTION_KEY", description="environment variable with the key-encryption key (base64)"
+    )
+
+
 class SystemConfig(BaseModel):
     """One source system: how its messages arrive and how to read them."""
 
@@ -107,6 +121,7 @@ class HubSettings(BaseSettings):
     )
     tracking: TrackingThresholds = TrackingThresholds()
     streaming: StreamingSettings = StreamingSettings()
+    privacy: PrivacySettings = PrivacySettings()
     systems: dict[str, SystemConfig] = Field(default_factory=dict)
 
     _reads_environment: ClassVar[bool] = False

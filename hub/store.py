@@ -21,6 +21,8 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
 
 from hub.audit.chain import GENESIS, link
+from hub.privacy.keys import SubjectKeys
+from hub.privacy.mapper import PrivacyMapper
 
 __all__ = ["DatabaseUrlError", "Store"]
 
@@ -117,6 +119,15 @@ class DatabaseTarget:
     display: str
 
 
+def key_store_url(url: str) -> str:
+    """The default key store: a file beside a SQLite database, the PostgreSQL database itself."""
+    target = parse_database_url(url)
+    if target.dialect == "sqlite":
+        path = Path(target.env["SQLITE_DBNAME"])
+        return f"sqlite:///{path.with_name(path.stem + '.keys.db')}"
+    return url
+
+
 def parse_database_url(url: str) -> DatabaseTarget:
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
@@ -160,12 +171,14 @@ def parse_database_url(url: str) -> DatabaseTarget:
 class Store:
     """One database: the event log, tracking positions and the hub's tables."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, keys: SubjectKeys | None = None) -> None:
         self.target = parse_database_url(url)
         self.dialect = self.target.dialect
         self._log = _EventLog(env=self.target.env)
         self.recorder: Any = self._log.recorder
-        self.mapper = self._log.mapper
+        # With subject keys, personal fields are sealed on the way in and opened on the way out.
+        self.keys = keys
+        self.mapper: Any = PrivacyMapper(self._log.mapper, keys) if keys else self._log.mapper
         self._events_table = self.recorder.events_table_name
         # eventsourcing names it on PostgreSQL; its SQLite recorder always uses "tracking".
         self.tracking_table: str = getattr(self.recorder, "tracking_table_name", "tracking")
@@ -265,7 +278,12 @@ class Store:
 
         Returns the events' notification ids, in order.
         """
-        stored = [self.mapper.to_stored_event(e) for e in events]
+        return self.append_stored(cursor, [self.mapper.to_stored_event(e) for e in events], tracking)
+
+    def append_stored(
+        self, cursor: Any, stored: Sequence[Any], tracking: Tracking | None = None
+    ) -> list[int]:
+        """Record already-encoded events (``append`` encodes; imports of old logs come here)."""
         if self.dialect == "sqlite":
             if not stored and tracking is None:
                 return []
@@ -411,6 +429,8 @@ class Store:
 
     def close(self) -> None:
         self._log.close()
+        if self.keys is not None:
+            self.keys.close()
 
 
 @dataclass(frozen=True)

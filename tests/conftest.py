@@ -22,6 +22,9 @@ import pytest
 from hub.bootstrap import Hub, bootstrap
 from hub.settings import HubSettings, SystemConfig
 
+# A fixed key-encryption key for every test and every process a test starts (production sets its own).
+os.environ.setdefault("HUB_KEY_ENCRYPTION_KEY", "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=")
+
 ROOT = Path(__file__).resolve().parent.parent
 # Real product inputs, copied from ../shared/inputs (origins and licences in fixtures/SOURCES.md).
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -9,6 +9,7 @@ import typer
 from hub.cli.audit import audit
 from hub.cli.demo import demo
 from hub.cli.ingest import ingest, process
+from hub.cli.privacy import privacy
 from hub.cli.queries import customers, deadletters, mappings, orders, parked, projections
 from hub.cli.server import init, run
 from hub.cli.streaming import project, relay, topics, worker
@@ -49,6 +50,7 @@ app.add_typer(parked, name="parked")
 app.add_typer(projections, name="projections")
 app.add_typer(mappings, name="mappings")
 app.add_typer(audit, name="audit")
+app.add_typer(privacy, name="privacy")
 
 
 def main() -> None:

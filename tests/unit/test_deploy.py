@@ -27,7 +27,10 @@ def _commands() -> set[str]:
 
 
 def _setting_exists(variable: str) -> bool:
-    """HUB_X or HUB_SECTION__X names a field of HubSettings (nested with '__')."""
+    """HUB_X or HUB_SECTION__X names a field of HubSettings (nested with '__'), or it is a
+    variable a setting names (the key-encryption key)."""
+    if variable == IMAGE_CONFIG.privacy.kek_env:
+        return True
     path = variable.removeprefix("HUB_").lower().split("__")
     model: Any = HubSettings
     for part in path:

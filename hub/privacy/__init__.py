@@ -1,0 +1,1 @@
+"""Personal data protection: per-subject keys, encryption of personal fields, crypto-shredding."""

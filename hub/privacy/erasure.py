@@ -1,0 +1,95 @@
+"""``hub privacy erase``: forget a person everywhere while the event log stays intact.
+
+Events are crypto-shredded: the subject's keys are destroyed, so their sealed personal fields can
+never be read again (the log, its hash chain and every replay stay valid). Raw copies are not
+part of the chained log and are erased outright: the inbox messages and dead letters that carried
+the person — those behind the subject's events and its orders' events, and any other that contains
+one of its e-mail addresses, phone numbers or tax id.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from aggregates import Order, SourceCustomer
+from hub.store import Store
+
+__all__ = ["ErasureReport", "erase_subject"]
+
+
+@dataclass(frozen=True)
+class ErasureReport:
+    subject: UUID
+    keys_destroyed: int
+    raw_messages_erased: int
+    dead_letters_erased: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "subject": str(self.subject),
+            "keys_destroyed": self.keys_destroyed,
+            "raw_messages_erased": self.raw_messages_erased,
+            "dead_letters_erased": self.dead_letters_erased,
+        }
+
+
+def erase_subject(store: Store, subject: UUID) -> ErasureReport:
+    if store.keys is None:
+        raise RuntimeError("this hub has no subject-key store")
+    events = store.events_of([subject]).get(subject, [])
+    if not events or not isinstance(events[0], SourceCustomer.Registered):
+        raise LookupError(f"{subject} is not a data subject the hub knows (no customer record)")
+    first = events[0]
+    identifiers: set[str] = set()
+    messages: set[tuple[str, str]] = set()
+    for event in events:
+        values = getattr(event, event.personal)
+        for name in ("emails", "phones"):
+            identifiers.update(str(v) for v in values.get(name) or [] if v and v != "[erased]")
+        if values.get("tax_id") and values["tax_id"] != "[erased]":
+            identifiers.add(str(values["tax_id"]))
+        messages.add((event.provenance["system"], event.provenance["message_id"]))
+    for order_events in _orders_of(store, first.system, first.customer_ref).values():
+        messages.update((e.provenance["system"], e.provenance["message_id"]) for e in order_events)
+    destroyed = store.keys.erase(subject)
+    marker = json.dumps({"erased": True, "subject": str(subject), "erased_at": datetime.now(UTC).isoformat()})
+    with store.transaction() as cursor:
+        raw = _redact(store, cursor, "hub_inbox", messages, identifiers, marker)
+        letters = _redact(store, cursor, "hub_dead_letters", messages, identifiers, marker)
+    return ErasureReport(subject, destroyed, raw, letters)
+
+
+def _orders_of(store: Store, system: str, customer_ref: str) -> dict[UUID, list[Any]]:
+    """The subject's orders, found through the order-tracking view (its documents name the
+    customer) and read from the log."""
+    needle = f'%"customer_ref":{json.dumps(customer_ref)}%'
+    rows = store.query(
+        "SELECT order_id FROM hub_order_tracking WHERE system = ? AND document LIKE ?", (system, needle)
+    )
+    found = store.events_of(UUID(row["order_id"]) for row in rows)
+    return {k: v for k, v in found.items() if v and isinstance(v[0], Order.Placed)}
+
+
+def _redact(
+    store: Store, cursor: Any, table: str, messages: set[tuple[str, str]], identifiers: set[str], marker: str
+) -> int:
+    changed = 0
+    for system, message_id in sorted(messages):
+        store.execute(
+            cursor,
+            f"UPDATE {table} SET envelope = ? WHERE system = ? AND message_id = ?",
+            (marker, system, message_id),
+        )
+        changed += store.rowcount(cursor)
+    for identifier in sorted(identifiers):
+        store.execute(
+            cursor,
+            f"UPDATE {table} SET envelope = ? WHERE envelope LIKE ? AND envelope <> ?",
+            (marker, f"%{identifier}%", marker),
+        )
+        changed += store.rowcount(cursor)
+    return changed

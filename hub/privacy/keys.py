@@ -1,0 +1,170 @@
+"""Data keys, one (or more, after an erasure) per data subject, wrapped by a key-encryption key.
+
+The key store is its own database (by default a file next to the hub's SQLite database, or the
+``privacy.key_store_url`` setting); the key-encryption key (KEK) comes from the environment.
+Erasing a subject deletes its wrapped keys: everything encrypted with them becomes unreadable,
+everywhere, at once — while the event log, which cannot change, stays intact and verifiable.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+__all__ = ["KeyStoreError", "SubjectKeys", "load_kek"]
+
+_TABLE = (
+    "CREATE TABLE IF NOT EXISTS hub_subject_keys (key_id TEXT PRIMARY KEY, subject TEXT NOT NULL, "
+    "wrapped {blob}, created_at TEXT NOT NULL, erased_at TEXT)"
+)
+_INDEX = "CREATE INDEX IF NOT EXISTS hub_subject_keys_subject ON hub_subject_keys (subject)"
+
+
+class KeyStoreError(RuntimeError):
+    """The key store or the key-encryption key cannot be used (the message says which and why)."""
+
+
+def load_kek(variable: str, fallback_file: Path | None) -> bytes:
+    """The KEK from ``variable`` (base64 of 32 bytes); for the embedded default without one, a
+    key file created once next to the key store (production sets the variable)."""
+    value = os.environ.get(variable)
+    if not value and fallback_file is not None:
+        if not fallback_file.exists():
+            fallback_file.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(fallback_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(base64.b64encode(AESGCM.generate_key(bit_length=256)).decode())
+        value = fallback_file.read_text().strip()
+    if not value:
+        raise KeyStoreError(
+            f"environment variable {variable} is not set: it must hold the base64 of 32 bytes"
+        )
+    try:
+        kek = base64.b64decode(value, validate=True)
+    except ValueError:
+        raise KeyStoreError(f"{variable} is not base64") from None
+    if len(kek) != 32:
+        raise KeyStoreError(f"{variable} holds {len(kek)} bytes; it must hold 32 (AES-256)")
+    return kek
+
+
+class SubjectKeys:
+    """Thread-safe; keys are cached for ``cache_seconds`` (an erasure elsewhere takes that long
+    to reach a running process; this process forgets at once)."""
+
+    def __init__(self, url: str, kek: bytes, cache_seconds: float = 30.0) -> None:
+        self.url = url
+        self._kek = AESGCM(kek)
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, bytes | None]] = {}
+        self._current: dict[UUID, tuple[float, str]] = {}
+        self._ttl = cache_seconds
+        parts = urlsplit(url)
+        if parts.scheme == "sqlite":
+            path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._connection: Any = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            self._marks, blob = "?", "BLOB"
+        elif parts.scheme in ("postgresql", "postgres"):
+            import psycopg
+
+            self._connection = psycopg.connect(url, autocommit=True)
+            self._marks, blob = "%s", "BYTEA"
+        else:
+            raise KeyStoreError(f"key store {url!r}: use sqlite:///path or postgresql://…")
+        with self._lock:
+            self._execute(_TABLE.format(blob=blob))
+            self._execute(_INDEX)
+
+    def _execute(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        cursor = self._connection.execute(statement.replace("?", self._marks), params)
+        return list(cursor.fetchall()) if cursor.description else []
+
+    def current(self, subject: UUID) -> tuple[str, bytes]:
+        """The subject's live key (created when it has none): (key id, key)."""
+        now = time.monotonic()
+        cached = self._current.get(subject)
+        if cached and now - cached[0] < self._ttl:
+            key = self.key(cached[1])
+            if key is not None:
+                return cached[1], key
+        with self._lock:
+            rows = self._execute(
+                "SELECT key_id, wrapped FROM hub_subject_keys WHERE subject = ? AND wrapped IS NOT NULL "
+                "ORDER BY created_at DESC LIMIT 1",
+                (str(subject),),
+            )
+            if rows:
+                key_id, key = rows[0][0], self._unwrap(rows[0][0], bytes(rows[0][1]))
+            else:
+                key_id, key = secrets.token_hex(12), AESGCM.generate_key(bit_length=256)
+                self._execute(
+                    "INSERT INTO hub_subject_keys (key_id, subject, wrapped, created_at) VALUES (?, ?, ?, ?)",
+                    (key_id, str(subject), self._wrap(key_id, key), datetime.now(UTC).isoformat()),
+                )
+        self._current[subject] = (now, key_id)
+        self._cache[key_id] = (now, key)
+        return key_id, key
+
+    def key(self, key_id: str) -> bytes | None:
+        """A key by id; None once its subject was erased."""
+        now = time.monotonic()
+        cached = self._cache.get(key_id)
+        if cached and now - cached[0] < self._ttl:
+            return cached[1]
+        with self._lock:
+            rows = self._execute("SELECT wrapped FROM hub_subject_keys WHERE key_id = ?", (key_id,))
+        key = self._unwrap(key_id, bytes(rows[0][0])) if rows and rows[0][0] is not None else None
+        self._cache[key_id] = (now, key)
+        return key
+
+    def erase(self, subject: UUID) -> int:
+        """Destroy every key of the subject; returns how many were destroyed."""
+        with self._lock:
+            rows = self._execute(
+                "SELECT key_id FROM hub_subject_keys WHERE subject = ? AND wrapped IS NOT NULL",
+                (str(subject),),
+            )
+            self._execute(
+                "UPDATE hub_subject_keys SET wrapped = NULL, erased_at = ? WHERE subject = ?",
+                (datetime.now(UTC).isoformat(), str(subject)),
+            )
+        for (key_id,) in rows:
+            self._cache.pop(key_id, None)
+        self._current.pop(subject, None)
+        return len(rows)
+
+    def erased(self, subject: UUID) -> bool:
+        with self._lock:
+            rows = self._execute(
+                "SELECT COUNT(*) FROM hub_subject_keys WHERE subject = ? AND erased_at IS NOT NULL",
+                (str(subject),),
+            )
+        return bool(rows[0][0])
+
+    def _wrap(self, key_id: str, key: bytes) -> bytes:
+        nonce = secrets.token_bytes(12)
+        return nonce + self._kek.encrypt(nonce, key, key_id.encode())
+
+    def _unwrap(self, key_id: str, wrapped: bytes) -> bytes:
+        try:
+            return self._kek.decrypt(wrapped[:12], wrapped[12:], key_id.encode())
+        except Exception:
+            raise KeyStoreError(
+                f"key {key_id} cannot be unwrapped: the key-encryption key is not the one it was made with"
+            ) from None
+
+    def close(self) -> None:
+        self._connection.close()
