@@ -278,6 +278,8 @@ class Store:
 
         Returns the events' notification ids, in order.
         """
+        if self.keys is not None:
+            self.mapper.prepare(events)
         return self.append_stored(cursor, [self.mapper.to_stored_event(e) for e in events], tracking)
 
     def append_stored(

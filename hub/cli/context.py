@@ -13,6 +13,7 @@ from rich.console import Console
 
 from hub.bootstrap import Hub, bootstrap
 from hub.mapping import MappingError
+from hub.privacy.keys import KeyStoreError
 from hub.settings import ConfigError, HubSettings, load_settings
 from hub.store import DatabaseUrlError
 
@@ -41,6 +42,8 @@ def open_hub(ctx: typer.Context, mapping_folders: dict[str, Path] | None = None)
         hub = bootstrap(settings, mapping_folders=mapping_folders)
     except DatabaseUrlError as error:
         fail(f"HUB_DATABASE_URL {error}")
+    except KeyStoreError as error:
+        fail(f"personal-data keys: {error}")
     except Exception as error:  # the database itself: unreachable server, unwritable file
         fail(f"cannot open the database {settings.database_url!r}: {error}")
     try:

@@ -28,6 +28,7 @@ _TABLE = (
     "CREATE TABLE IF NOT EXISTS hub_subject_keys (key_id TEXT PRIMARY KEY, subject TEXT NOT NULL, "
     "wrapped {blob}, created_at TEXT NOT NULL, erased_at TEXT)"
 )
+_INSERT = "INSERT INTO hub_subject_keys (key_id, subject, wrapped, created_at) VALUES (?, ?, ?, ?)"
 _INDEX = "CREATE INDEX IF NOT EXISTS hub_subject_keys_subject ON hub_subject_keys (subject)"
 
 
@@ -92,6 +93,45 @@ class SubjectKeys:
         cursor = self._connection.execute(statement.replace("?", self._marks), params)
         return list(cursor.fetchall()) if cursor.description else []
 
+    def ensure(self, subjects: set[UUID]) -> None:
+        """Load or create the live keys of many subjects with one read and one commit (a batch of
+        new customers would otherwise pay a durable commit each)."""
+        now = time.monotonic()
+        wanted = [s for s in subjects if not (s in self._current and now - self._current[s][0] < self._ttl)]
+        if not wanted:
+            return
+        with self._lock:
+            found: dict[str, tuple[str, bytes]] = {}
+            for start in range(0, len(wanted), 500):
+                chunk = [str(s) for s in wanted[start : start + 500]]
+                marks = ",".join("?" * len(chunk))
+                for subject, key_id, wrapped in self._execute(
+                    f"SELECT subject, key_id, wrapped FROM hub_subject_keys WHERE subject IN ({marks}) "
+                    "AND wrapped IS NOT NULL",
+                    tuple(chunk),
+                ):
+                    found[subject] = (key_id, self._unwrap(key_id, bytes(wrapped)))
+            created = []
+            stamp = datetime.now(UTC).isoformat()
+            for subject in wanted:
+                if str(subject) not in found:
+                    key_id, key = secrets.token_hex(12), AESGCM.generate_key(bit_length=256)
+                    found[str(subject)] = (key_id, key)
+                    created.append((key_id, str(subject), self._wrap(key_id, key), stamp))
+            if created:
+                self._execute("BEGIN")
+                try:
+                    for row in created:
+                        self._execute(_INSERT, row)
+                    self._execute("COMMIT")
+                except BaseException:
+                    self._execute("ROLLBACK")
+                    raise
+        for subject in wanted:
+            key_id, key = found[str(subject)]
+            self._current[subject] = (now, key_id)
+            self._cache[key_id] = (now, key)
+
     def current(self, subject: UUID) -> tuple[str, bytes]:
         """The subject's live key (created when it has none): (key id, key)."""
         now = time.monotonic()
@@ -111,8 +151,7 @@ class SubjectKeys:
             else:
                 key_id, key = secrets.token_hex(12), AESGCM.generate_key(bit_length=256)
                 self._execute(
-                    "INSERT INTO hub_subject_keys (key_id, subject, wrapped, created_at) VALUES (?, ?, ?, ?)",
-                    (key_id, str(subject), self._wrap(key_id, key), datetime.now(UTC).isoformat()),
+                    _INSERT, (key_id, str(subject), self._wrap(key_id, key), datetime.now(UTC).isoformat())
                 )
         self._current[subject] = (now, key_id)
         self._cache[key_id] = (now, key)

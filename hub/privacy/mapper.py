@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +33,12 @@ class PrivacyMapper(Mapper[UUID]):
     def __init__(self, base: Mapper[UUID], keys: SubjectKeys) -> None:
         super().__init__(transcoder=base.transcoder, compressor=base.compressor, cipher=base.cipher)
         self.keys = keys
+
+    def prepare(self, events: Sequence[DomainEventProtocol[UUID]]) -> None:
+        """Make sure every subject in a batch has its key, in one round trip to the key store."""
+        subjects = {e.originator_id for e in events if getattr(type(e), "personal", None)}
+        if subjects:
+            self.keys.ensure(subjects)
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         attribute = getattr(type(domain_event), "personal", None)

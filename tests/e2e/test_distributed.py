@@ -56,7 +56,12 @@ def test_webhook_to_order_tracking_through_kafka_workers_and_runners(
         '[systems.shopify]\nadapter = "shopify"\nsecret_env = "TEST_SHOP_SECRET"\n'
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update(TEST_SHOP_SECRET="s3cret", HUB_CONFIG=str(config), PYTHONUNBUFFERED="1")
+    env.update(
+        TEST_SHOP_SECRET="s3cret",
+        HUB_CONFIG=str(config),
+        PYTHONUNBUFFERED="1",
+        HUB_KEY_ENCRYPTION_KEY=os.environ["HUB_KEY_ENCRYPTION_KEY"],  # PostgreSQL: no KEK file fallback
+    )
     commands = {
         "worker": ["worker", "--name", "worker-1", "--port", str(ports["worker"])],
         "project": ["project", "order_tracking", "--port", str(ports["project"])],
