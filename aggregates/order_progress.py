@@ -65,7 +65,8 @@ class OrderProgress:
             payment["captured"] = str(amount)
         elif status == "refunded":
             payment["refunded"] = str(amount)
-        if self.paid_at is None and self.total_amount <= self.paid_amount:
+        # Only a counted payment can complete the amount (and summing is linear in payments).
+        if self.paid_at is None and status in COUNTED_PAYMENT and self.total_amount <= self.paid_amount:
             self.paid_at = occurred_at
 
     def record_shipment(
