@@ -63,6 +63,10 @@ class History:
             raise EntityNotFound(f"{entity!r}: the log holds no events of {key}")
         return key
 
+    def resolve_customer(self, text: str) -> UUID:
+        """A customer as ``SYSTEM:REF`` (how people name one), ``customer:SYSTEM:REF`` or an id."""
+        return self.resolve(text if text.count(":") != 1 else f"customer:{text}")
+
     def _order(self, ref: str, system: str | None) -> UUID:
         found = self.orders.order_id(ref, system)
         if found is None:

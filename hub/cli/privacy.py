@@ -21,10 +21,9 @@ def privacy_erase(
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """Destroy the person's keys and erase raw copies; views then show them as erased."""
-    entity = subject if subject.count(":") != 1 else f"customer:{subject}"
     with open_hub(ctx) as hub:
         try:
-            key = hub.history.resolve(entity)
+            key = hub.history.resolve_customer(subject)
         except EntityNotFound as error:
             fail(str(error), code=1)
         if not yes and not typer.confirm(f"Erase {subject} ({key}) for good?"):

@@ -46,10 +46,9 @@ def customers_show(
 ) -> None:
     """One source customer record, now or as of a time."""
     moment = _instant(as_of) or datetime.now(UTC)
-    entity = customer if customer.count(":") != 1 else f"customer:{customer}"
     with open_hub(ctx) as hub:
         try:
-            key = hub.history.resolve(entity)
+            key = hub.history.resolve_customer(customer)
         except EntityNotFound as error:
             fail(str(error), code=1)
         found = hub.history.as_of(key, moment)
