@@ -41,11 +41,11 @@ PAGE = 10_000
 
 def build_log(hub: Hub, events: int) -> int:
     """Feed traffic until the log holds at least ``events`` events."""
-    seed = 1
+    seed, first = 1, 1
     while hub.store.head() < events:
         needed = max(int((events - hub.store.head()) / 1.45), 1000)
-        batch = list(shop_messages(min(needed, 200_000), seed=seed))
-        seed += 1
+        batch = list(shop_messages(min(needed, 200_000), seed=seed, first_order=first))
+        seed, first = seed + 1, first + len(batch)  # fresh order numbers: nothing is a duplicate
         for start in range(0, len(batch), 2000):
             hub.receive("shopify", batch[start : start + 2000])
         hub.process()

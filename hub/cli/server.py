@@ -43,6 +43,16 @@ delivered_unconfirmed_days = 7
 # A payment/shipment for an order that never arrives becomes a dead letter after this.
 parked_timeout_hours = 24
 
+[privacy]
+# Personal fields are encrypted with a key per person; keys live in their own store.
+# key_store_url = "sqlite:///hub.keys.db"   # default: beside a SQLite database, or the PostgreSQL one
+kek_env = "HUB_KEY_ENCRYPTION_KEY"          # variable with the key-encryption key (base64 of 32 bytes)
+
+# Distributed mode (transport = "kafka" at the top of this file): see the README.
+# [streaming]
+# brokers = "127.0.0.1:9092"
+# partitions = 8
+
 # One table per source system. adapter: shopify | woocommerce | file.
 [systems.shopify]
 adapter = "shopify"

@@ -15,14 +15,15 @@ __all__ = ["shop_messages"]
 
 
 def shop_messages(
-    count: int, seed: int = 1, start: datetime | None = None, customers: int = 5000
+    count: int, seed: int = 1, start: datetime | None = None, customers: int = 5000, first_order: int = 1
 ) -> Iterator[dict[str, Any]]:
     """Yield ``count`` webhook envelopes: roughly 45% orders, 35% payments, 20% fulfilments,
-    placed by ``customers`` different customers (fewer: more orders per customer)."""
+    placed by ``customers`` different customers (fewer: more orders per customer), orders
+    numbered from ``first_order`` (so several calls can add to one log)."""
     rng = random.Random(seed)
     moment = start or datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
     pending: list[dict[str, Any]] = []
-    number = 0
+    number = first_order - 1
     produced = 0
     while produced < count:
         if pending and (len(pending) > 6 or rng.random() < 0.45):
