@@ -63,7 +63,13 @@ async def _entity(find: Callable[[], Any]) -> Any:
         raise HTTPException(404, str(error)) from None
 
 
-def create_app(hub: Hub, routers: Iterable[APIRouter] = ()) -> FastAPI:
+def create_app(
+    hub: Hub,
+    routers: Iterable[APIRouter] = (),
+    adapter_health: Iterable[Callable[[], list[dict[str, Any]]]] = (),
+) -> FastAPI:
+    """The API; adapters contribute routers and health reports (the API knows no transport)."""
+    reporters = list(adapter_health)
     app = FastAPI(title="Integration hub", version="0.1.0")
     for router in routers:
         app.include_router(router)
@@ -125,7 +131,8 @@ def create_app(hub: Hub, routers: Iterable[APIRouter] = ()) -> FastAPI:
     async def health() -> Any:
         def check() -> dict[str, Any]:
             processes = _processes(hub)
-            troubled = [p["name"] for p in processes if p["status"] in _UNHEALTHY]
+            adapters = [entry for report in reporters for entry in report()]
+            troubled = [p["name"] for p in [*adapters, *processes] if p["status"] in _UNHEALTHY]
             return {
                 "status": "degraded" if troubled else "ok",
                 "troubled": troubled,
@@ -133,6 +140,7 @@ def create_app(hub: Hub, routers: Iterable[APIRouter] = ()) -> FastAPI:
                 "database": hub.store.target.display,
                 "inbox_backlog": hub.processor.backlog() if hub.settings.transport == "inbox" else None,
                 "projections": hub.projector.status(),
+                "adapters": adapters,
                 "processes": processes,
                 "dead_letters_open": hub.dead_letters.count(),
             }

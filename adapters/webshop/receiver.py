@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,11 +20,44 @@ from adapters.webshop.signatures import SIGNATURE_CHECKS
 from hub.bootstrap import Hub
 from hub.inbox import RecordOutcome
 
-__all__ = ["webhook_router", "webhook_secrets"]
+__all__ = ["WebhookHealth", "webhook_router", "webhook_secrets"]
 
 # Headers worth keeping with the message: they select mappings and help support.
 _KEPT_PREFIXES = ("x-shopify-", "x-wc-webhook-", "content-type", "user-agent")
 _SIGNATURE_HEADERS = {check.header.lower() for check in SIGNATURE_CHECKS.values()}
+
+
+class WebhookHealth:
+    """What ``/health`` reports of each web-shop adapter: configured, last message, last refusal."""
+
+    def __init__(self, hub: Hub, secrets: Mapping[str, str]) -> None:
+        self.hub, self.secrets = hub, secrets
+        self.last_stored: dict[str, str] = {}
+        self.last_refusal: dict[str, dict[str, str]] = {}
+
+    def stored(self, system: str) -> None:
+        self.last_stored[system] = datetime.now(UTC).isoformat()
+
+    def refused(self, system: str, code: str, reason: str) -> None:
+        self.last_refusal[system] = {"code": code, "reason": reason, "at": datetime.now(UTC).isoformat()}
+
+    def report(self) -> list[dict[str, Any]]:
+        found = []
+        for name, config in sorted(self.hub.settings.systems.items()):
+            if config.adapter not in SIGNATURE_CHECKS:
+                continue
+            found.append(
+                {
+                    "name": f"webhooks:{name}",
+                    "adapter": config.adapter,
+                    # Without its secret every webhook of the system is refused (503).
+                    "status": "ok" if self.secrets.get(name) else "down",
+                    "detail": "" if self.secrets.get(name) else f"secret {config.secret_env!r} is not set",
+                    "last_stored_at": self.last_stored.get(name),
+                    "last_refusal": self.last_refusal.get(name),
+                }
+            )
+        return found
 
 
 def _refuse(hub: Hub, system: str, status: int, reason: str, code: str) -> JSONResponse:
@@ -48,6 +82,7 @@ def webhook_router(
     secrets: Mapping[str, str],
     on_stored: Callable[[], None] | None = None,
     intake: Intake | None = None,
+    health: WebhookHealth | None = None,
 ) -> APIRouter:
     """``POST /webhooks/{system}`` for every system whose adapter is a web shop.
 
@@ -62,12 +97,16 @@ def webhook_router(
 
     store = intake or into_inbox
 
+    def refuse(system: str, status: int, reason: str, code: str) -> JSONResponse:
+        if health is not None:
+            health.refused(system, code, reason)
+        return _refuse(hub, system, status, reason, code)
+
     @router.post("/webhooks/{system}")
     async def receive(system: str, request: Request) -> Any:
         config = hub.settings.systems.get(system)
         if config is None or config.adapter not in SIGNATURE_CHECKS:
-            return _refuse(
-                hub,
+            return refuse(
                 system,
                 404,
                 f"no web-shop system named {system!r} is configured",
@@ -76,8 +115,7 @@ def webhook_router(
         limit = hub.settings.max_body_bytes
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
-            return _refuse(
-                hub,
+            return refuse(
                 system,
                 413,
                 f"body of {declared} bytes exceeds the limit of {limit}",
@@ -87,12 +125,11 @@ def webhook_router(
         async for chunk in request.stream():
             body += chunk
             if len(body) > limit:
-                return _refuse(hub, system, 413, f"body exceeds the limit of {limit} bytes", "too_large")
+                return refuse(system, 413, f"body exceeds the limit of {limit} bytes", "too_large")
         check = SIGNATURE_CHECKS[config.adapter]
         secret = secrets.get(system)
         if not secret:
-            return _refuse(
-                hub,
+            return refuse(
                 system,
                 503,
                 f"secret for {system!r} is not set (environment variable {config.secret_env!r})",
@@ -100,27 +137,27 @@ def webhook_router(
             )
         problem = check.verify(secret, body, request.headers.get(check.header))
         if problem:
-            return _refuse(hub, system, 401, problem, "bad_signature")
+            return refuse(system, 401, problem, "bad_signature")
         content_type = request.headers.get("content-type", "")
         if config.adapter == "woocommerce" and body.startswith(b"webhook_id="):
             # WooCommerce pings a new webhook with a form body; it must get a 200 to activate.
             return {"status": "ping acknowledged"}
         if "json" not in content_type.lower():
-            return _refuse(
-                hub, system, 415, f"content type {content_type!r} is not JSON", "wrong_content_type"
-            )
+            return refuse(system, 415, f"content type {content_type!r} is not JSON", "wrong_content_type")
         try:
             document = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            return _refuse(hub, system, 400, f"body is not valid JSON: {error}", "malformed_json")
+            return refuse(system, 400, f"body is not valid JSON: {error}", "malformed_json")
         if not isinstance(document, dict):
-            return _refuse(hub, system, 422, "body must be a JSON object", "not_an_object")
+            return refuse(system, 422, "body must be a JSON object", "not_an_object")
         headers = {
             k.lower(): v
             for k, v in request.headers.items()
             if k.lower().startswith(_KEPT_PREFIXES) and k.lower() not in _SIGNATURE_HEADERS
         }
         outcome = await store(system, [{"headers": headers, "body": document}])
+        if health is not None:
+            health.stored(system)
         if on_stored is not None and outcome.stored:
             on_stored()
         return {"status": "duplicate" if outcome.duplicates else "stored"}

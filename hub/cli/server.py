@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 import uvicorn
 
-from adapters.webshop import webhook_router, webhook_secrets
+from adapters.webshop import WebhookHealth, webhook_router, webhook_secrets
 from hub.api import create_app
 from hub.background import BackgroundProcessor
 from hub.bootstrap import Hub
@@ -90,7 +90,11 @@ def serve(hub: Hub, host: str, port: int) -> None:
         _serve_distributed(hub, host, port)
         return
     background = BackgroundProcessor(hub)
-    app = create_app(hub, [webhook_router(hub, webhook_secrets(hub), on_stored=background.wake)])
+    secrets = webhook_secrets(hub)
+    health = WebhookHealth(hub, secrets)
+    app = create_app(
+        hub, [webhook_router(hub, secrets, on_stored=background.wake, health=health)], [health.report]
+    )
     background.start()
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")
@@ -102,7 +106,11 @@ def _serve_distributed(hub: Hub, host: str, port: int) -> None:
     from hub.streaming.publisher import RawPublisher
 
     publisher = RawPublisher(hub.settings, hub.catalog, hub.metrics)
-    app = create_app(hub, [webhook_router(hub, webhook_secrets(hub), intake=publisher.publish)])
+    secrets = webhook_secrets(hub)
+    health = WebhookHealth(hub, secrets)
+    app = create_app(
+        hub, [webhook_router(hub, secrets, intake=publisher.publish, health=health)], [health.report]
+    )
     app.router.on_startup.append(publisher.start)
     app.router.on_shutdown.append(publisher.stop)
     uvicorn.run(app, host=host, port=port, log_level="info")

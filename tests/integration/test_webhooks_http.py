@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from adapters.webshop import webhook_router
+from adapters.webshop import WebhookHealth, webhook_router
 from adapters.webshop.signatures import sign
 from hub.api import create_app
 from hub.bootstrap import Hub
@@ -21,7 +21,8 @@ from tests.shop_messages import fixture
 @pytest.fixture
 def client(make_hub) -> Iterator[tuple[Hub, httpx.Client]]:
     hub = make_hub(max_body_bytes=64 * 1024)
-    app = create_app(hub, [webhook_router(hub, TEST_SECRETS)])
+    health = WebhookHealth(hub, TEST_SECRETS)
+    app = create_app(hub, [webhook_router(hub, TEST_SECRETS, health=health)], [health.report])
     with ServerThread(app) as server, httpx.Client(base_url=server.url, timeout=10) as http:
         yield hub, http
 
@@ -133,3 +134,24 @@ def test_health_and_metrics_endpoints(client) -> None:
     assert 'hub_messages_processed_total{system="shopify",type="shopify.orders_create"} 1.0' in metrics
     assert 'hub_projection_lag_events{projection="order_tracking"} 0.0' in metrics
     assert 'hub_orders{stage="placed"} 1.0' in metrics
+
+
+def test_health_reports_each_webhook_adapter(client) -> None:
+    _, http = client
+    shopify_post(http, json.dumps(fixture("order")).encode())
+    shopify_post(http, b"{}", **{"X-Shopify-Hmac-Sha256": "forged"})
+    adapters = {a["name"]: a for a in http.get("/health").json()["adapters"]}
+    shopify = adapters["webhooks:shopify"]
+    assert shopify["status"] == "ok" and shopify["last_stored_at"]
+    assert shopify["last_refusal"]["code"] == "bad_signature"
+    assert adapters["webhooks:woocommerce"]["last_stored_at"] is None
+
+
+def test_health_is_degraded_when_a_webhook_secret_is_missing(make_hub) -> None:
+    hub = make_hub()
+    health = WebhookHealth(hub, {"shopify": "set"})  # woocommerce's secret is missing
+    with ServerThread(create_app(hub, [], [health.report])) as server:
+        report = httpx.get(f"{server.url}/health").json()
+    assert report["status"] == "degraded" and report["troubled"] == ["webhooks:woocommerce"]
+    woo = next(a for a in report["adapters"] if a["name"] == "webhooks:woocommerce")
+    assert woo["status"] == "down" and "WOOCOMMERCE_WEBHOOK_SECRET" in woo["detail"]
