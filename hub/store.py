@@ -21,7 +21,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
 
 from hub.audit.chain import GENESIS, link
-from hub.privacy.keys import SubjectKeys
+from hub.privacy.keys import SCHEMA_LOCK, SubjectKeys
 from hub.privacy.mapper import PrivacyMapper
 
 __all__ = ["DatabaseUrlError", "Store"]
@@ -214,11 +214,11 @@ class Store:
             yield
             return
         with self._connect() as connection:
-            connection.execute("SELECT pg_advisory_lock(7263541)")  # any constant the hub owns
+            connection.execute(f"SELECT pg_advisory_lock({SCHEMA_LOCK})")
             try:
                 yield
             finally:
-                connection.execute("SELECT pg_advisory_unlock(7263541)")
+                connection.execute(f"SELECT pg_advisory_unlock({SCHEMA_LOCK})")
 
     # -- transactions --------------------------------------------------------------------------
 

@@ -22,12 +22,13 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-__all__ = ["KeyStoreError", "SubjectKeys", "load_kek"]
+__all__ = ["SCHEMA_LOCK", "KeyStoreError", "SubjectKeys", "load_kek"]
 
 _TABLE = (
     "CREATE TABLE IF NOT EXISTS hub_subject_keys (key_id TEXT PRIMARY KEY, subject TEXT NOT NULL, "
     "wrapped {blob}, created_at TEXT NOT NULL, erased_at TEXT)"
 )
+SCHEMA_LOCK = 7263541  # the advisory lock under which hub processes create tables
 _INSERT = "INSERT INTO hub_subject_keys (key_id, subject, wrapped, created_at) VALUES (?, ?, ?, ?)"
 _INDEX = "CREATE INDEX IF NOT EXISTS hub_subject_keys_subject ON hub_subject_keys (subject)"
 
@@ -86,8 +87,16 @@ class SubjectKeys:
         else:
             raise KeyStoreError(f"key store {url!r}: use sqlite:///path or postgresql://…")
         with self._lock:
-            self._execute(_TABLE.format(blob=blob))
-            self._execute(_INDEX)
+            # Processes starting together would race in CREATE TABLE IF NOT EXISTS on PostgreSQL:
+            # take the lock the hub's own schema creation takes (see Store.schema_lock).
+            if self._marks == "%s":
+                self._execute(f"SELECT pg_advisory_lock({SCHEMA_LOCK})")
+            try:
+                self._execute(_TABLE.format(blob=blob))
+                self._execute(_INDEX)
+            finally:
+                if self._marks == "%s":
+                    self._execute(f"SELECT pg_advisory_unlock({SCHEMA_LOCK})")
 
     def _execute(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
         cursor = self._connection.execute(statement.replace("?", self._marks), params)
