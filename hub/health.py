@@ -64,6 +64,10 @@ class Heartbeat:
     def seconds_since_progress(self) -> float:
         return (datetime.now(UTC) - self._progressed).total_seconds()
 
+    def status(self, backlog: int, stall_after: float) -> str:
+        """This process judged on itself (it is running, so never down)."""
+        return assess(backlog, 0.0, self.seconds_since_progress(), stall_after)
+
     def beat(self, position: int, backlog: int, detail: dict[str, Any] | None = None) -> None:
         now = datetime.now(UTC)
         if position != self._position or backlog == 0:

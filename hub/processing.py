@@ -248,8 +248,7 @@ class Processor:
         return self._report(messages, batch, events, messages[-1].position)
 
     def _process_deliveries(self, deliveries: Sequence[Delivery]) -> BatchReport:
-        sources = {d.source for d in deliveries}
-        tracked = {source: self.store.position(source) for source in sources}
+        tracked = self.store.positions(d.source for d in deliveries)
         fresh = [d for d in deliveries if d.offset >= tracked[d.source]]
         if not fresh:
             return BatchReport(messages=len(deliveries))

@@ -76,16 +76,16 @@ _HUB_TABLES = [
         position BIGINT PRIMARY KEY,
         link {blob} NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS hub_processes (
-    name TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    host TEXT NOT NULL,
-    pid INTEGER NOT NULL,
-    started_at TEXT NOT NULL,
-    seen_at TEXT NOT NULL,
-    progressed_at TEXT NOT NULL,
-    position BIGINT NOT NULL,
-    backlog BIGINT NOT NULL,
-    detail TEXT NOT NULL)""",
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        seen_at TEXT NOT NULL,
+        progressed_at TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        backlog BIGINT NOT NULL,
+        detail TEXT NOT NULL)""",
 ]
 
 
@@ -369,6 +369,26 @@ class Store:
 
     def position(self, name: str) -> int:
         return self.recorder.max_tracking_id(name) or 0
+
+    def positions(self, names: Iterable[str]) -> dict[str, int]:
+        """Several tracking positions in one query (0 for a name never tracked)."""
+        wanted = sorted(set(names))
+        marks = ",".join("?" * len(wanted))
+        rows = self.query(
+            f"SELECT application_name AS name, MAX(notification_id) AS position FROM {self.tracking_table} "
+            f"WHERE application_name IN ({marks}) GROUP BY application_name",
+            wanted,
+        )
+        found = {row["name"]: int(row["position"]) for row in rows}
+        return {name: found.get(name, 0) for name in wanted}
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        """Whether the log holds any event of this aggregate (without reading them)."""
+        key: Any = aggregate_id.hex if self.dialect == "sqlite" else aggregate_id
+        rows = self.query(
+            f"SELECT 1 AS found FROM {self._events_table} WHERE originator_id = ? LIMIT 1", (key,)
+        )
+        return bool(rows)
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0

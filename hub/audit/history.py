@@ -59,7 +59,7 @@ class History:
                 key = UUID(entity)
             except ValueError:
                 key = self._order(entity, system)
-        if not self.store.events_of([key]).get(key):
+        if not self.store.exists(key):
             raise EntityNotFound(f"{entity!r}: the log holds no events of {key}")
         return key
 

@@ -12,7 +12,6 @@ import typer
 from hub.api import create_process_app
 from hub.bootstrap import Hub
 from hub.cli.context import console, fail, open_hub
-from hub.health import assess
 from hub.projection_runner import ProjectionRunner
 from hub.server_thread import ServerThread
 
@@ -89,7 +88,7 @@ def project(
 
         def health() -> dict[str, Any]:
             position, lag = runner.lag()
-            status = assess(lag, 0.0, runner.heartbeat.seconds_since_progress(), stall_after)
+            status = runner.heartbeat.status(lag, stall_after)
             return {"status": status, "projection": name, "position": position, "lag": lag}
 
         console.print(f"following the log for projection {name!r}")
@@ -112,7 +111,7 @@ def relay(
         def health() -> dict[str, Any]:
             position = hub.store.position(relay.tracking)
             lag = max(hub.store.head() - position, 0)
-            status = assess(lag, 0.0, relay.heartbeat.seconds_since_progress(), stall_after)
+            status = relay.heartbeat.status(lag, stall_after)
             return {"status": status, "topic": relay.topic, "position": position, "lag": lag}
 
         def body(stop: threading.Event) -> None:

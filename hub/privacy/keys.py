@@ -106,7 +106,7 @@ class SubjectKeys:
         """Load or create the live keys of many subjects with one read and one commit (a batch of
         new customers would otherwise pay a durable commit each)."""
         now = time.monotonic()
-        wanted = [s for s in subjects if not (s in self._current and now - self._current[s][0] < self._ttl)]
+        wanted = [s for s in subjects if not self._live(s, now)]
         if not wanted:
             return
         with self._lock:
@@ -141,30 +141,19 @@ class SubjectKeys:
             self._current[subject] = (now, key_id)
             self._cache[key_id] = (now, key)
 
+    def _live(self, subject: UUID, now: float) -> bool:
+        """Whether a fresh, not erased key of the subject is cached."""
+        cached = self._current.get(subject)
+        if cached is None or now - cached[0] >= self._ttl:
+            return False
+        key = self._cache.get(cached[1])
+        return key is not None and key[1] is not None
+
     def current(self, subject: UUID) -> tuple[str, bytes]:
         """The subject's live key (created when it has none): (key id, key)."""
-        now = time.monotonic()
-        cached = self._current.get(subject)
-        if cached and now - cached[0] < self._ttl:
-            key = self.key(cached[1])
-            if key is not None:
-                return cached[1], key
-        with self._lock:
-            rows = self._execute(
-                "SELECT key_id, wrapped FROM hub_subject_keys WHERE subject = ? AND wrapped IS NOT NULL "
-                "ORDER BY created_at DESC LIMIT 1",
-                (str(subject),),
-            )
-            if rows:
-                key_id, key = rows[0][0], self._unwrap(rows[0][0], bytes(rows[0][1]))
-            else:
-                key_id, key = secrets.token_hex(12), AESGCM.generate_key(bit_length=256)
-                self._execute(
-                    _INSERT, (key_id, str(subject), self._wrap(key_id, key), datetime.now(UTC).isoformat())
-                )
-        self._current[subject] = (now, key_id)
-        self._cache[key_id] = (now, key)
-        return key_id, key
+        self.ensure({subject})
+        key_id = self._current[subject][1]
+        return key_id, self._cache[key_id][1]  # type: ignore[return-value]  # ensure() made it live
 
     def key(self, key_id: str) -> bytes | None:
         """A key by id; None once its subject was erased."""

@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import faust
@@ -24,7 +24,7 @@ from faust.types import EventT
 
 from hub.bootstrap import Hub
 from hub.dead_letters import Failure
-from hub.health import Heartbeat, assess
+from hub.health import Heartbeat
 from hub.processing import BatchReport, Delivery
 from hub.streaming.codec import decode_delivery
 
@@ -80,18 +80,7 @@ class BatchHandler:
 
 
 def _dead_letter(failure: Failure) -> bytes:
-    return json.dumps(
-        {
-            "system": failure.system,
-            "message_id": failure.message_id,
-            "stage": failure.stage,
-            "reason": failure.reason,
-            "mapping": failure.mapping,
-            "envelope": failure.envelope,
-        },
-        ensure_ascii=False,
-        default=str,
-    ).encode()
+    return json.dumps(asdict(failure), ensure_ascii=False, default=str).encode()
 
 
 def create_worker_app(hub: Hub, *, name: str | None = None, web_port: int | None = None) -> faust.App:
@@ -169,7 +158,7 @@ def create_worker_app(hub: Hub, *, name: str | None = None, web_port: int | None
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
         backlog, per_partition = lag()
-        status = assess(backlog, 0.0, heartbeat.seconds_since_progress(), streaming.stall_after_seconds)
+        status = heartbeat.status(backlog, streaming.stall_after_seconds)
         return web.json(
             {
                 "status": status,
