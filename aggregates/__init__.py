@@ -4,6 +4,7 @@ from aggregates.customer import PERSONAL_FIELDS, SourceCustomer
 from aggregates.errors import DomainRuleViolation
 from aggregates.identity import customer_id, order_id
 from aggregates.order import Order
+from aggregates.order_alias import OrderAlias
 from aggregates.order_progress import STAGES, OrderProgress
 from aggregates.provenance import Provenance
 
@@ -12,6 +13,7 @@ __all__ = [
     "STAGES",
     "DomainRuleViolation",
     "Order",
+    "OrderAlias",
     "OrderProgress",
     "Provenance",
     "SourceCustomer",

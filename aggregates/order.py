@@ -85,6 +85,28 @@ class Order(Aggregate):
         def apply(self, order: Order) -> None:
             order.progress.record_cancellation(self.cancelled_at)
 
+    class ReferenceRecorded(Aggregate.Event):
+        """Another system took the order under its own number (or refused it, with a reason)."""
+
+        class_version = 1
+        system: str
+        ref: str | None
+        status: str
+        reason: str | None
+        occurred_at: datetime
+        provenance: Provenance
+
+        def apply(self, order: Order) -> None:
+            order.references[self.system] = {
+                "ref": self.ref,
+                "status": self.status,
+                "reason": self.reason,
+                "at": self.occurred_at.isoformat(),
+            }
+            alias = {"system": self.system, "ref": self.ref}
+            if self.ref is not None and alias not in order.aliases:
+                order.aliases.append(alias)
+
     def __init__(
         self,
         system: str,
@@ -104,6 +126,7 @@ class Order(Aggregate):
         self.customer_ref = customer_ref
         self.lines = lines
         self.aliases = aliases
+        self.references: dict[str, dict[str, str | None]] = {}
         self.progress = OrderProgress.placed(currency, total_amount, lines, placed_at)
 
     # -- commands ------------------------------------------------------------------------------
@@ -227,6 +250,36 @@ class Order(Aggregate):
             confirmed_at=confirmed_at,
             rating=rating,
             comment=comment,
+            provenance=provenance,
+        )
+
+    def record_reference(
+        self,
+        *,
+        system: str,
+        ref: str | None,
+        status: str,
+        reason: str | None,
+        occurred_at: datetime,
+        provenance: Provenance,
+    ) -> None:
+        known = self.references.get(system)
+        if known is not None and known["status"] == "accepted":
+            if status == "rejected" or known["ref"] == ref:
+                return  # taken already: a late refusal of a retry changes nothing
+            raise DomainRuleViolation(
+                f"order {self.order_ref} is already {system} order {known['ref']}; {system} now names "
+                f"it {ref} (two {system} orders for one hub order)"
+            )
+        if known is not None and known["status"] == status == "rejected" and known["reason"] == reason:
+            return
+        self.trigger_event(
+            self.ReferenceRecorded,
+            system=system,
+            ref=ref,
+            status=status,
+            reason=reason,
+            occurred_at=occurred_at,
             provenance=provenance,
         )
 

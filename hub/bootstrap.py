@@ -41,12 +41,15 @@ class Hub:
     orders: OrderQueries
     history: History
 
-    def receive(self, system: str, envelopes: list[dict[str, Any]]) -> RecordOutcome:
-        """Store raw messages durably (the step an adapter waits for before acknowledging)."""
+    def receive(
+        self, system: str, envelopes: list[dict[str, Any]], also: Callable[[Any], None] | None = None
+    ) -> RecordOutcome:
+        """Store raw messages durably (the step an adapter waits for before acknowledging);
+        ``also`` writes the adapter's own progress in the same transaction."""
         mappings = self.catalog.mappings(system)
         now = datetime.now(UTC)
         messages = [RawMessage(system, mappings.message_id(e), e, received_at(e, now)) for e in envelopes]
-        outcome = self.inbox.record(messages)
+        outcome = self.inbox.record(messages, also)
         self.metrics.received(system, outcome.stored, outcome.duplicates)
         return outcome
 

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "CONTRACTS",
@@ -22,6 +22,7 @@ __all__ = [
     "OrderCancelled",
     "OrderLine",
     "OrderPlaced",
+    "OrderReference",
     "PaymentUpdate",
     "ShipmentLine",
     "ShipmentUpdate",
@@ -320,6 +321,29 @@ class OrderCancelled(Contract):
     reason: str | None = None
 
 
+class OrderReference(Contract):
+    """The sender's own number for an order placed elsewhere — or its refusal to take the order.
+
+    An ERP that created a web-shop order answers with its sales-order number; from then on its
+    payments and deliveries, which quote only that number, reach the shop's order.
+    """
+
+    order_ref: Ref
+    order_system: str | None = None  # where the order was placed, when not the sender
+    external_ref: str | None = Field(default=None, min_length=1, max_length=200)
+    status: Literal["accepted", "rejected"] = "accepted"
+    reason: str | None = None
+    occurred_at: UtcDatetime
+
+    @model_validator(mode="after")
+    def _ref_when_accepted(self) -> OrderReference:
+        if self.status == "accepted" and not self.external_ref:
+            raise ValueError("an accepted order needs the external_ref the sender gave it")
+        if self.status == "rejected" and not self.reason:
+            raise ValueError("a rejection needs its reason")
+        return self
+
+
 CONTRACTS: dict[str, type[Contract]] = {
     model.__name__: model
     for model in (
@@ -329,5 +353,6 @@ CONTRACTS: dict[str, type[Contract]] = {
         ShipmentUpdate,
         DeliveryConfirmation,
         OrderCancelled,
+        OrderReference,
     )
 }

@@ -15,13 +15,22 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from aggregates import DomainRuleViolation, Order, Provenance, SourceCustomer, customer_id, order_id
+from aggregates import (
+    DomainRuleViolation,
+    Order,
+    OrderAlias,
+    Provenance,
+    SourceCustomer,
+    customer_id,
+    order_id,
+)
 from hub.contracts import (
     Contract,
     CustomerRecord,
     DeliveryConfirmation,
     OrderCancelled,
     OrderPlaced,
+    OrderReference,
     PaymentUpdate,
     ShipmentUpdate,
 )
@@ -94,6 +103,8 @@ def target_ids(record: Contract, system: str) -> list[UUID]:
     ids = []
     if hasattr(record, "order_ref"):
         ids.append(order_id(getattr(record, "order_system", None) or system, record.order_ref))
+    if isinstance(record, OrderReference) and record.external_ref:
+        ids.append(order_id(system, record.external_ref))
     if isinstance(record, CustomerRecord):
         ids.append(customer_id(system, record.customer_ref))
     elif isinstance(record, OrderPlaced) and record.customer is not None:
@@ -102,8 +113,11 @@ def target_ids(record: Contract, system: str) -> list[UUID]:
 
 
 def _existing_order(ws: Workspace, system: str, order_ref: str) -> Order:
+    """The order a message means, also when it quotes another system's number for it."""
     key = order_id(system, order_ref)
     order = ws.get(key)
+    if isinstance(order, OrderAlias):
+        order = ws.get(UUID(order.order_key))
     if order is None:
         raise AwaitingOrder(key, order_ref)
     ws.touch(order)
@@ -122,6 +136,8 @@ def _place(record: OrderPlaced, system: str, provenance: Provenance, ws: Workspa
     ]
     key = order_id(system, record.order_ref)
     existing = ws.get(key)
+    if isinstance(existing, OrderAlias):
+        return None  # this number already stands for an order placed elsewhere (and synced here)
     if existing is not None and not existing.same_placement(record.currency, record.total_amount, lines):
         raise DomainRuleViolation(
             f"order {record.order_ref!r} was already placed with other content "
@@ -210,6 +226,35 @@ def _cancellation(record: OrderCancelled, system: str, provenance: Provenance, w
     )
 
 
+def _reference(record: OrderReference, system: str, provenance: Provenance, ws: Workspace) -> UUID | None:
+    order = _existing_order(ws, record.order_system or system, record.order_ref)
+    order.record_reference(
+        system=system,
+        ref=record.external_ref,
+        status=record.status,
+        reason=record.reason,
+        occurred_at=record.occurred_at,
+        provenance=provenance,
+    )
+    if record.status != "accepted" or record.external_ref is None:
+        return None
+    key = order_id(system, record.external_ref)
+    existing = ws.get(key)
+    if existing is None:
+        ws.add(
+            OrderAlias.create(
+                system=system, ref=record.external_ref, order_key=str(order.id), provenance=provenance
+            )
+        )
+        return key  # messages that quoted this number before it was known can go on now
+    if isinstance(existing, Order):
+        raise DomainRuleViolation(
+            f"{system} order {record.external_ref} is already a separate order in the hub; it cannot "
+            f"also stand for {order.system} order {order.order_ref}"
+        )
+    return None
+
+
 _HANDLERS: dict[type[Contract], Callable[..., UUID | None]] = {
     OrderPlaced: _place,
     CustomerRecord: _customer,
@@ -217,9 +262,11 @@ _HANDLERS: dict[type[Contract], Callable[..., UUID | None]] = {
     ShipmentUpdate: _shipment,
     DeliveryConfirmation: _confirmation,
     OrderCancelled: _cancellation,
+    OrderReference: _reference,
 }
 
 
 def handle(record: Contract, system: str, provenance: Provenance, ws: Workspace) -> UUID | None:
-    """Apply one record; returns the id of a newly placed order (its parked messages can go on)."""
+    """Apply one record; returns the id of a newly placed order or alias (its parked messages
+    can go on)."""
     return _HANDLERS[type(record)](record, system, provenance, ws)

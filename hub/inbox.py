@@ -8,7 +8,7 @@ stored no second time.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -47,15 +47,24 @@ class Inbox:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def record(self, messages: Sequence[RawMessage]) -> RecordOutcome:
-        """Store a batch in one transaction; messages already present are skipped."""
-        if not messages:
+    def record(
+        self, messages: Sequence[RawMessage], also: Callable[[Any], None] | None = None
+    ) -> RecordOutcome:
+        """Store a batch in one transaction; messages already present are skipped.
+
+        ``also`` runs in the same transaction: an adapter's cursor commits with the page it read.
+        """
+        if not messages and also is None:
             return RecordOutcome(0, 0)
         with self.store.transaction() as cursor:
-            # Positions must become visible in order for the processor that follows them.
-            self.store.lock(cursor, "hub_inbox")
-            self._insert(cursor, messages, returning=False)
-            stored = self.store.rowcount(cursor)
+            stored = 0
+            if messages:
+                # Positions must become visible in order for the processor that follows them.
+                self.store.lock(cursor, "hub_inbox")
+                self._insert(cursor, messages, returning=False)
+                stored = self.store.rowcount(cursor)
+            if also is not None:
+                also(cursor)
         return RecordOutcome(stored, len(messages) - stored)
 
     def insert_new(self, cursor: Any, messages: Sequence[RawMessage]) -> list[InboxMessage]:

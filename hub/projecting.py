@@ -91,9 +91,10 @@ class OrderTrackingTables:
         for event in events:
             key = str(event.originator_id)
             before = touched.get(key)
+            known = len(before.aliases) if before is not None else 0
             after = apply_event(before, event)
-            if after is not None and before is None:
-                new_aliases.extend((a["system"], a["ref"], key) for a in after.aliases)
+            if after is not None:  # placed with aliases, or another system's number recorded
+                new_aliases.extend((a["system"], a["ref"], key) for a in after.aliases[known:])
             touched[key] = after
         for key, tracked in touched.items():
             if tracked is not None:

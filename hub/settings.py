@@ -18,7 +18,10 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 __all__ = [
     "ConfigError",
     "HubSettings",
+    "OutboundSync",
     "PrivacySettings",
+    "SoapEntity",
+    "SoapSource",
     "StreamingSettings",
     "SystemConfig",
     "TrackingThresholds",
@@ -86,10 +89,68 @@ class PrivacySettings(BaseModel):
     )
 
 
+class SoapEntity(BaseModel):
+    """One entity a SOAP source serves: which operation, how it pages, where its cursor is."""
+
+    operation: str = Field(description="WSDL operation that lists changed records")
+    request: dict[str, Any] = Field(
+        default_factory=dict,
+        description="request arguments; strings may use {since}, {page}, {page_size}, {bookmark}",
+    )
+    records: str = Field("@", description="JMESPath from the serialized response to the record list")
+    paging: Literal["page", "bookmark", "none"] = Field(
+        "page", description="page: page numbers; bookmark: key of the last record; none: one call"
+    )
+    page_size: int = Field(500, ge=1, le=10_000)
+    cursor_field: str | None = Field(
+        None, description="record field holding its change time (the next 'since'); None: full scans"
+    )
+    cursor_format: str | None = Field(
+        None, description="strptime format of cursor values; None: compare the values zeep returns"
+    )
+    initial_cursor: str = Field("", description="'since' of the very first poll")
+    bookmark_field: str | None = Field(None, description="record field passed back as {bookmark}")
+
+
+class SoapSource(BaseModel):
+    """A WSDL-described source polled by the hub (``adapter = "soap"``)."""
+
+    wsdl: str = Field(description="URL or file path of the WSDL")
+    address: str | None = Field(None, description="endpoint URL overriding the WSDL's own")
+    service: str | None = Field(None, description="service name, when the WSDL has several")
+    port: str | None = Field(None, description="port name, when the service has several")
+    timeout_seconds: float = Field(10, gt=0, description="connect/read timeout of WSDL and calls")
+    operation_timeout_seconds: float = Field(30, gt=0, description="longest wait for one operation")
+    auth: Literal["none", "basic", "wsse"] = "none"
+    username_env: str | None = Field(None, description="environment variable with the user name")
+    password_env: str | None = Field(None, description="environment variable with the password")
+    poll_interval_seconds: float = Field(30, gt=0, description="pause between polls in `hub run`")
+    retry_attempts: int = Field(4, ge=1, le=20, description="tries per call before it counts as failed")
+    backoff_seconds: float = Field(0.5, gt=0, description="first retry delay (doubles, with jitter)")
+    backoff_max_seconds: float = Field(30, gt=0)
+    circuit_failures: int = Field(3, ge=1, description="failed polls in a row that open the circuit")
+    circuit_reset_seconds: float = Field(60, gt=0, description="open circuit waits this long")
+    entities: dict[str, SoapEntity] = Field(default_factory=dict)
+
+
+class OutboundSync(BaseModel):
+    """Orders from other channels created in this system (an ERP) through its SOAP interface."""
+
+    enabled: bool = Field(False, description="the kill switch: false stops all creation at once")
+    channels: list[str] = Field(default_factory=lambda: ["web", "crm"], description="channels to sync")
+    spec: str = Field(
+        "outbound/create_sales_order.yaml",
+        description="request/response spec, relative to the system's mapping folder",
+    )
+    batch_size: int = Field(50, ge=1, le=5000, description="orders per outbound round")
+
+
 class SystemConfig(BaseModel):
     """One source system: how its messages arrive and how to read them."""
 
-    adapter: Literal["shopify", "woocommerce", "file"] = "file"
+    adapter: Literal["shopify", "woocommerce", "file", "soap"] = "file"
+    soap: SoapSource | None = Field(None, description="the SOAP source (adapter = 'soap')")
+    outbound: OutboundSync | None = Field(None, description="create orders here (needs soap)")
     mappings: Path | None = Field(None, description="mapping folder; default mappings/<name>")
     timezone: str = Field("UTC", description="zone of local times without an offset")
     secret_env: str | None = Field(None, description="environment variable holding the secret")

@@ -36,6 +36,7 @@ class TrackedOrder:
     progress: OrderProgress
     updated_at: str
     sources: list[str] = field(default_factory=list)
+    references: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -48,6 +49,7 @@ class TrackedOrder:
             "progress": self.progress.to_dict(),
             "updated_at": self.updated_at,
             "sources": self.sources,
+            "references": self.references,
         }
 
     @classmethod
@@ -62,6 +64,7 @@ class TrackedOrder:
             progress=OrderProgress.from_dict(doc["progress"]),
             updated_at=doc["updated_at"],
             sources=doc.get("sources", []),
+            references=doc.get("references", {}),
         )
 
 
@@ -207,6 +210,7 @@ def public_view(doc: dict[str, Any], thresholds: Thresholds, now: datetime) -> d
             for sid, s in sorted(progress.shipments.items())
         ],
         "aliases": tracked.aliases,
+        "references": [{"system": system, **ref} for system, ref in sorted(tracked.references.items())],
         "anomalies": [
             {"code": a.code, "message": a.message, "since": a.since}
             for a in anomalies(progress, thresholds, now)

@@ -143,6 +143,11 @@ def orders_show(
             f"{s['carrier'] or ''} {s['tracking_number'] or ''}"
         )
     console.print("  aliases       " + ", ".join(f"{a['system']}:{a['ref']}" for a in order["aliases"]))
+    for r in order["references"]:
+        if r["status"] == "accepted":
+            console.print(f"  {r['system']:<13} order {r['ref']} (since {r['at']})")
+        else:
+            console.print(f"  [red]{r['system']:<13} rejected[/]: {r['reason']} ({r['at']})")
     for a in order["anomalies"]:
         console.print(f"  [yellow]anomaly[/]       {a['code']}: {a['message']} (since {a['since']})")
 

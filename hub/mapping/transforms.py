@@ -65,6 +65,22 @@ def _blank_to_null(value: Any, _arg: str | None, _ctx: SourceContext, _tables: A
     return None if isinstance(value, str) and not value.strip() else value
 
 
+def _before(value: Any, arg: str | None, _ctx: SourceContext, _tables: Any) -> Any:
+    """``before:SEP``: the text before the first separator (``shopify:1001`` -> ``shopify``)."""
+    head, found, _ = _text(value).partition(arg or ":")
+    if not found:
+        raise TransformError(f"{value!r} has no separator {arg or ':'!r}")
+    return head
+
+
+def _after(value: Any, arg: str | None, _ctx: SourceContext, _tables: Any) -> Any:
+    """``after:SEP``: the text after the first separator (``shopify:1001`` -> ``1001``)."""
+    _, found, tail = _text(value).partition(arg or ":")
+    if not found:
+        raise TransformError(f"{value!r} has no separator {arg or ':'!r}")
+    return tail
+
+
 def _decimal(value: Any, arg: str | None, _ctx: SourceContext, _tables: Any) -> Any:
     """Parse a money or quantity value; ``decimal:comma`` reads ``1.234,56`` (legacy ERPs)."""
     if isinstance(value, bool):
@@ -157,6 +173,8 @@ TRANSFORMS: dict[str, Transform] = {
     "upper": _upper,
     "str": _str,
     "blank_to_null": _blank_to_null,
+    "before": _before,
+    "after": _after,
     "decimal": _decimal,
     "int": _int,
     "datetime": _datetime,

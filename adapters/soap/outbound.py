@@ -1,0 +1,365 @@
+"""Outbound sync: orders placed in other channels become orders in the ERP, exactly once.
+
+Driven from the event log with a tracking position, like a projection, so no order is missed
+or sent twice by the hub itself. The ERP call is the part no transaction covers: before the
+call the order is marked ``sending``; an order found in that state (a timeout, a crash, a
+restart) is first looked up by its external reference, and created only if the ERP does not
+have it. The ERP's answer — its order number or its reason for refusing — is stored raw in the
+inbox and mapped like any other message, in the transaction that advances the position.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from adapters.soap.client import SoapCallFailed, SoapClient
+from adapters.soap.poller import ENTITY_HEADER, OPERATION_HEADER
+from adapters.soap.state import AdapterState
+from aggregates import Order, customer_id
+from hub.bootstrap import Hub
+from hub.mapping.paths import compile_path
+from hub.settings import ConfigError, OutboundSync, SoapSource
+
+__all__ = ["OUTBOUND_ENTITY", "OutboundReport", "OutboundSpec", "OutboundSyncer"]
+
+OUTBOUND_ENTITY = "outbound"
+_PLACED = ":Order.Placed"
+
+
+@dataclass
+class OutboundReport:
+    target: str
+    created: int = 0
+    found: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    retries: int = 0
+    error: str | None = None
+    paused: str | None = None
+    orders: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Request:
+    """A request template: JMESPath strings over the order, ``{path, format}``, ``{value}``,
+    ``{each, fields}`` for lists, and nested tables for the request's structure."""
+
+    def __init__(self, spec: Any, file: Path, zone: ZoneInfo) -> None:
+        self.spec, self.file, self.zone = spec, file, zone
+        self._paths: dict[str, Any] = {}
+
+    def render(self, document: dict[str, Any]) -> Any:
+        return self._render(self.spec, document)
+
+    def _path(self, expression: str) -> Any:
+        if expression not in self._paths:
+            self._paths[expression] = compile_path(expression)
+        return self._paths[expression]
+
+    def _render(self, spec: Any, document: Any) -> Any:
+        if isinstance(spec, str):
+            return self._path(spec)(document)
+        if not isinstance(spec, dict):
+            return spec
+        if "value" in spec:
+            return spec["value"]
+        if "each" in spec:
+            return [self._render(spec["fields"], item) for item in self._path(spec["each"])(document) or []]
+        if "path" in spec:
+            return self._format(self._path(spec["path"])(document), spec.get("format"))
+        return {key: self._render(value, document) for key, value in spec.items()}
+
+    def _format(self, value: Any, fmt: str | None) -> Any:
+        if value is None or fmt is None:
+            return value
+        if fmt == "comma":  # 1234.5 -> 1.234,50 (legacy ERPs)
+            text = f"{Decimal(str(value)):,.2f}"
+            return text.replace(",", "_").replace(".", ",").replace("_", ".")
+        if fmt.startswith("local:"):
+            moment = datetime.fromisoformat(str(value)).astimezone(self.zone)
+            return moment.strftime(fmt.removeprefix("local:"))
+        if fmt == "str":
+            return str(value)
+        raise ConfigError(f"{self.file}: unknown format {fmt!r} (use comma, local:FORMAT or str)")
+
+
+@dataclass
+class OutboundSpec:
+    """How to create an order in the target and how to ask for it by external reference."""
+
+    create_operation: str
+    create_request: _Request
+    create_ref: Any
+    lookup_operation: str
+    lookup_request: _Request
+    lookup_ref: Any
+
+    @classmethod
+    def load(cls, file: Path, zone: ZoneInfo) -> OutboundSpec:
+        try:
+            spec = yaml.safe_load(file.read_text(encoding="utf-8"))
+            create, lookup = spec["create"], spec["lookup"]
+            return cls(
+                create_operation=create["operation"],
+                create_request=_Request(create["request"], file, zone),
+                create_ref=compile_path(create.get("ref", "@")),
+                lookup_operation=lookup["operation"],
+                lookup_request=_Request(lookup["request"], file, zone),
+                lookup_ref=compile_path(lookup.get("ref", "@")),
+            )
+        except FileNotFoundError:
+            raise ConfigError(f"{file}: outbound spec not found") from None
+        except (yaml.YAMLError, KeyError, TypeError) as error:
+            raise ConfigError(
+                f"{file}: not a usable outbound spec ({error!r}); needs create and lookup"
+            ) from None
+
+
+class OutboundSyncer:
+    def __init__(
+        self,
+        hub: Hub,
+        target: str,
+        config: OutboundSync,
+        source: SoapSource,
+        client: SoapClient | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.hub, self.target, self.config, self.source = hub, target, config, source
+        self.client = client or SoapClient(target, source)
+        self.state = AdapterState(hub.store)
+        self.tracking = f"outbound:{target}"
+        system = hub.settings.system(target)
+        self.spec = OutboundSpec.load(
+            hub.settings.mapping_folder(target) / config.spec, ZoneInfo(system.timezone)
+        )
+        self.sleep = sleep
+
+    # -- control -------------------------------------------------------------------------------
+
+    def paused(self) -> str | None:
+        """Why nothing is sent now: the configured kill switch or ``hub outbound pause``."""
+        if not self.config.enabled:
+            return f"disabled in configuration (systems.{self.target}.outbound.enabled = false)"
+        state = self.state.load(self.target, OUTBOUND_ENTITY)
+        return f"paused since {state.opened_at}" if state.circuit == "paused" else None
+
+    def pause(self, paused: bool) -> None:
+        """The operator's kill switch: stops sending at the next order, in every running hub."""
+        self.state.set_circuit(self.target, OUTBOUND_ENTITY, "paused" if paused else "closed")
+
+    def status(self) -> dict[str, Any]:
+        rows = self.hub.store.query(
+            "SELECT state, COUNT(*) AS n FROM hub_outbound WHERE target = ? GROUP BY state", (self.target,)
+        )
+        recent = self.hub.store.query(
+            "SELECT order_system, order_ref, state, target_ref, reason, attempts, updated_at "
+            "FROM hub_outbound WHERE target = ? AND state IN ('sending', 'rejected') "
+            "ORDER BY updated_at DESC LIMIT 20",
+            (self.target,),
+        )
+        state = self.state.load(self.target, OUTBOUND_ENTITY)
+        position = self.hub.store.position(self.tracking)
+        return {
+            "target": self.target,
+            "enabled": self.config.enabled,
+            "paused": self.paused(),
+            "channels": self.config.channels,
+            "position": position,
+            "log_head": self.hub.store.head(),
+            "counts": {r["state"]: int(r["n"]) for r in rows},
+            "attention": [dict(r) for r in recent],
+            "last_success_at": state.last_success_at,
+            "last_error": state.last_error,
+            "last_error_at": state.last_error_at,
+        }
+
+    # -- sync ----------------------------------------------------------------------------------
+
+    def run_once(self, on_order: Callable[[OutboundReport], None] | None = None) -> OutboundReport:
+        """Send every order placed since the last round (until the log's head or a failure)."""
+        report = OutboundReport(self.target)
+        report.paused = self.paused()
+        if report.paused:
+            return report
+        position = self.hub.store.position(self.tracking)
+        try:
+            while True:
+                notifications = self.hub.store.notifications(position, self.config.batch_size)
+                if not notifications:
+                    break
+                for notification in notifications:
+                    if self.paused():
+                        report.paused = self.paused()
+                        return report
+                    if notification.topic.endswith(_PLACED):
+                        event = self.hub.store.decode(notification)
+                        if self._wanted(event):
+                            self._sync(event, notification.id, position, report)
+                            position = notification.id
+                            if on_order is not None:
+                                on_order(report)
+                            continue
+                    report.skipped += 1
+                self._track(position, notifications[-1].id)
+                position = notifications[-1].id
+        except SoapCallFailed as error:
+            report.error = str(error)
+            self.state.failed(self.target, OUTBOUND_ENTITY, report.error)
+            return report
+        self.state.succeeded(self.target, OUTBOUND_ENTITY)
+        return report
+
+    def _wanted(self, event: Any) -> bool:
+        return (
+            isinstance(event, Order.Placed)
+            and event.system != self.target
+            and event.channel in self.config.channels
+        )
+
+    def _track(self, current: int, reached: int) -> None:
+        if reached > current:
+            with self.hub.store.transaction() as cursor:
+                self.hub.store.track(cursor, self.tracking, reached)
+
+    def _sync(self, event: Any, position: int, tracked: int, report: OutboundReport) -> None:
+        order_key = str(event.originator_id)
+        external_ref = f"{event.system}:{event.order_ref}"
+        rows = self.hub.store.query(
+            "SELECT state, attempts FROM hub_outbound WHERE target = ? AND order_id = ?",
+            (self.target, order_key),
+        )
+        if rows and rows[0]["state"] in ("created", "found", "rejected"):
+            self._track(tracked, position)  # answered before a crash kept the position behind
+            return
+        uncertain = bool(rows)  # an earlier attempt may have reached the ERP
+        if not rows:
+            with self.hub.store.transaction() as cursor:
+                self.hub.store.execute(
+                    cursor,
+                    "INSERT INTO hub_outbound (target, order_id, order_system, order_ref, external_ref, "
+                    "state, attempts, position, updated_at) VALUES (?, ?, ?, ?, ?, 'sending', 0, ?, ?)",
+                    (self.target, order_key, event.system, event.order_ref, external_ref, position, _now()),
+                )
+        document = self._document(event, external_ref)
+        outcome = self._deliver(document, order_key, uncertain, report)
+        self._record(event, order_key, external_ref, position, outcome)
+        report.orders.append({"order": external_ref, **outcome})
+        if outcome["state"] == "created":
+            report.created += 1
+        elif outcome["state"] == "found":
+            report.found += 1
+        else:
+            report.rejected += 1
+
+    def _deliver(
+        self, document: dict[str, Any], order_key: str, uncertain: bool, report: OutboundReport
+    ) -> dict[str, Any]:
+        """Create the order, asking first whenever an earlier attempt may have got through."""
+        last: SoapCallFailed | None = None
+        for attempt in range(self.source.retry_attempts):
+            if attempt:
+                report.retries += 1
+                delay = min(self.source.backoff_max_seconds, self.source.backoff_seconds * 2 ** (attempt - 1))
+                self.sleep(random.uniform(0, delay))
+            with self.hub.store.transaction() as cursor:
+                self.hub.store.execute(
+                    cursor,
+                    "UPDATE hub_outbound SET attempts = attempts + 1, updated_at = ? "
+                    "WHERE target = ? AND order_id = ?",
+                    (_now(), self.target, order_key),
+                )
+            try:
+                if uncertain:
+                    found = self.spec.lookup_ref(
+                        self.client.call(
+                            self.spec.lookup_operation, self.spec.lookup_request.render(document)
+                        )
+                    )
+                    if found:
+                        return {"state": "found", "target_ref": str(found), "reason": None}
+                uncertain = True  # from here on, a failed create may still have been carried out
+                answer = self.client.call(
+                    self.spec.create_operation, self.spec.create_request.render(document)
+                )
+                created = self.spec.create_ref(answer)
+                if not created:
+                    raise SoapCallFailed(
+                        self.spec.create_operation,
+                        "unexpected response",
+                        f"no order number in {answer!r}",
+                        transient=False,
+                    )
+                return {"state": "created", "target_ref": str(created), "reason": None}
+            except SoapCallFailed as error:
+                if not error.transient:
+                    return {
+                        "state": "rejected",
+                        "target_ref": None,
+                        "reason": f"{error.kind}: {error.detail}",
+                    }
+                last = error
+        assert last is not None
+        raise last
+
+    def _record(
+        self, event: Any, order_key: str, external_ref: str, position: int, outcome: dict[str, Any]
+    ) -> None:
+        envelope = {
+            "headers": {ENTITY_HEADER: OUTBOUND_ENTITY, OPERATION_HEADER: self.spec.create_operation},
+            "body": {
+                "ExternalRef": external_ref,
+                "OrderSystem": event.system,
+                "OrderRef": event.order_ref,
+                "Status": outcome["state"],
+                "OrderNo": outcome["target_ref"],
+                "Reason": outcome["reason"],
+                "At": _now(),
+            },
+        }
+
+        def settle(cursor: Any) -> None:
+            self.hub.store.execute(
+                cursor,
+                "UPDATE hub_outbound SET state = ?, target_ref = ?, reason = ?, updated_at = ? "
+                "WHERE target = ? AND order_id = ?",
+                (outcome["state"], outcome["target_ref"], outcome["reason"], _now(), self.target, order_key),
+            )
+            self.hub.store.track(cursor, self.tracking, position)
+
+        self.hub.receive(self.target, [envelope], also=settle)
+
+    def _document(self, event: Any, external_ref: str) -> dict[str, Any]:
+        """What a request template can use: the order as placed and the customer's name and e-mail."""
+        customer: dict[str, Any] = {}
+        if event.customer_ref:
+            key = customer_id(event.system, event.customer_ref)
+            for stored in self.hub.store.events_of([key]).get(key, []):
+                customer.update(getattr(stored, "fields", None) or getattr(stored, "changes", None) or {})
+        names = [customer.get("given_name"), customer.get("family_name")]
+        return {
+            "system": event.system,
+            "order_ref": event.order_ref,
+            "external_ref": external_ref,
+            "channel": event.channel,
+            "customer_ref": event.customer_ref,
+            "customer_name": " ".join(n for n in names if n) or customer.get("organisation_name"),
+            "customer_email": (customer.get("emails") or [None])[0],
+            "currency": event.currency,
+            "total_amount": str(event.total_amount),
+            "placed_at": event.placed_at.isoformat(),
+            "lines": event.lines,
+        }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()

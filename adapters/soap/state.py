@@ -1,0 +1,163 @@
+"""Durable adapter state: each entity's cursor and health, each source's circuit breaker.
+
+The cursor is written in the transaction that stores the page in the inbox (``save_cursor``
+takes the caller's cursor), so after a crash the adapter re-reads at most the page it was on;
+health and the circuit are written on their own, because a failure has nothing to commit with.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hub.store import Store
+
+__all__ = ["CIRCUIT", "AdapterState", "EntityState"]
+
+CIRCUIT = "*"  # the row that holds a source's circuit breaker (entity names never start with *)
+
+
+@dataclass
+class EntityState:
+    system: str
+    entity: str
+    cursor: dict[str, Any] | None
+    last_success_at: str | None
+    last_error: str | None
+    last_error_at: str | None
+    failures: int
+    circuit: str
+    opened_at: str | None
+    records: int
+    polls: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class AdapterState:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def _ensure(self, cursor: Any, system: str, entity: str) -> None:
+        self.store.execute(
+            cursor,
+            "INSERT INTO hub_adapter_state (system, entity) VALUES (?, ?) "
+            "ON CONFLICT (system, entity) DO NOTHING",
+            (system, entity),
+        )
+
+    def load(self, system: str, entity: str) -> EntityState:
+        rows = self.store.query(
+            "SELECT * FROM hub_adapter_state WHERE system = ? AND entity = ?", (system, entity)
+        )
+        if not rows:
+            return EntityState(system, entity, None, None, None, None, 0, "closed", None, 0, 0)
+        return _state(rows[0])
+
+    def all(self, system: str | None = None) -> list[EntityState]:
+        if system is None:
+            rows = self.store.query("SELECT * FROM hub_adapter_state ORDER BY system, entity")
+        else:
+            rows = self.store.query(
+                "SELECT * FROM hub_adapter_state WHERE system = ? ORDER BY entity", (system,)
+            )
+        return [_state(row) for row in rows]
+
+    def save_cursor(
+        self, cursor: Any, system: str, entity: str, position: dict[str, Any], stored: int
+    ) -> None:
+        """Advance the cursor inside the transaction that stored the page."""
+        self._ensure(cursor, system, entity)
+        self.store.execute(
+            cursor,
+            "UPDATE hub_adapter_state SET cursor = ?, records = records + ? WHERE system = ? AND entity = ?",
+            (json.dumps(position, sort_keys=True), stored, system, entity),
+        )
+
+    def succeeded(self, system: str, entity: str) -> None:
+        with self.store.transaction() as cursor:
+            self._ensure(cursor, system, entity)
+            self.store.execute(
+                cursor,
+                "UPDATE hub_adapter_state SET last_success_at = ?, failures = 0, polls = polls + 1 "
+                "WHERE system = ? AND entity = ?",
+                (_now(), system, entity),
+            )
+
+    def failed(self, system: str, entity: str, error: str) -> int:
+        """Record a failed poll; returns the failures in a row."""
+        with self.store.transaction() as cursor:
+            self._ensure(cursor, system, entity)
+            self.store.execute(
+                cursor,
+                "UPDATE hub_adapter_state SET last_error = ?, last_error_at = ?, failures = failures + 1, "
+                "polls = polls + 1 WHERE system = ? AND entity = ?",
+                (error, _now(), system, entity),
+            )
+        return self.load(system, entity).failures
+
+    # -- circuit breaker -------------------------------------------------------------------------
+
+    def circuit_allows(self, system: str, reset_after: timedelta, now: datetime | None = None) -> bool:
+        """Closed, or open long enough that one trial poll may go (half-open)."""
+        state = self.load(system, CIRCUIT)
+        if state.circuit == "closed" or state.opened_at is None:
+            return True
+        now = now or datetime.now(UTC)
+        return now - datetime.fromisoformat(state.opened_at) >= reset_after
+
+    def trip(self, system: str, threshold: int, error: str) -> bool:
+        """Count a failed poll of the source; opens the circuit at the threshold. True if open."""
+        failures = self.failed(system, CIRCUIT, error)
+        if failures < threshold:
+            return False
+        with self.store.transaction() as cursor:
+            self.store.execute(
+                cursor,
+                "UPDATE hub_adapter_state SET circuit = 'open', opened_at = ? "
+                "WHERE system = ? AND entity = ?",
+                (_now(), system, CIRCUIT),
+            )
+        return True
+
+    def set_circuit(self, system: str, entity: str, circuit: str) -> None:
+        with self.store.transaction() as cursor:
+            self._ensure(cursor, system, entity)
+            self.store.execute(
+                cursor,
+                "UPDATE hub_adapter_state SET circuit = ?, opened_at = ? WHERE system = ? AND entity = ?",
+                (circuit, None if circuit == "closed" else _now(), system, entity),
+            )
+
+    def reset(self, system: str) -> None:
+        with self.store.transaction() as cursor:
+            self._ensure(cursor, system, CIRCUIT)
+            self.store.execute(
+                cursor,
+                "UPDATE hub_adapter_state SET circuit = 'closed', opened_at = NULL, failures = 0, "
+                "last_success_at = ?, polls = polls + 1 WHERE system = ? AND entity = ?",
+                (_now(), system, CIRCUIT),
+            )
+
+
+def _state(row: Any) -> EntityState:
+    return EntityState(
+        system=row["system"],
+        entity=row["entity"],
+        cursor=json.loads(row["cursor"]) if row["cursor"] else None,
+        last_success_at=row["last_success_at"],
+        last_error=row["last_error"],
+        last_error_at=row["last_error_at"],
+        failures=row["failures"],
+        circuit=row["circuit"],
+        opened_at=row["opened_at"],
+        records=row["records"],
+        polls=row["polls"],
+    )

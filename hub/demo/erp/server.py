@@ -1,0 +1,138 @@
+"""Serve the simulated ERP over HTTP on a loopback port, with transport faults on demand.
+
+The server is a threaded ``wsgiref`` server in a background thread: real sockets, real HTTP,
+real SOAP envelopes, so the adapter meets what it would meet in production — slow answers,
+``500`` pages from a proxy, connections dropped halfway and garbage instead of XML.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from spyne.server.wsgi import WsgiApplication
+
+from hub.demo.erp.book import ErpBook
+from hub.demo.erp.service import FaultPlan, erp_application
+
+__all__ = ["ErpSimulator"]
+
+_OPERATION = re.compile(rb"<(?:[\w-]+:)?(Get\w+|Create\w+)[\s>/]")
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a dropped connection (a fault we injected) is not worth a traceback
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def get_stderr(self) -> Any:
+        return io.StringIO()  # wsgiref reports a connection we dropped on purpose as an error
+
+    def get_environ(self) -> dict[str, Any]:
+        environ = super().get_environ()
+        environ["erp.socket"] = self.connection
+        return environ
+
+
+class ErpSimulator:
+    """A running legacy ERP: ``with ErpSimulator() as erp: erp.wsdl_url …``.
+
+    ``book`` holds its data, ``faults`` arms failures, ``calls`` counts operations served.
+    """
+
+    def __init__(self, book: ErpBook | None = None, port: int = 0, host: str = "127.0.0.1") -> None:
+        logging.getLogger("spyne").setLevel(logging.CRITICAL)  # faults are answers, not crashes
+        self.book = book or ErpBook(datetime(2026, 11, 2, 8, 0, 0))
+        self.faults = FaultPlan()
+        self.calls: Counter[str] = Counter()
+        self._calls_lock = threading.Lock()
+        self._soap = WsgiApplication(erp_application(self.book, self.faults, on_call=self._count))
+        self._server = make_server(
+            host, port, self._app, server_class=_ThreadingServer, handler_class=_QuietHandler
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/erp"
+
+    @property
+    def wsdl_url(self) -> str:
+        return f"{self.url}?wsdl"
+
+    def start(self) -> ErpSimulator:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="erp-simulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> ErpSimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _count(self, operation: str) -> None:
+        with self._calls_lock:
+            self.calls[operation] += 1
+
+    def _app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if environ["REQUEST_METHOD"] != "POST":
+            return self._soap(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length)
+        found = _OPERATION.search(body)
+        operation = found.group(1).decode() if found else "?"
+        fault = self.faults.take(("slow", "http500", "drop", "malformed"), operation)
+        if fault is not None:
+            if fault["kind"] == "slow":
+                time.sleep(fault.get("seconds", 5))
+            elif fault["kind"] == "http500":
+                start_response("500 Internal Server Error", [("Content-Type", "text/html")])
+                return [b"<html><body><h1>500 Internal Server Error</h1>Proxy error</body></html>"]
+            elif fault["kind"] == "drop":
+                connection: socket.socket = environ["erp.socket"]
+                connection.shutdown(socket.SHUT_RDWR)
+                connection.close()
+                return []
+            elif fault["kind"] == "malformed":
+                start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8")])
+                return [b"<?xml version='1.0'?><soap11env:Envelope><broken"]
+        environ["wsgi.input"] = _Replay(body)
+        return self._soap(environ, start_response)
+
+
+class _Replay:
+    """The request body, readable again after the fault check consumed it."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body, self._offset = body, 0
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self._body) if size is None or size < 0 else self._offset + size
+        chunk = self._body[self._offset : end]
+        self._offset += len(chunk)
+        return chunk
