@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from hub.cli.adapters import adapters, outbound
 from hub.cli.audit import audit
 from hub.cli.demo import demo
 from hub.cli.ingest import ingest, process
@@ -49,6 +50,8 @@ app.add_typer(deadletters, name="deadletters")
 app.add_typer(parked, name="parked")
 app.add_typer(projections, name="projections")
 app.add_typer(mappings, name="mappings")
+app.add_typer(adapters, name="adapters")
+app.add_typer(outbound, name="outbound")
 app.add_typer(audit, name="audit")
 app.add_typer(privacy, name="privacy")
 

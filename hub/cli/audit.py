@@ -16,12 +16,11 @@ from hub.audit.export import Selection, export
 from hub.audit.history import EntityNotFound, parse_instant
 from hub.audit.offline import main as offline_main
 from hub.audit.verify import checkpoint, read_checkpoint, verify
-from hub.cli.context import console, fail, open_hub, print_json
+from hub.cli.context import JSON, console, fail, open_hub, print_json
 
 __all__ = ["audit", "print_history"]
 
 audit = typer.Typer(help="Audit: tamper evidence of the event log.", no_args_is_help=True)
-JSON = typer.Option(False, "--json", help="machine-readable output (stable field names)")
 
 
 @audit.command("verify")

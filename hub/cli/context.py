@@ -17,8 +17,9 @@ from hub.privacy.keys import KeyStoreError
 from hub.settings import ConfigError, HubSettings, load_settings
 from hub.store import DatabaseUrlError
 
-__all__ = ["console", "err", "fail", "open_hub", "print_json", "settings_from"]
+__all__ = ["JSON", "console", "err", "fail", "open_hub", "print_json", "settings_from"]
 
+JSON = typer.Option(False, "--json", help="machine-readable output (stable field names)")
 console = Console()
 err = Console(stderr=True)
 

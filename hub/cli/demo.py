@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 import secrets as secret_tokens
 import tempfile
 from collections import Counter
@@ -20,6 +21,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from adapters.files import read_messages
+from adapters.soap import outbound_syncers, soap_pollers
 from adapters.webshop import SIGNATURE_CHECKS, webhook_router
 from adapters.webshop.signatures import sign
 from aggregates import STAGES
@@ -31,6 +33,8 @@ from hub.cli.audit import print_history
 from hub.cli.context import console, fail, settings_from
 from hub.cli.server import serve
 from hub.demo import Traffic, Webhook, simulate
+from hub.demo.erp import ErpSimulator, erp_system
+from hub.demo.erp.backoffice import seed_erp, work_through
 from hub.server_thread import ServerThread
 from hub.settings import HubSettings, SystemConfig
 from hub.store import DatabaseUrlError
@@ -56,10 +60,12 @@ def demo(
     seed: int = typer.Option(7, "--seed", help="random seed of the simulation"),
 ) -> None:
     """Feed simulated shop traffic through the hub and show what a user sees."""
-    settings = _demo_settings(settings_from(ctx))
+    erp = ErpSimulator().start()  # the legacy ERP, a SOAP server on a loopback port
+    settings = _demo_settings(settings_from(ctx), erp)
     try:
         hub = bootstrap(settings)
     except DatabaseUrlError as error:
+        erp.stop()
         fail(f"HUB_DATABASE_URL {error}")
     secrets = {name: secret_tokens.token_hex(16) for name in ("shopify", "woocommerce")}
     console.print(f"[bold]Integration hub demo[/] — database {hub.store.target.display}")
@@ -73,17 +79,69 @@ def demo(
             _ingest_feedback(hub, traffic)
         background.stop()
         hub.process()
+        _erp_day(hub, erp, random.Random(seed))
         _report(hub, answers)
         if serve_after:
             console.print(f"\nserving on http://{settings.http_host}:{settings.http_port} (Ctrl-C to stop)")
             serve(hub, settings.http_host, settings.http_port)
     finally:
         hub.close()
+        erp.stop()
 
 
-def _demo_settings(settings: HubSettings) -> HubSettings:
-    systems = {**DEMO_SYSTEMS, **settings.systems}
+def _demo_settings(settings: HubSettings, erp: ErpSimulator) -> HubSettings:
+    demo_erp = erp_system(erp.wsdl_url, page_size=25, backoff_seconds=0.05, poll_interval_seconds=5)
+    systems = {**DEMO_SYSTEMS, "erp": demo_erp, **settings.systems}
     return settings.model_copy(update={"systems": systems})
+
+
+def _erp_day(hub: Hub, erp: ErpSimulator, rng: random.Random) -> None:
+    """The ERP joins: shop orders become ERP orders, the back office moves them on, the hub polls."""
+    console.print("\n[bold]Legacy ERP[/] (SOAP, " + erp.wsdl_url + ")", highlight=False)
+    seed_erp(erp.book, rng)
+    syncer = outbound_syncers(hub)["erp"]
+    sent = syncer.run_once()
+    console.print(
+        f"outbound sync: {sent.created} shop orders created as ERP sales orders, {sent.rejected} refused",
+        highlight=False,
+    )
+    for row in [o for o in sent.orders if o["state"] == "rejected"][:3]:
+        console.print(f"  {row['order']} refused: {row['reason']}", highlight=False)
+    hub.process()
+    handed_over = [
+        o["target_ref"]
+        for o in sent.orders
+        if o["state"] == "created" and hub.orders.show(o["target_ref"], "erp")["stage"] == "placed"
+    ]
+    worked = work_through(erp.book, handed_over[:12])
+    # The ERP is having a bad day: a proxy error page and a page its cache serves twice.
+    erp.faults.arm("http500", operation="GetPaymentsChangedSince")
+    erp.faults.arm("duplicate_page", operation="GetCustomersChangedSince")
+    reports = soap_pollers(hub)["erp"].poll()
+    for r in reports:
+        console.print(
+            f"poll erp/{r.entity}: {r.records} records in {r.pages} pages, {r.stored} new"
+            + (f", {r.retries} retried" if r.retries else "")
+            + (f" — [red]{r.error}[/]" if r.error else ""),
+            highlight=False,
+        )
+    hub.process()
+    table = Table(
+        "shop order", "ERP order", "back office", "stage now", "paid", title="Orders the ERP moved on"
+    )
+    for number, what in list(worked.items())[:6]:
+        order = hub.orders.show(number, "erp")
+        if order is not None:
+            table.add_row(
+                f"{order['system']}:{order['order_ref']}", number, what, order["stage"], order["paid_amount"]
+            )
+    console.print(table)
+    erp_orders = [o for o in hub.orders.list() if o["system"] == "erp"]
+    console.print(
+        f"ERP orders taken by phone: {len(erp_orders)}; ERP debtors now customer records: "
+        f"{len(erp.book.debtors.records)}",
+        highlight=False,
+    )
 
 
 def _send(url: str, traffic: Traffic, secrets: dict[str, str], limit: int) -> Counter[str]:
@@ -204,6 +262,7 @@ def _report(hub: Hub, answers: Counter[str]) -> None:
         "\n[bold]Where to look next[/]\n"
         "  hub orders list --stage shipped      orders in one stage (add --json for scripts)\n"
         "  hub orders show '#1005'              one order by reference or alias\n"
+        "  hub adapters status / outbound status   the ERP adapter's cursors, circuit, synced orders\n"
         "  hub deadletters list / show ID       what was refused and why; 'replay' after a fix\n"
         "  hub parked list                      messages waiting for an order\n"
         "  hub projections rebuild order_tracking --verify\n"

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from aggregates import STAGES
 from hub.audit.history import EntityNotFound, parse_instant
-from hub.cli.context import console, fail, open_hub, print_json, settings_from
+from hub.cli.context import JSON, console, fail, open_hub, print_json, settings_from
 from hub.mapping import MappingError, SourceContext, check_samples
 from hub.order_queries import AmbiguousOrderRef
 from hub.settings import SystemConfig
@@ -24,7 +24,6 @@ projections = typer.Typer(help="Read models: status and rebuilds.", no_args_is_h
 mappings = typer.Typer(help="Mapping files: check them against their samples.", no_args_is_help=True)
 customers = typer.Typer(help="Customers as each source system knows them.", no_args_is_help=True)
 
-JSON = typer.Option(False, "--json", help="machine-readable output (stable field names)")
 AS_OF = typer.Option(None, "--as-of", help="as the hub knew it at this ISO 8601 time (replayed from the log)")
 
 

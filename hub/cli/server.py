@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 import uvicorn
 
+from adapters.soap import SoapRunner
+from adapters.soap.status import soap_status
 from adapters.webshop import WebhookHealth, webhook_router, webhook_secrets
 from hub.api import create_app
 from hub.background import BackgroundProcessor
@@ -92,13 +94,18 @@ def serve(hub: Hub, host: str, port: int) -> None:
     background = BackgroundProcessor(hub)
     secrets = webhook_secrets(hub)
     health = WebhookHealth(hub, secrets)
+    soap = SoapRunner(hub, on_stored=background.wake)
     app = create_app(
-        hub, [webhook_router(hub, secrets, on_stored=background.wake, health=health)], [health.report]
+        hub,
+        [webhook_router(hub, secrets, on_stored=background.wake, health=health)],
+        [health.report, lambda: soap_status(hub)],
     )
     background.start()
+    soap.start()
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")
     finally:
+        soap.stop()
         background.stop()
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "Rejected",
     "comma",
     "local",
+    "uncomma",
 ]
 
 LOCAL_FORMAT = "%d.%m.%Y %H:%M:%S"  # Europe/Berlin wall-clock time, no zone: the ERP knows no other

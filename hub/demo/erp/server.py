@@ -25,7 +25,7 @@ from spyne.server.wsgi import WsgiApplication
 from hub.demo.erp.book import ErpBook
 from hub.demo.erp.service import FaultPlan, erp_application
 
-__all__ = ["ErpSimulator"]
+__all__ = ["ErpSimulator", "LoopbackServer"]
 
 _OPERATION = re.compile(rb"<(?:[\w-]+:)?(Get\w+|Create\w+)[\s>/]")
 
@@ -51,6 +51,31 @@ class _QuietHandler(WSGIRequestHandler):
         return environ
 
 
+class LoopbackServer:
+    """Any WSGI application on a loopback port, served from a background thread."""
+
+    def __init__(self, app: Any, port: int = 0, host: str = "127.0.0.1") -> None:
+        self._server = make_server(
+            host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="soap-server", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
 class ErpSimulator:
     """A running legacy ERP: ``with ErpSimulator() as erp: erp.wsdl_url …``.
 
@@ -64,30 +89,22 @@ class ErpSimulator:
         self.calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
         self._soap = WsgiApplication(erp_application(self.book, self.faults, on_call=self._count))
-        self._server = make_server(
-            host, port, self._app, server_class=_ThreadingServer, handler_class=_QuietHandler
-        )
-        self._thread: threading.Thread | None = None
+        self._server = LoopbackServer(self._app, port, host)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/erp"
+        return f"{self._server.base_url}/erp"
 
     @property
     def wsdl_url(self) -> str:
         return f"{self.url}?wsdl"
 
     def start(self) -> ErpSimulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="erp-simulator", daemon=True)
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._server.stop()
 
     def __enter__(self) -> ErpSimulator:
         return self.start()

@@ -205,7 +205,7 @@ def erp_application(book: ErpBook, faults: FaultPlan, *, on_call: Callable[[str]
             raise Fault("Server.Internal", "Interner Fehler: Sperre auf Tabelle (lock timeout)")
         page, size = _page_args(page, size)
         with book.lock:
-            if faults.take(("duplicate_page",), operation) and operation in last_pages:
+            if operation in last_pages and faults.take(("duplicate_page",), operation):
                 records = last_pages[operation]  # the legacy cache hands out the previous page again
             else:
                 records = entity.since(_since(since), page, size)
