@@ -131,6 +131,7 @@ class SoapPoller:
         self.client = client or SoapClient(system, source)
         self.state = AdapterState(hub.store)
         self.records_path = {name: compile_path(e.records) for name, e in source.entities.items()}
+        self._previous: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
 
     def poll(
         self, entities: list[str] | None = None, on_page: Callable[[PollReport], None] | None = None
@@ -206,7 +207,21 @@ class SoapPoller:
                 f"records path {entity.records!r} gave {type(records).__name__}, not a list of records",
                 transient=False,
             )
+        previous = self._previous.get(name)
+        if (
+            previous is not None
+            and records
+            and previous[1] == records
+            and previous[0].get("since") == position.get("since")
+            and (previous[0].get("page"), previous[0].get("bookmark"))
+            != (position.get("page"), position.get("bookmark"))
+        ):
+            # The next page with the same records as the last: a legacy cache answering again.
+            raise SoapCallFailed(
+                entity.operation, "inconsistent page", "the previous page came back again", transient=True
+            )
         following, done = next_position(entity, position, records)
+        self._previous[name] = (position, records)
         return records, following, done
 
     def _store(

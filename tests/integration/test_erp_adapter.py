@@ -1,0 +1,386 @@
+"""The ERP adapter over real HTTP against the spyne legacy ERP: polling, faults, outbound sync."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.soap import OutboundSyncer, SoapPoller, outbound_syncers, soap_pollers
+from adapters.soap.status import soap_status
+from aggregates import SourceCustomer, customer_id
+from hub.bootstrap import Hub
+from hub.demo.erp import ErpSimulator, erp_system
+from hub.demo.erp.book import ErpBook
+from hub.settings import SystemConfig
+from tests.conftest import TEST_SYSTEMS
+from tests.nav_service import NAV_WSDL, NavPageService
+
+SKUS = ["TEE-BLK-M", "CAP-OLV", "SOCK-3PK"]
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+@pytest.fixture
+def erp() -> Iterator[ErpSimulator]:
+    with ErpSimulator() as simulator:
+        for sku in SKUS:
+            simulator.book.add_item(sku, sku.title(), lead_time_days=5, lot_size=50, moq=100)
+        yield simulator
+
+
+def erp_config(erp: ErpSimulator, **soap: Any) -> SystemConfig:
+    options = {
+        "retry_attempts": 3,
+        "backoff_seconds": 0.01,
+        "backoff_max_seconds": 0.05,
+        "circuit_failures": 3,
+        "circuit_reset_seconds": 0.3,
+        "timeout_seconds": 5,
+        "operation_timeout_seconds": 5,
+        **soap,
+    }
+    page_size = options.pop("page_size", 5)
+    return erp_system(erp.wsdl_url, page_size=page_size, **options)
+
+
+@pytest.fixture
+def erp_hub(make_hub: Callable[..., Hub], erp: ErpSimulator) -> Callable[..., Hub]:
+    def make(**soap: Any) -> Hub:
+        return make_hub(systems={**TEST_SYSTEMS, "erp": erp_config(erp, **soap)})
+
+    return make
+
+
+def debtors(book: ErpBook, count: int, per_second: int = 2) -> list[str]:
+    """Debtors entered a few per second (the ERP's change times have one-second resolution)."""
+    refs = []
+    for i in range(count):
+        refs.append(
+            book.add_debtor(
+                f"Kunde{i}", name2="Eva", city="Köln", phone=f"0221 12{i:04d}", email=f"k{i}@example.org"
+            )
+        )
+        if i % per_second == per_second - 1:
+            book.tick()
+    return refs
+
+
+def source_events(hub: Hub, refs: list[str]) -> dict[str, list[Any]]:
+    keys = {customer_id("erp", ref): ref for ref in refs}
+    found = hub.store.events_of(list(keys))
+    return {keys[k]: events for k, events in found.items()}
+
+
+def customer_state(hub: Hub, ref: str) -> SourceCustomer:
+    aggregate: Any = None
+    for event in hub.store.events_of([customer_id("erp", ref)])[customer_id("erp", ref)]:
+        aggregate = event.mutate(aggregate)
+    return aggregate
+
+
+def shop_order(hub: Hub, number: int, sku: str = "CAP-OLV", currency: str = "EUR") -> None:
+    body = {
+        "id": number,
+        "name": f"#{number}",
+        "currency": currency,
+        "total_price": "39.00",
+        "created_at": "2026-11-20T10:00:00+01:00",
+        "source_name": "web",
+        "customer": {"id": 77, "first_name": "Eva", "last_name": "Kunde", "email": "eva@example.org"},
+        "line_items": [{"sku": sku, "name": sku, "quantity": 2, "price": "19.50", "variant_id": 1}],
+    }
+    hub.receive("shopify", [{"headers": {"x-shopify-topic": "orders/create"}, "body": body}])
+
+
+def syncer(hub: Hub) -> OutboundSyncer:
+    return outbound_syncers(hub)["erp"]
+
+
+def poller(hub: Hub) -> SoapPoller:
+    return soap_pollers(hub)["erp"]
+
+
+# -- inbound ---------------------------------------------------------------------------------------
+
+
+def test_poll_turns_debtors_orders_payments_and_deliveries_into_hub_records(
+    erp_hub: Callable[..., Hub], erp: ErpSimulator
+) -> None:
+    book = erp.book
+    refs = debtors(book, 12)
+    book.add_debtor(
+        "Schmidt Handels GmbH", vat_id="de811111111", street="Ring 1", postcode="1010", country="AT"
+    )
+    order = book.add_order(refs[0], [("CAP-OLV", "Cap", Decimal(3), Decimal("1234.50"))])
+    book.pay(book.invoice(order), Decimal("1000"))
+    book.deliver(order, "V")
+    hub = erp_hub()
+
+    reports = poller(hub).poll()
+    hub.process()
+
+    assert [r.error for r in reports] == [None] * 4
+    tracked = hub.orders.show(order, "erp")
+    assert tracked["channel"] == "erp"
+    assert tracked["total_amount"] == "3703.50"  # "3.703,50" read with the decimal comma
+    assert tracked["paid_amount"] == "1000.00" and tracked["stage"] == "shipped"  # shipped, part-paid
+    assert [s["status"] for s in tracked["shipments"]] == ["handed_over"]
+    person = customer_state(hub, refs[3])
+    assert person.fields["family_name"] == "Kunde3" and person.fields["given_name"] == "Eva"
+    assert person.fields["phones"] == ["+4922112" + "0003"]  # local number, region DE from config
+    assert person.fields["addresses"][0]["country"] == "DE"  # the ERP's code "D"
+    firm = customer_state(hub, "D10013")
+    assert firm.fields["kind"] == "organisation" and firm.fields["tax_id"] == "DE811111111"
+    assert firm.fields["addresses"][0]["country"] == "AT"
+    assert hub.dead_letters.list("open") == []
+
+    before = hub.inbox.head()
+    again = poller(hub).poll()
+    assert sum(r.stored for r in again) == 0 and hub.inbox.head() == before
+
+
+def test_erp_down_for_several_polls_then_back_loses_and_duplicates_nothing(
+    erp_hub: Callable[..., Hub], erp: ErpSimulator
+) -> None:
+    book = erp.book
+    first = debtors(book, 7)
+    hub = erp_hub()
+    poller(hub).poll(["customers"])
+    erp.faults.arm("http500", times=1000)
+    later = debtors(book, 6)  # written while the hub cannot reach the ERP
+    outcomes = [poller(hub).poll(["customers"])[0] for _ in range(5)]
+    assert [bool(r.error) for r in outcomes[:3]] == [True, True, True]
+    assert all(r.skipped and "circuit open" in r.skipped for r in outcomes[3:])
+    status = soap_status(hub)[0]
+    assert status["status"] == "down" and status["circuit"] == "open"
+    assert "HTTP error" in status["detail"]
+
+    erp.faults.clear()
+    time.sleep(0.35)  # the circuit's reset time: the next poll is the trial
+    back = poller(hub).poll(["customers"])[0]
+    hub.process()
+
+    assert back.error is None and soap_status(hub)[0]["circuit"] == "closed"
+    events = source_events(hub, first + later)
+    assert sorted(events) == sorted(first + later)
+    assert all(len(e) == 1 for e in events.values())  # exactly one registration each
+    assert hub.dead_letters.list("open") == []
+
+
+def test_a_page_served_twice_and_a_record_changed_between_pages(
+    erp_hub: Callable[..., Hub], erp: ErpSimulator
+) -> None:
+    book = erp.book
+    refs = debtors(book, 23)
+    for ref in refs[::3]:
+        book.change_debtor(ref, Street="Altstr. 1")  # spread the records over several change times
+    moved = refs[1]
+
+    def move(_record: dict[str, Any]) -> None:
+        book.change_debtor(moved, City="Bonn")  # changes while the adapter is between pages
+
+    erp.faults.arm("change_between_pages", operation="GetCustomersChangedSince", apply=move)
+    erp.faults.arm("duplicate_page", operation="GetCustomersChangedSince", times=2)
+    hub = erp_hub()
+
+    report = poller(hub).poll(["customers"])[0]
+    hub.process()
+
+    assert report.error is None and report.retries >= 2  # the repeated pages were refused and re-read
+    assert "duplicate_page:GetCustomersChangedSince" in erp.faults.fired
+    events = source_events(hub, refs)
+    assert sorted(events) == sorted(refs)
+    assert customer_state(hub, moved).fields["addresses"][0]["city"] == "Bonn"  # the latest state wins
+    # One event per version the hub saw: a registration, and a change only where something changed.
+    assert all(len(e) <= 3 for e in events.values())
+    kinds = Counter(type(e).__name__ for events_of in events.values() for e in events_of)
+    assert kinds["Registered"] == len(refs)
+
+
+def test_a_malformed_response_or_unexpected_fault_is_reported_and_a_bad_record_dead_lettered(
+    erp_hub: Callable[..., Hub], erp: ErpSimulator
+) -> None:
+    book = erp.book
+    refs = debtors(book, 4)
+    orders = [book.add_order(ref, [("CAP-OLV", "Cap", Decimal(1), Decimal("19.50"))]) for ref in refs]
+    book.orders.records[orders[1]]["Total"] = "19,5x"  # one corrupt record among good ones
+    erp.faults.arm("malformed", operation="GetPaymentsChangedSince", times=10)
+    erp.faults.arm("soap_fault", operation="GetDeliveriesChangedSince", times=10)
+    hub = erp_hub(circuit_failures=10)
+
+    reports = {r.entity: r for r in poller(hub).poll()}
+    hub.process()
+
+    assert "malformed response" in reports["payments"].error
+    assert "SOAP fault (Server.Internal)" in reports["deliveries"].error
+    assert "lock timeout" in reports["deliveries"].error
+    status = {e["entity"]: e for e in soap_status(hub)[0]["entities"]}
+    assert status["payments"]["failing"] and "malformed" in status["payments"]["last_error"]
+    assert not status["customers"]["failing"]
+    letters = hub.dead_letters.list("open")
+    assert len(letters) == 1 and "19,5x" in letters[0].reason and "total_amount" in letters[0].reason
+    assert {o: hub.orders.show(o, "erp") is not None for o in orders} == {
+        orders[0]: True,
+        orders[1]: False,
+        orders[2]: True,
+        orders[3]: True,
+    }
+
+
+def test_a_slow_erp_is_cut_off_by_the_operation_timeout_and_retried(
+    erp_hub: Callable[..., Hub], erp: ErpSimulator
+) -> None:
+    debtors(erp.book, 3)
+    erp.faults.arm("slow", operation="GetCustomersChangedSince", seconds=2)
+    erp.faults.arm("drop", operation="GetCustomersChangedSince")
+    hub = erp_hub(operation_timeout_seconds=0.5)
+    started = time.monotonic()
+    report = poller(hub).poll(["customers"])[0]
+    assert report.error is None and report.retries == 2 and report.stored == 3
+    assert time.monotonic() - started < 2
+
+
+# -- outbound --------------------------------------------------------------------------------------
+
+
+def test_shop_orders_become_erp_orders_and_erp_payments_and_deliveries_move_them_on(
+    erp_hub: Callable[..., Hub], erp: ErpSimulator
+) -> None:
+    hub = erp_hub()
+    for number in (1001, 1002):
+        shop_order(hub, number)
+    shop_order(hub, 1003, sku="UNKNOWN-SKU")
+    hub.process()
+
+    sent = syncer(hub).run_once()
+    hub.process()
+
+    assert (sent.created, sent.rejected) == (2, 1)
+    erp_number = erp.book.by_external_ref["shopify:1001"]
+    book = erp.book
+    book.pay(book.invoice(erp_number), Decimal("39.00"))
+    book.deliver(erp_number, "Z")
+    poller(hub).poll()
+    hub.process()
+
+    order = hub.orders.show("1001", "shopify")
+    assert order["stage"] == "delivered" and order["paid_amount"] == "39.00"
+    assert {"system": "erp", "ref": erp_number} in order["aliases"]
+    assert order["references"][0]["status"] == "accepted"
+    assert hub.orders.show(erp_number, "erp")["order_ref"] == "1001"  # found by the ERP's number
+    refused = hub.orders.show("1003", "shopify")["references"][0]
+    assert refused["status"] == "rejected" and "UNKNOWN-SKU" in refused["reason"]
+    status = syncer(hub).status()
+    assert status["counts"] == {"created": 2, "rejected": 1}
+    assert syncer(hub).run_once().created == 0 and book.create_calls == 3  # nothing sent twice
+
+
+def test_timeout_on_create_after_the_erp_created_the_order_leaves_exactly_one_erp_order(
+    erp_hub: Callable[..., Hub], erp: ErpSimulator
+) -> None:
+    hub = erp_hub(operation_timeout_seconds=0.5)
+    shop_order(hub, 2001)
+    hub.process()
+    erp.faults.arm("slow_after_create", operation="CreateSalesOrder", seconds=1.5)
+
+    report = syncer(hub).run_once()
+    hub.process()
+
+    assert report.found == 1 and report.created == 0 and report.retries == 1
+    assert erp.book.create_calls == 1 and list(erp.book.by_external_ref) == ["shopify:2001"]
+    assert erp.calls["GetSalesOrderByExternalRef"] == 1
+    [reference] = hub.orders.show("2001", "shopify")["references"]
+    assert (reference["ref"], reference["status"]) == (erp.book.by_external_ref["shopify:2001"], "accepted")
+
+
+def test_erp_payment_seen_before_the_order_link_waits_and_then_counts(
+    erp_hub: Callable[..., Hub], erp: ErpSimulator
+) -> None:
+    """A clerk keyed the web order into the ERP by hand (ExternalRef typed in), and the ERP's
+    payment reaches the hub before the sales order does: it waits, then joins the shop order."""
+    hub = erp_hub()
+    shop_order(hub, 3001)
+    hub.process()
+    book = erp.book
+    number = book.add_order(
+        "D1", [("CAP-OLV", "Cap", Decimal(2), Decimal("19.50"))], external_ref="shopify:3001"
+    )
+    book.pay(book.invoice(number), Decimal("39.00"))
+
+    poller(hub).poll(["payments"])
+    hub.process()
+    assert hub.processor.parked_count() == 1
+    poller(hub).poll(["orders"])
+    hub.process()
+
+    assert hub.processor.parked_count() == 0
+    assert hub.orders.show("3001", "shopify")["paid_amount"] == "39.00"
+
+
+def test_kill_switch_stops_the_outbound_sync(erp_hub: Callable[..., Hub], erp: ErpSimulator) -> None:
+    hub = erp_hub()
+    shop_order(hub, 4001)
+    hub.process()
+    syncer(hub).pause(True)
+    assert "paused" in syncer(hub).run_once().paused
+    assert erp.book.create_calls == 0
+    syncer(hub).pause(False)
+    assert syncer(hub).run_once().created == 1
+
+
+# -- a second ERP of another shape -----------------------------------------------------------------
+
+
+def test_the_same_adapter_reads_a_nav_page_service_with_configuration_and_mappings_only(
+    make_hub: Callable[..., Hub],
+) -> None:
+    customers = {f"C{i:05d}": f"Firma {i} GmbH" for i in range(11)}
+    with NavPageService(customers) as nav:
+        nav_system = SystemConfig.model_validate(
+            {
+                "adapter": "soap",
+                "soap": {
+                    "wsdl": str(NAV_WSDL),
+                    "address": nav.url,
+                    "entities": {
+                        "customers": {
+                            "operation": "ReadMultiple",
+                            "request": {
+                                "filter": [{"Field": "No", "Criteria": "C*"}],
+                                "bookmarkKey": "{bookmark}",
+                                "setSize": "{page_size}",
+                            },
+                            "paging": "bookmark",
+                            "page_size": 4,
+                            "bookmark_field": "No",
+                        }
+                    },
+                },
+            }
+        )
+        hub = make_hub(
+            systems={**TEST_SYSTEMS, "nav": nav_system},
+            mapping_folders={"nav": FIXTURES / "mappings" / "nav"},
+        )
+        report = SoapPoller(hub, "nav", nav_system.soap).poll()[0]
+        hub.process()
+        nav.customers["C00003"] = "Firma 3 AG"  # renamed in NAV: the next full pass notices
+        second = SoapPoller(hub, "nav", nav_system.soap).poll()[0]
+        hub.process()
+
+    assert (report.error, report.pages, report.records) == (None, 3, 11)
+    assert [r["bookmark"] for r in nav.requests[:3]] == [None, "C00003", "C00007"]
+    assert second.stored == 1  # only the changed record is a new message
+    names = {}
+    for ref in nav.customers:
+        key = customer_id("nav", ref)
+        state: Any = None
+        for event in hub.store.events_of([key])[key]:
+            state = event.mutate(state)
+        names[ref] = state.fields["organisation_name"]
+    assert names == nav.customers
