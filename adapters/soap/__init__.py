@@ -5,7 +5,7 @@ from __future__ import annotations
 from adapters.soap.client import SoapCallFailed, SoapClient
 from adapters.soap.outbound import OutboundReport, OutboundSyncer
 from adapters.soap.poller import PollReport, SoapPoller
-from adapters.soap.runner import SoapRunner, outbound_syncers, soap_pollers
+from adapters.soap.runner import SoapRunner, outbound_syncers, receiving, soap_pollers
 from adapters.soap.state import AdapterState
 
 __all__ = [
@@ -18,5 +18,6 @@ __all__ = [
     "SoapPoller",
     "SoapRunner",
     "outbound_syncers",
+    "receiving",
     "soap_pollers",
 ]

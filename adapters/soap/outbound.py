@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from adapters.soap.client import SoapCallFailed, SoapClient
-from adapters.soap.poller import ENTITY_HEADER, OPERATION_HEADER
+from adapters.soap.poller import ENTITY_HEADER, OPERATION_HEADER, Receive
 from adapters.soap.state import AdapterState
 from aggregates import Order, customer_id
 from hub.bootstrap import Hub
@@ -132,9 +132,11 @@ class OutboundSyncer:
         config: OutboundSync,
         source: SoapSource,
         client: SoapClient | None = None,
+        receive: Receive | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.hub, self.target, self.config, self.source = hub, target, config, source
+        self.receive = receive or hub.receive
         self.client = client or SoapClient(target, source)
         self.state = AdapterState(hub.store)
         self.tracking = f"outbound:{target}"
@@ -336,7 +338,7 @@ class OutboundSyncer:
             )
             self.hub.store.track(cursor, self.tracking, position)
 
-        self.hub.receive(self.target, [envelope], also=settle)
+        self.receive(self.target, [envelope], settle)
 
     def _document(self, event: Any, external_ref: str) -> dict[str, Any]:
         """What a request template can use: the order as placed and the customer's name and e-mail."""

@@ -20,10 +20,15 @@ from typing import Any
 from adapters.soap.client import SoapCallFailed, SoapClient
 from adapters.soap.state import AdapterState
 from hub.bootstrap import Hub
+from hub.inbox import RecordOutcome
 from hub.mapping.paths import compile_path
 from hub.settings import SoapEntity, SoapSource
 
-__all__ = ["PollReport", "SoapPoller", "next_position", "render_request"]
+__all__ = ["PollReport", "Receive", "SoapPoller", "next_position", "render_request"]
+
+# Where pages go: ``Hub.receive`` (the inbox) or a Kafka publisher; ``also`` commits the cursor
+# after the messages are safe.
+Receive = Callable[[str, list[dict[str, Any]], Callable[[Any], None] | None], RecordOutcome]
 
 ENTITY_HEADER = "soap-entity"
 OPERATION_HEADER = "soap-operation"
@@ -126,8 +131,16 @@ def next_position(
 class SoapPoller:
     """One source's entities, polled in configuration order."""
 
-    def __init__(self, hub: Hub, system: str, source: SoapSource, client: SoapClient | None = None) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        system: str,
+        source: SoapSource,
+        client: SoapClient | None = None,
+        receive: Receive | None = None,
+    ) -> None:
         self.hub, self.system, self.source = hub, system, source
+        self.receive = receive or hub.receive
         self.client = client or SoapClient(system, source)
         self.state = AdapterState(hub.store)
         self.records_path = {name: compile_path(e.records) for name, e in source.entities.items()}
@@ -236,10 +249,10 @@ class SoapPoller:
             {"headers": {ENTITY_HEADER: name, OPERATION_HEADER: entity.operation}, "body": record}
             for record in records
         ]
-        outcome = self.hub.receive(
+        outcome = self.receive(
             self.system,
             envelopes,
-            also=lambda cursor: self.state.save_cursor(cursor, self.system, name, following, len(records)),
+            lambda cursor: self.state.save_cursor(cursor, self.system, name, following, len(records)),
         )
         report.pages += 1
         report.records += len(records)

@@ -8,43 +8,64 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from adapters.soap.client import SoapClient
 from adapters.soap.outbound import OutboundSyncer
-from adapters.soap.poller import SoapPoller
+from adapters.soap.poller import Receive, SoapPoller
 from hub.bootstrap import Hub
 
-__all__ = ["SoapRunner", "outbound_syncers", "soap_pollers"]
+__all__ = ["SoapRunner", "outbound_syncers", "receiving", "soap_pollers"]
 
 log = logging.getLogger(__name__)
 
 
-def soap_pollers(hub: Hub) -> dict[str, SoapPoller]:
+@contextmanager
+def receiving(hub: Hub) -> Iterator[Receive]:
+    """Where adapter pages go in this hub's transport: the inbox, or Kafka in distributed mode."""
+    polled = any(c.adapter == "soap" for c in hub.settings.systems.values())
+    if hub.settings.transport != "kafka" or not polled:
+        yield hub.receive
+        return
+    from hub.streaming.blocking import BlockingPublisher  # the streaming extra
+
+    publisher = BlockingPublisher(hub)
+    try:
+        yield publisher.receive
+    finally:
+        publisher.close()
+
+
+def soap_pollers(hub: Hub, receive: Receive | None = None) -> dict[str, SoapPoller]:
     """A poller for every system configured with ``adapter = "soap"``."""
     return {
-        name: SoapPoller(hub, name, config.soap)
+        name: SoapPoller(hub, name, config.soap, receive=receive)
         for name, config in hub.settings.systems.items()
         if config.adapter == "soap" and config.soap is not None
     }
 
 
-def outbound_syncers(hub: Hub, pollers: dict[str, SoapPoller] | None = None) -> dict[str, OutboundSyncer]:
+def outbound_syncers(
+    hub: Hub, pollers: dict[str, SoapPoller] | None = None, receive: Receive | None = None
+) -> dict[str, OutboundSyncer]:
     """An outbound sync for every SOAP system with an ``[outbound]`` table (enabled or not)."""
     syncers = {}
     for name, config in hub.settings.systems.items():
         if config.outbound is None or config.soap is None:
             continue
         client = pollers[name].client if pollers and name in pollers else SoapClient(name, config.soap)
-        syncers[name] = OutboundSyncer(hub, name, config.outbound, config.soap, client)
+        syncers[name] = OutboundSyncer(hub, name, config.outbound, config.soap, client, receive)
     return syncers
 
 
 class SoapRunner:
-    def __init__(self, hub: Hub, on_stored: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, hub: Hub, on_stored: Callable[[], None] | None = None, receive: Receive | None = None
+    ) -> None:
         self.hub, self.on_stored = hub, on_stored
-        self.pollers = soap_pollers(hub)
-        self.syncers = outbound_syncers(hub, self.pollers)
+        self.pollers = soap_pollers(hub, receive)
+        self.syncers = outbound_syncers(hub, self.pollers, receive)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 

@@ -8,7 +8,8 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from adapters.soap import OutboundReport, PollReport, outbound_syncers, soap_pollers
+from adapters.soap import OutboundReport, PollReport, outbound_syncers, receiving, soap_pollers
+from adapters.soap.poller import Receive
 from adapters.soap.status import soap_status
 from adapters.webshop import WebhookHealth, webhook_secrets
 from hub.bootstrap import Hub
@@ -78,9 +79,12 @@ def adapters_poll(
     no_process: bool = typer.Option(False, "--no-process", help="only store; run 'hub process' later"),
     as_json: bool = JSON,
 ) -> None:
-    """Poll one source now: every page of changes into the inbox, then process them."""
-    with open_hub(ctx) as hub:
-        pollers = _pollers(hub)
+    """Poll one source now: every page of changes into the inbox, then process them.
+
+    In distributed mode (transport = "kafka") pages are published and the workers process them.
+    """
+    with open_hub(ctx) as hub, receiving(hub) as receive:
+        pollers = _pollers(hub, receive)
         if system not in pollers:
             fail(f"{system!r} is not a SOAP source; configured: {', '.join(pollers) or 'none'}")
         with _progress() as progress:
@@ -98,7 +102,7 @@ def adapters_poll(
                 reports = pollers[system].poll(entity or None, on_page)
             except ValueError as error:
                 fail(str(error))
-        processed = None if no_process else hub.process()
+        processed = None if no_process or hub.settings.transport == "kafka" else hub.process()
     if as_json:
         print_json({"polls": [r.__dict__ for r in reports], "processed": processed and processed.__dict__})
     else:
@@ -122,16 +126,16 @@ def adapters_poll(
         raise typer.Exit(1)
 
 
-def _pollers(hub: Hub) -> dict[str, Any]:
+def _pollers(hub: Hub, receive: Receive) -> dict[str, Any]:
     try:
-        return soap_pollers(hub)
+        return soap_pollers(hub, receive)
     except ConfigError as error:
         fail(str(error))
 
 
-def _syncers(hub: Hub) -> dict[str, Any]:
+def _syncers(hub: Hub, receive: Receive | None = None) -> dict[str, Any]:
     try:
-        return outbound_syncers(hub)
+        return outbound_syncers(hub, receive=receive)
     except ConfigError as error:
         fail(str(error))
 
@@ -171,9 +175,11 @@ def outbound_sync(
     as_json: bool = JSON,
 ) -> None:
     """Send the orders placed since the last round now (process the inbox first)."""
-    with open_hub(ctx) as hub:
-        hub.process()
-        syncers = _syncers(hub)
+    with open_hub(ctx) as hub, receiving(hub) as receive:
+        embedded = hub.settings.transport != "kafka"
+        if embedded:
+            hub.process()
+        syncers = _syncers(hub, receive)
         if target is not None and target not in syncers:
             fail(f"no outbound sync to {target!r}; configured: {', '.join(syncers) or 'none'}")
         reports: list[OutboundReport] = []
@@ -189,7 +195,8 @@ def outbound_sync(
                     )
 
                 reports.append(syncer.run_once(on_order))
-        hub.process()
+        if embedded:
+            hub.process()
     if as_json:
         print_json([r.__dict__ for r in reports])
     else:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 import uvicorn
 
-from adapters.soap import SoapRunner
+from adapters.soap import SoapRunner, receiving
 from adapters.soap.status import soap_status
 from adapters.webshop import WebhookHealth, webhook_router, webhook_secrets
 from hub.api import create_app
@@ -116,11 +116,19 @@ def _serve_distributed(hub: Hub, host: str, port: int) -> None:
     secrets = webhook_secrets(hub)
     health = WebhookHealth(hub, secrets)
     app = create_app(
-        hub, [webhook_router(hub, secrets, intake=publisher.publish, health=health)], [health.report]
+        hub,
+        [webhook_router(hub, secrets, intake=publisher.publish, health=health)],
+        [health.report, lambda: soap_status(hub)],
     )
     app.router.on_startup.append(publisher.start)
     app.router.on_shutdown.append(publisher.stop)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    with receiving(hub) as receive:
+        soap = SoapRunner(hub, receive=receive)
+        soap.start()
+        try:
+            uvicorn.run(app, host=host, port=port, log_level="info")
+        finally:
+            soap.stop()
 
 
 def run(
