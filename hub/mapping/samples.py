@@ -36,7 +36,15 @@ def as_envelope(document: Any) -> dict[str, Any]:
 
 
 def check_samples(system: str, folder: Path, context: SourceContext) -> Iterator[SampleResult]:
+    """``samples/context.json`` (optional) names the time zone and phone region the samples were
+    written in, for sources whose local times and numbers only mean something in their zone."""
     mappings = MappingSet.load(system, folder)
+    written_in = folder / "samples" / "context.json"
+    if written_in.exists():
+        declared = json.loads(written_in.read_text(encoding="utf-8"))
+        context = SourceContext(
+            declared.get("timezone", context.timezone), declared.get("phone_region", context.phone_region)
+        )
     inputs = sorted((folder / "samples").glob("*.input.json"))
     if not inputs:
         yield SampleResult(system, "-", False, f"{folder / 'samples'}: no *.input.json samples")

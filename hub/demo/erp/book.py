@@ -8,6 +8,7 @@ by a change time with one-second resolution, so many records share a time, as in
 
 from __future__ import annotations
 
+import bisect
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -53,17 +54,20 @@ class Entity:
 
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     changed: dict[str, datetime] = field(default_factory=dict)
+    _ordered: list[tuple[datetime, str]] | None = None  # (change time, key), sorted on demand
 
     def put(self, key: str, record: dict[str, Any], at: datetime) -> None:
         record["ChangedAt"] = local(at)
         self.records[key] = record
         self.changed[key] = at.replace(microsecond=0)
+        self._ordered = None
 
     def since(self, since: datetime, page: int, size: int) -> list[dict[str, Any]]:
         """Records changed at or after ``since`` (inclusive, as the ERP's report does), by change time."""
-        keys = sorted((t, k) for k, t in self.changed.items() if t >= since)
-        start = (page - 1) * size
-        return [dict(self.records[k]) for _, k in keys[start : start + size]]
+        if self._ordered is None:
+            self._ordered = sorted((t, k) for k, t in self.changed.items())
+        start = bisect.bisect_left(self._ordered, (since, "")) + (page - 1) * size
+        return [dict(self.records[k]) for _, k in self._ordered[start : start + size]]
 
 
 class ErpBook:
