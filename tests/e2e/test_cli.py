@@ -208,7 +208,15 @@ def test_demo_shows_orders_in_every_stage(tmp_path: Path) -> None:
         listed = json.loads(hub(tmp_path, "orders", "list", "--stage", stage, "--json").stdout)
         counts[stage] = len(listed)
     assert all(counts.values()), counts
-    assert "Anomalies paid_not_shipped" in result.stdout
+    assert "paid_not_shipped ×" in result.stdout
+    # The ERP took the shop orders, and its payments and deliveries moved them on.
+    assert "49 shop orders created as ERP sales orders, 17 refused" in result.stdout
+    everything = json.loads(hub(tmp_path, "orders", "list", "--json").stdout)
+    synced = [o for o in everything if any(r["status"] == "accepted" for r in o["references"])]
+    moved = [o for o in synced if any(p["payment_id"].startswith("ZA") for p in o["payments"])]
+    assert len(synced) == 49 and len(moved) >= 6
+    assert {o["stage"] for o in moved} >= {"delivered", "partially_paid", "shipped"}
+    assert sum(o["system"] == "erp" for o in everything) == 6  # taken by phone in the ERP
     assert "waits for order 5999999999" in result.stdout
     letters = json.loads(hub(tmp_path, "deadletters", "list", "--json").stdout)
     assert sorted(x["stage"] for x in letters) == ["domain", "mapping", "mapping"]
