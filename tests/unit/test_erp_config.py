@@ -1,0 +1,73 @@
+"""The documented ERP configuration is the one the demo runs with, and the poller's cursor logic."""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+import pytest
+
+from adapters.soap.client import SoapCallFailed
+from adapters.soap.poller import next_position, render_request
+from hub.demo.erp import erp_system
+from hub.settings import HubSettings, SoapEntity
+from tests.conftest import ROOT
+
+
+def test_the_documented_erp_block_is_what_the_demo_configures() -> None:
+    documented = HubSettings(**tomllib.loads((ROOT / "deploy" / "erp-system.toml").read_text())).systems[
+        "erp"
+    ]
+    demo = erp_system(documented.soap.wsdl)
+    assert demo.model_dump() == documented.model_dump()
+
+
+def test_placeholders_keep_their_type_and_empty_ones_are_left_out() -> None:
+    template: dict[str, Any] = {
+        "Since": "{since}",
+        "Page": "{page}",
+        "Filter": [{"Criteria": ">={since}"}],
+        "Key": "{bookmark}",
+    }
+    rendered = render_request(template, {"since": "01.01.2026 00:00:00", "page": 2, "bookmark": None})
+    assert rendered == {
+        "Since": "01.01.2026 00:00:00",
+        "Page": 2,
+        "Filter": [{"Criteria": ">=01.01.2026 00:00:00"}],
+    }
+
+
+ENTITY = SoapEntity(
+    operation="List", page_size=3, cursor_field="At", cursor_format="%d.%m.%Y %H:%M:%S", initial_cursor=""
+)
+
+
+def at(second: int) -> dict[str, str]:
+    return {"At": f"01.01.2026 00:00:{second:02d}"}
+
+
+def test_the_cursor_moves_to_the_last_change_time_seen_and_restarts_at_page_one() -> None:
+    following, done = next_position(ENTITY, {"since": "", "page": 1}, [at(1), at(2), at(5)])
+    assert following == {"since": "01.01.2026 00:00:05", "page": 1} and not done
+
+
+def test_a_run_of_equal_change_times_longer_than_a_page_moves_on_by_page_number() -> None:
+    position = {"since": "01.01.2026 00:00:05", "page": 1}
+    following, done = next_position(ENTITY, position, [at(5), at(5), at(5)])
+    assert following == {"since": "01.01.2026 00:00:05", "page": 2} and not done
+    following, done = next_position(ENTITY, following, [at(5)])
+    assert following == {"since": "01.01.2026 00:00:05", "page": 1} and done
+
+
+def test_a_page_older_than_its_request_is_refused_as_inconsistent() -> None:
+    with pytest.raises(SoapCallFailed) as refused:
+        next_position(ENTITY, {"since": "01.01.2026 00:00:05", "page": 1}, [at(1), at(2), at(5)])
+    assert refused.value.transient and refused.value.kind == "inconsistent page"
+
+
+def test_bookmark_paging_passes_the_last_key_and_starts_over_after_a_full_pass() -> None:
+    entity = SoapEntity(operation="ReadMultiple", paging="bookmark", page_size=2, bookmark_field="No")
+    following, done = next_position(entity, {"bookmark": None}, [{"No": "C1"}, {"No": "C2"}])
+    assert following["bookmark"] == "C2" and not done
+    following, done = next_position(entity, following, [{"No": "C3"}])
+    assert following["bookmark"] is None and done
