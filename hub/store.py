@@ -87,6 +87,8 @@ _HUB_TABLES = [
         opened_at TEXT,
         records BIGINT NOT NULL DEFAULT 0,
         polls BIGINT NOT NULL DEFAULT 0,
+        lease_owner TEXT,
+        lease_until TEXT,
         PRIMARY KEY (system, entity))""",
     """CREATE TABLE IF NOT EXISTS hub_outbound (
         target TEXT NOT NULL,

@@ -10,7 +10,9 @@ inbox and mapped like any other message, in the transaction that advances the po
 
 from __future__ import annotations
 
+import os
 import random
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -145,6 +147,11 @@ class OutboundSyncer:
             hub.settings.mapping_folder(target) / config.spec, ZoneInfo(system.timezone)
         )
         self.sleep = sleep
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        # Long enough for one order's every attempt: the lease is renewed before each order.
+        self.lease_seconds = 60 + source.retry_attempts * (
+            source.operation_timeout_seconds + source.timeout_seconds + source.backoff_max_seconds
+        )
 
     # -- control -------------------------------------------------------------------------------
 
@@ -193,6 +200,18 @@ class OutboundSyncer:
         report.paused = self.paused()
         if report.paused:
             return report
+        held = self.state.lease(self.target, OUTBOUND_ENTITY, self.owner, self.lease_seconds, _gone)
+        if held is not None:
+            report.paused = f"another hub is sending to {self.target} ({held})"
+            return report
+        try:
+            return self._run(report, on_order)
+        finally:
+            self.state.release(self.target, OUTBOUND_ENTITY, self.owner)
+
+    def _run(
+        self, report: OutboundReport, on_order: Callable[[OutboundReport], None] | None
+    ) -> OutboundReport:
         position = self.hub.store.position(self.tracking)
         try:
             while True:
@@ -200,12 +219,13 @@ class OutboundSyncer:
                 if not notifications:
                     break
                 for notification in notifications:
-                    if self.paused():
-                        report.paused = self.paused()
-                        return report
                     if notification.topic.endswith(_PLACED):
                         event = self.hub.store.decode(notification)
                         if self._wanted(event):
+                            report.paused = self.paused()  # an operator may pull it at any time
+                            if report.paused:
+                                return report
+                            self.state.lease(self.target, OUTBOUND_ENTITY, self.owner, self.lease_seconds)
                             self._sync(event, notification.id, position, report)
                             position = notification.id
                             if on_order is not None:
@@ -361,6 +381,21 @@ class OutboundSyncer:
             "placed_at": event.placed_at.isoformat(),
             "lines": event.lines,
         }
+
+
+def _gone(owner: str) -> bool:
+    """Whether a lease holder is a process of this machine that has ended (killed, crashed)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _now() -> str:

@@ -159,15 +159,11 @@ class SoapPoller:
             opened = self.state.load(self.system, "*").opened_at
             reason = f"circuit open since {opened}; next try after {self.source.circuit_reset_seconds:g}s"
             return [PollReport(self.system, name, skipped=reason) for name in names]
-        reports = []
-        for name in names:
-            report = self.poll_entity(name, on_page)
-            reports.append(report)
-            if report.error is not None and self.state.trip(
-                self.system, self.source.circuit_failures, report.error
-            ):
-                break  # the source is down: leave the remaining entities for the next poll
-        if all(r.error is None for r in reports):
+        reports = [self.poll_entity(name, on_page) for name in names]
+        failed = [r for r in reports if r.error is not None]
+        if failed:  # one count per poll, however many entities it failed for
+            self.state.trip(self.system, self.source.circuit_failures, failed[0].error or "")
+        else:
             self.state.reset(self.system)
         return reports
 

@@ -8,6 +8,7 @@ health and the circuit are written on their own, because a failure has nothing t
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -126,6 +127,52 @@ class AdapterState:
                 (_now(), system, CIRCUIT),
             )
         return True
+
+    def lease(
+        self,
+        system: str,
+        entity: str,
+        owner: str,
+        seconds: float,
+        gone: Callable[[str], bool] = lambda _: False,
+    ) -> str | None:
+        """Take or extend the right to act for (system, entity); None if ours, else who holds it.
+
+        Two hubs that both sent an order before either recorded the answer would create it twice;
+        the lease makes one of them wait. A holder that died loses it when it runs out, or at once
+        when ``gone`` recognises it (a process of this machine that no longer exists).
+        """
+        now = datetime.now(UTC)
+        with self.store.transaction() as cursor:
+            self._ensure(cursor, system, entity)
+            self.store.execute(
+                cursor,
+                "SELECT lease_owner, lease_until FROM hub_adapter_state WHERE system = ? AND entity = ?",
+                (system, entity),
+            )
+            holder = cursor.fetchone()
+            current = holder["lease_owner"] if holder else None
+            free = current is None or current == owner or gone(current)
+            if not free and holder["lease_until"] >= now.isoformat():
+                return f"{current} until {holder['lease_until']}"
+            self.store.execute(
+                cursor,
+                "UPDATE hub_adapter_state SET lease_owner = ?, lease_until = ? "
+                "WHERE system = ? AND entity = ? AND COALESCE(lease_owner, '') = ?",
+                (owner, (now + timedelta(seconds=seconds)).isoformat(), system, entity, current or ""),
+            )
+            if not self.store.rowcount(cursor):  # taken by another between our read and write
+                return "another process"
+        return None
+
+    def release(self, system: str, entity: str, owner: str) -> None:
+        with self.store.transaction() as cursor:
+            self.store.execute(
+                cursor,
+                "UPDATE hub_adapter_state SET lease_owner = NULL, lease_until = NULL "
+                "WHERE system = ? AND entity = ? AND lease_owner = ?",
+                (system, entity, owner),
+            )
 
     def set_circuit(self, system: str, entity: str, circuit: str) -> None:
         with self.store.transaction() as cursor:

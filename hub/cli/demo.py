@@ -91,7 +91,8 @@ def demo(
 
 def _demo_settings(settings: HubSettings, erp: ErpSimulator) -> HubSettings:
     demo_erp = erp_system(erp.wsdl_url, page_size=25, backoff_seconds=0.05, poll_interval_seconds=5)
-    systems = {**DEMO_SYSTEMS, "erp": demo_erp, **settings.systems}
+    # The demo's ERP is always the simulator, whatever the configuration names as "erp".
+    systems = {**DEMO_SYSTEMS, **settings.systems, "erp": demo_erp}
     return settings.model_copy(update={"systems": systems})
 
 

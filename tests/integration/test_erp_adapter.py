@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from adapters.soap import OutboundSyncer, SoapPoller, outbound_syncers, soap_pollers
+from adapters.soap import AdapterState, OutboundSyncer, SoapPoller, outbound_syncers, soap_pollers
 from adapters.soap.status import soap_status
 from aggregates import SourceCustomer, customer_id
 from hub.bootstrap import Hub
@@ -384,3 +384,19 @@ def test_the_same_adapter_reads_a_nav_page_service_with_configuration_and_mappin
             state = event.mutate(state)
         names[ref] = state.fields["organisation_name"]
     assert names == nav.customers
+
+
+def test_a_second_hub_waits_while_another_holds_the_outbound_lease(
+    erp_hub: Callable[..., Hub], erp: ErpSimulator
+) -> None:
+    hub = erp_hub()
+    shop_order(hub, 6001)
+    hub.process()
+    other = AdapterState(hub.store)
+    assert other.lease("erp", "outbound", "elsewhere:1:a", seconds=60) is None  # another host's hub
+
+    waiting = syncer(hub).run_once()
+    assert "another hub is sending" in waiting.paused and erp.book.create_calls == 0
+
+    other.release("erp", "outbound", "elsewhere:1:a")
+    assert syncer(hub).run_once().created == 1
