@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ import psycopg
 import pytest
 
 from hub.bootstrap import Hub, bootstrap
+from hub.demo.erp import ErpSimulator
 from hub.settings import HubSettings, SystemConfig
 
 # A fixed key-encryption key for every test and every process a test starts (production sets its own).
@@ -65,18 +68,22 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_admin_url() -> Iterator[str]:
     configured = os.environ.get("HUB_TEST_DATABASE_URL")
     if configured:
         yield configured
         return
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    # Not under pytest's basetemp: another pytest session on the machine prunes old basetemps,
+    # and with them the data directory of a server still in use.
+    folder = Path(tempfile.mkdtemp(prefix="hub-test-pgdata-"))
+    server = pgserver.get_server(folder, cleanup_mode="stop")
     try:
         yield server.get_uri()
     finally:
         server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _with_database(url: str, name: str) -> str:
@@ -143,6 +150,18 @@ def make_hub(database_url: str) -> Iterator[Callable[..., Hub]]:
 @pytest.fixture
 def hub(make_hub: Callable[..., Hub]) -> Hub:
     return make_hub()
+
+
+# -- the legacy ERP -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def erp() -> Iterator[ErpSimulator]:
+    """The simulated legacy ERP (spyne) on a loopback port, with a small item master."""
+    with ErpSimulator() as simulator:
+        for sku in ("TEE-BLK-M", "CAP-OLV", "SOCK-3PK"):
+            simulator.book.add_item(sku, sku.title(), lead_time_days=5, lot_size=50, moq=100)
+        yield simulator
 
 
 # -- Kafka-protocol broker -------------------------------------------------------------------------

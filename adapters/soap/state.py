@@ -62,46 +62,43 @@ class AdapterState:
             return EntityState(system, entity, None, None, None, None, 0, "closed", None, 0, 0)
         return _state(rows[0])
 
-    def all(self, system: str | None = None) -> list[EntityState]:
-        if system is None:
-            rows = self.store.query("SELECT * FROM hub_adapter_state ORDER BY system, entity")
-        else:
-            rows = self.store.query(
-                "SELECT * FROM hub_adapter_state WHERE system = ? ORDER BY entity", (system,)
-            )
-        return [_state(row) for row in rows]
+    def _update(
+        self, cursor: Any, system: str, entity: str, assignments: str, values: tuple[Any, ...]
+    ) -> None:
+        self._ensure(cursor, system, entity)
+        self.store.execute(
+            cursor,
+            f"UPDATE hub_adapter_state SET {assignments} WHERE system = ? AND entity = ?",
+            (*values, system, entity),
+        )
+
+    def _set(self, system: str, entity: str, assignments: str, values: tuple[Any, ...]) -> None:
+        with self.store.transaction() as cursor:
+            self._update(cursor, system, entity, assignments, values)
 
     def save_cursor(
         self, cursor: Any, system: str, entity: str, position: dict[str, Any], stored: int
     ) -> None:
         """Advance the cursor inside the transaction that stored the page."""
-        self._ensure(cursor, system, entity)
-        self.store.execute(
+        self._update(
             cursor,
-            "UPDATE hub_adapter_state SET cursor = ?, records = records + ? WHERE system = ? AND entity = ?",
-            (json.dumps(position, sort_keys=True), stored, system, entity),
+            system,
+            entity,
+            "cursor = ?, records = records + ?",
+            (json.dumps(position, sort_keys=True), stored),
         )
 
     def succeeded(self, system: str, entity: str) -> None:
-        with self.store.transaction() as cursor:
-            self._ensure(cursor, system, entity)
-            self.store.execute(
-                cursor,
-                "UPDATE hub_adapter_state SET last_success_at = ?, failures = 0, polls = polls + 1 "
-                "WHERE system = ? AND entity = ?",
-                (_now(), system, entity),
-            )
+        self._set(system, entity, "last_success_at = ?, failures = 0, polls = polls + 1", (_now(),))
 
     def failed(self, system: str, entity: str, error: str) -> int:
         """Record a failed poll; returns the failures in a row."""
-        with self.store.transaction() as cursor:
-            self._ensure(cursor, system, entity)
-            self.store.execute(
-                cursor,
-                "UPDATE hub_adapter_state SET last_error = ?, last_error_at = ?, failures = failures + 1, "
-                "polls = polls + 1 WHERE system = ? AND entity = ?",
-                (error, _now(), system, entity),
-            )
+        self._set(
+            system,
+            entity,
+            "last_error = ?, last_error_at = ?, failures = failures + 1, polls = polls + 1",
+            (error, _now()),
+        )
         return self.load(system, entity).failures
 
     # -- circuit breaker -------------------------------------------------------------------------
@@ -116,16 +113,9 @@ class AdapterState:
 
     def trip(self, system: str, threshold: int, error: str) -> bool:
         """Count a failed poll of the source; opens the circuit at the threshold. True if open."""
-        failures = self.failed(system, CIRCUIT, error)
-        if failures < threshold:
+        if self.failed(system, CIRCUIT, error) < threshold:
             return False
-        with self.store.transaction() as cursor:
-            self.store.execute(
-                cursor,
-                "UPDATE hub_adapter_state SET circuit = 'open', opened_at = ? "
-                "WHERE system = ? AND entity = ?",
-                (_now(), system, CIRCUIT),
-            )
+        self.set_circuit(system, CIRCUIT, "open")
         return True
 
     def lease(
@@ -175,23 +165,17 @@ class AdapterState:
             )
 
     def set_circuit(self, system: str, entity: str, circuit: str) -> None:
-        with self.store.transaction() as cursor:
-            self._ensure(cursor, system, entity)
-            self.store.execute(
-                cursor,
-                "UPDATE hub_adapter_state SET circuit = ?, opened_at = ? WHERE system = ? AND entity = ?",
-                (circuit, None if circuit == "closed" else _now(), system, entity),
-            )
+        self._set(
+            system, entity, "circuit = ?, opened_at = ?", (circuit, None if circuit == "closed" else _now())
+        )
 
     def reset(self, system: str) -> None:
-        with self.store.transaction() as cursor:
-            self._ensure(cursor, system, CIRCUIT)
-            self.store.execute(
-                cursor,
-                "UPDATE hub_adapter_state SET circuit = 'closed', opened_at = NULL, failures = 0, "
-                "last_success_at = ?, polls = polls + 1 WHERE system = ? AND entity = ?",
-                (_now(), system, CIRCUIT),
-            )
+        self._set(
+            system,
+            CIRCUIT,
+            "circuit = 'closed', opened_at = NULL, failures = 0, last_success_at = ?, polls = polls + 1",
+            (_now(),),
+        )
 
 
 def _state(row: Any) -> EntityState:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,17 +19,9 @@ from hub.bootstrap import Hub
 from hub.demo.erp import ErpSimulator
 from hub.demo.erp.book import LOCAL_FORMAT
 from tests.conftest import ROOT, TEST_SYSTEMS
-from tests.integration.test_erp_adapter import SKUS, debtors, erp_config, shop_order
+from tests.integration.test_erp_adapter import debtors, erp_config, shop_order
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def erp() -> Iterator[ErpSimulator]:
-    with ErpSimulator() as simulator:
-        for sku in SKUS:
-            simulator.book.add_item(sku, sku.title(), lead_time_days=5, lot_size=50, moq=100)
-        yield simulator
 
 
 def write_config(path: Path, erp: ErpSimulator) -> Path:

@@ -28,27 +28,10 @@ def test_hub_run_receives_processes_and_serves(tmp_path: Path) -> None:
         f'database_url = "sqlite:///{tmp_path / "hub.db"}"\nhttp_port = {port}\n'
         '[systems.shopify]\nadapter = "shopify"\nsecret_env = "TEST_SHOP_SECRET"\n'
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env["TEST_SHOP_SECRET"] = "s3cret"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "hub", "run"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    server = start_hub_run(tmp_path)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None, "hub run did not come up"
-            time.sleep(0.1)
+        wait_until(lambda: _healthy(base), "hub run did not come up", server)
         body = json.dumps(fixture("order")).encode()
         headers = {
             "Content-Type": "application/json",
@@ -82,16 +65,7 @@ def test_hub_run_creates_shop_orders_in_the_erp_and_follows_them_back(tmp_path: 
             f'database_url = "sqlite:///{tmp_path / "hub.db"}"\nhttp_port = {port}\n'
             '[systems.shopify]\nadapter = "shopify"\nsecret_env = "TEST_SHOP_SECRET"\n' + block
         )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-        env["TEST_SHOP_SECRET"] = "s3cret"
-        server = subprocess.Popen(
-            [sys.executable, "-m", "hub", "run"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        server = start_hub_run(tmp_path)
         try:
             base = f"http://127.0.0.1:{port}"
             wait_until(lambda: _healthy(base), "hub run did not come up", server)
@@ -128,6 +102,20 @@ def test_hub_run_creates_shop_orders_in_the_erp_and_follows_them_back(tmp_path: 
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=30)
+
+
+def start_hub_run(folder: Path) -> subprocess.Popen:
+    """``hub run`` with the hub.toml of FOLDER and the shop secret, as an operator starts it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env["TEST_SHOP_SECRET"] = "s3cret"
+    return subprocess.Popen(
+        [sys.executable, "-m", "hub", "run"],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _healthy(base: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,16 +21,7 @@ from hub.settings import SystemConfig
 from tests.conftest import TEST_SYSTEMS
 from tests.nav_service import NAV_WSDL, NavPageService
 
-SKUS = ["TEE-BLK-M", "CAP-OLV", "SOCK-3PK"]
 FIXTURES = Path(__file__).parent.parent / "fixtures"
-
-
-@pytest.fixture
-def erp() -> Iterator[ErpSimulator]:
-    with ErpSimulator() as simulator:
-        for sku in SKUS:
-            simulator.book.add_item(sku, sku.title(), lead_time_days=5, lot_size=50, moq=100)
-        yield simulator
 
 
 def erp_config(erp: ErpSimulator, **soap: Any) -> SystemConfig:

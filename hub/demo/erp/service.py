@@ -215,78 +215,54 @@ def erp_application(book: ErpBook, faults: FaultPlan, *, on_call: Callable[[str]
                 change["apply"](records[0])
         return [_build(model, r) for r in records]
 
-    class LegacyErp(ServiceBase):
-        @rpc(Unicode, Integer, Integer, _returns=Array(Debtor), _operation_name="GetCustomersChangedSince")
-        def customers(ctx, Since, Page, PageSize):
-            return listing("GetCustomersChangedSince", book.debtors, Debtor, Since, Page, PageSize)
+    def listed(operation: str, entity: Entity, model: type[_Model]) -> Any:
+        """One "changed since" operation of the WSDL: ``(Since, Page, PageSize) -> [model]``."""
 
-        @rpc(
-            Unicode,
-            Integer,
-            Integer,
-            _returns=Array(SalesOrder),
-            _operation_name="GetSalesOrdersChangedSince",
-        )
-        def orders(ctx, Since, Page, PageSize):
-            return listing("GetSalesOrdersChangedSince", book.orders, SalesOrder, Since, Page, PageSize)
+        def method(ctx, Since, Page, PageSize):  # the ERP's parameter names
+            return listing(operation, entity, model, Since, Page, PageSize)
 
-        @rpc(Unicode, Integer, Integer, _returns=Array(Invoice), _operation_name="GetInvoicesChangedSince")
-        def invoices(ctx, Since, Page, PageSize):
-            return listing("GetInvoicesChangedSince", book.invoices, Invoice, Since, Page, PageSize)
+        method.__name__ = method.__qualname__ = operation  # spyne keys its methods by name
+        return rpc(Unicode, Integer, Integer, _returns=Array(model), _operation_name=operation)(method)
 
-        @rpc(Unicode, Integer, Integer, _returns=Array(Payment), _operation_name="GetPaymentsChangedSince")
-        def payments(ctx, Since, Page, PageSize):
-            return listing("GetPaymentsChangedSince", book.payments, Payment, Since, Page, PageSize)
+    listings = {
+        "GetCustomersChangedSince": (book.debtors, Debtor),
+        "GetSalesOrdersChangedSince": (book.orders, SalesOrder),
+        "GetInvoicesChangedSince": (book.invoices, Invoice),
+        "GetPaymentsChangedSince": (book.payments, Payment),
+        "GetDeliveriesChangedSince": (book.deliveries, Delivery),
+        "GetItemsChangedSince": (book.items, Item),
+        "GetStockChangedSince": (book.stock, Stock),
+        "GetProductionOrdersChangedSince": (book.production, ProductionOrder),
+    }
 
-        @rpc(Unicode, Integer, Integer, _returns=Array(Delivery), _operation_name="GetDeliveriesChangedSince")
-        def deliveries(ctx, Since, Page, PageSize):
-            return listing("GetDeliveriesChangedSince", book.deliveries, Delivery, Since, Page, PageSize)
+    @rpc(NewSalesOrder, _returns=CreateResult, _operation_name="CreateSalesOrder")
+    def create(ctx, Order):
+        if on_call is not None:
+            on_call("CreateSalesOrder")
+        if faults.take(("soap_fault",), "CreateSalesOrder"):
+            raise Fault("Server.Internal", "Interner Fehler: Nummernkreis gesperrt")
+        request = _plain(Order)
+        try:
+            number = book.create_sales_order(request)
+        except Rejected as error:
+            raise Fault("Client.Validation", str(error)) from None
+        slow = faults.take(("slow_after_create",), "CreateSalesOrder")
+        if slow:  # the order exists, but the answer comes too late for the caller
+            time.sleep(slow.get("seconds", 5))
+        return CreateResult(OrderNo=number)
 
-        @rpc(Unicode, Integer, Integer, _returns=Array(Item), _operation_name="GetItemsChangedSince")
-        def items(ctx, Since, Page, PageSize):
-            return listing("GetItemsChangedSince", book.items, Item, Since, Page, PageSize)
+    @rpc(Unicode, _returns=SalesOrder, _operation_name="GetSalesOrderByExternalRef")
+    def by_external_ref(ctx, ExternalRef):
+        if on_call is not None:
+            on_call("GetSalesOrderByExternalRef")
+        found = book.order_by_external_ref(ExternalRef or "")
+        return None if found is None else _build(SalesOrder, found)
 
-        @rpc(Unicode, Integer, Integer, _returns=Array(Stock), _operation_name="GetStockChangedSince")
-        def stock(ctx, Since, Page, PageSize):
-            return listing("GetStockChangedSince", book.stock, Stock, Since, Page, PageSize)
-
-        @rpc(
-            Unicode,
-            Integer,
-            Integer,
-            _returns=Array(ProductionOrder),
-            _operation_name="GetProductionOrdersChangedSince",
-        )
-        def production(ctx, Since, Page, PageSize):
-            return listing(
-                "GetProductionOrdersChangedSince", book.production, ProductionOrder, Since, Page, PageSize
-            )
-
-        @rpc(NewSalesOrder, _returns=CreateResult, _operation_name="CreateSalesOrder")
-        def create(ctx, Order):
-            if on_call is not None:
-                on_call("CreateSalesOrder")
-            if faults.take(("soap_fault",), "CreateSalesOrder"):
-                raise Fault("Server.Internal", "Interner Fehler: Nummernkreis gesperrt")
-            request = _plain(Order)
-            try:
-                number = book.create_sales_order(request)
-            except Rejected as error:
-                raise Fault("Client.Validation", str(error)) from None
-            slow = faults.take(("slow_after_create",), "CreateSalesOrder")
-            if slow:  # the order exists, but the answer comes too late for the caller
-                time.sleep(slow.get("seconds", 5))
-            return CreateResult(OrderNo=number)
-
-        @rpc(Unicode, _returns=SalesOrder, _operation_name="GetSalesOrderByExternalRef")
-        def by_external_ref(ctx, ExternalRef):
-            if on_call is not None:
-                on_call("GetSalesOrderByExternalRef")
-            found = book.order_by_external_ref(ExternalRef or "")
-            return None if found is None else _build(SalesOrder, found)
-
+    operations = {name: listed(name, entity, model) for name, (entity, model) in listings.items()}
+    operations.update(CreateSalesOrder=create, GetSalesOrderByExternalRef=by_external_ref)
+    service = type(ServiceBase)("LegacyErp", (ServiceBase,), operations)  # spyne's metaclass reads them
     return Application(
-        [LegacyErp],
+        [service],
         tns=NAMESPACE,
         name="LegacyErp",
         in_protocol=Soap11(validator="lxml"),
