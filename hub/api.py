@@ -44,7 +44,7 @@ def create_process_app(hub: Hub, health: Callable[[], dict[str, Any]]) -> FastAP
     return app
 
 
-_UNHEALTHY = ("stalled", "down")
+_UNHEALTHY = ("stalled", "down", "degraded")
 
 
 def _instant(text: str | None) -> datetime | None:

@@ -74,6 +74,18 @@ def _credentials(source: SoapSource, system: str) -> tuple[str, str]:
     return values[0], values[1]
 
 
+class _Transport(Transport):
+    """zeep's transport, refusing an authentication failure before zeep tries to read it as XML."""
+
+    def post_xml(self, address: str, envelope: Any, headers: dict[str, str]) -> Any:
+        response = super().post_xml(address, envelope, headers)
+        if response.status_code in (401, 403):
+            raise TransportError(
+                f"HTTP {response.status_code} from {address}", response.status_code, response.content
+            )
+        return response
+
+
 class SoapClient:
     """The configured service of one system, created lazily (the WSDL is fetched on first use)."""
 
@@ -92,7 +104,7 @@ class SoapClient:
         elif self.source.auth == "wsse":
             user, password = _credentials(self.source, self.system)
             wsse = UsernameToken(user, password)
-        transport = Transport(
+        transport = _Transport(
             session=session,
             timeout=self.source.timeout_seconds,
             operation_timeout=self.source.operation_timeout_seconds,
@@ -151,6 +163,10 @@ class SoapClient:
         except TransportError as error:
             status = getattr(error, "status_code", None)
             detail = str(error).splitlines()[0]
+            if status in (401, 403):  # the same credentials will not work on the next try either
+                raise SoapCallFailed(
+                    operation, f"not authorised (HTTP {status})", detail, transient=False
+                ) from None
             raise SoapCallFailed(
                 operation, f"malformed response (HTTP {status})", detail, transient=True
             ) from None

@@ -32,7 +32,7 @@ from hub.bootstrap import Hub
 from hub.mapping.paths import compile_path
 from hub.settings import ConfigError, OutboundSync, SoapSource
 
-__all__ = ["OUTBOUND_ENTITY", "OutboundReport", "OutboundSpec", "OutboundSyncer"]
+__all__ = ["OUTBOUND_ENTITY", "OutboundReport", "OutboundSpec", "OutboundSyncer", "outbound_status"]
 
 OUTBOUND_ENTITY = "outbound"
 _PLACED = ":Order.Placed"
@@ -167,30 +167,7 @@ class OutboundSyncer:
         self.state.set_circuit(self.target, OUTBOUND_ENTITY, "paused" if paused else "closed")
 
     def status(self) -> dict[str, Any]:
-        rows = self.hub.store.query(
-            "SELECT state, COUNT(*) AS n FROM hub_outbound WHERE target = ? GROUP BY state", (self.target,)
-        )
-        recent = self.hub.store.query(
-            "SELECT order_system, order_ref, state, target_ref, reason, attempts, updated_at "
-            "FROM hub_outbound WHERE target = ? AND state IN ('sending', 'rejected') "
-            "ORDER BY updated_at DESC LIMIT 20",
-            (self.target,),
-        )
-        state = self.state.load(self.target, OUTBOUND_ENTITY)
-        position = self.hub.store.position(self.tracking)
-        return {
-            "target": self.target,
-            "enabled": self.config.enabled,
-            "paused": self.paused(),
-            "channels": self.config.channels,
-            "position": position,
-            "log_head": self.hub.store.head(),
-            "counts": {r["state"]: int(r["n"]) for r in rows},
-            "attention": [dict(r) for r in recent],
-            "last_success_at": state.last_success_at,
-            "last_error": state.last_error,
-            "last_error_at": state.last_error_at,
-        }
+        return outbound_status(self.hub, self.target, self)
 
     # -- sync ----------------------------------------------------------------------------------
 
@@ -381,6 +358,35 @@ class OutboundSyncer:
             "placed_at": event.placed_at.isoformat(),
             "lines": event.lines,
         }
+
+
+def outbound_status(hub: Hub, target: str, syncer: OutboundSyncer | None = None) -> dict[str, Any]:
+    """Kill switch, position and outcomes of the sync to TARGET (configured here or not)."""
+    rows = hub.store.query(
+        "SELECT state, COUNT(*) AS n FROM hub_outbound WHERE target = ? GROUP BY state", (target,)
+    )
+    attention = hub.store.query(
+        "SELECT order_system, order_ref, state, target_ref, reason, attempts, updated_at "
+        "FROM hub_outbound WHERE target = ? AND state IN ('sending', 'rejected') "
+        "ORDER BY updated_at DESC LIMIT 20",
+        (target,),
+    )
+    state = AdapterState(hub.store).load(target, OUTBOUND_ENTITY)
+    return {
+        "target": target,
+        "enabled": syncer.config.enabled if syncer else False,
+        "paused": syncer.paused()
+        if syncer
+        else "not in this configuration; outcomes recorded by an earlier run",
+        "channels": syncer.config.channels if syncer else [],
+        "position": hub.store.position(f"outbound:{target}"),
+        "log_head": hub.store.head(),
+        "counts": {r["state"]: int(r["n"]) for r in rows},
+        "attention": [dict(r) for r in attention],
+        "last_success_at": state.last_success_at,
+        "last_error": state.last_error,
+        "last_error_at": state.last_error_at,
+    }
 
 
 def _gone(owner: str) -> bool:

@@ -1,34 +1,49 @@
 """What each SOAP source is doing: per entity its cursor, last success and last error, and the
-source's circuit — one shape for ``hub adapters status`` and the ``/health`` endpoint."""
+source's circuit — one shape for ``hub adapters status`` and the ``/health`` endpoint.
+
+Sources are those configured, and those the database holds state for although this hub's
+configuration does not name them (the demo's ERP, a source since removed): their last known
+state is still worth seeing.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from adapters.soap.state import CIRCUIT, AdapterState
+from adapters.soap.outbound import OUTBOUND_ENTITY
+from adapters.soap.state import CIRCUIT, AdapterState, EntityState
 from hub.bootstrap import Hub
 
 __all__ = ["soap_status"]
 
 
-def _failing(state: Any) -> bool:
+def _failing(state: EntityState) -> bool:
     return bool(state.last_error_at) and (state.last_success_at or "") < state.last_error_at
 
 
 def soap_status(hub: Hub) -> list[dict[str, Any]]:
     states = AdapterState(hub.store)
+    configured = {
+        name: config.soap
+        for name, config in hub.settings.systems.items()
+        if config.adapter == "soap" and config.soap is not None
+    }
+    recorded: dict[str, list[str]] = {}
+    for row in hub.store.query("SELECT system, entity FROM hub_adapter_state ORDER BY system, entity"):
+        if row["entity"] not in (CIRCUIT, OUTBOUND_ENTITY):
+            recorded.setdefault(row["system"], []).append(row["entity"])
     found = []
-    for name, config in sorted(hub.settings.systems.items()):
-        if config.adapter != "soap" or config.soap is None:
-            continue
+    for name in sorted(set(configured) | set(recorded)):
+        source = configured.get(name)
+        operations = {e: c.operation for e, c in source.entities.items()} if source else {}
         circuit = states.load(name, CIRCUIT)
         entities = []
-        for entity in config.soap.entities:
+        for entity in operations or recorded[name]:
             state = states.load(name, entity)
             entities.append(
                 {
                     "entity": entity,
-                    "operation": config.soap.entities[entity].operation,
+                    "operation": operations.get(entity),
                     "cursor": state.cursor,
                     "records": state.records,
                     "polls": state.polls,
@@ -38,7 +53,9 @@ def soap_status(hub: Hub) -> list[dict[str, Any]]:
                     "failing": _failing(state),
                 }
             )
-        if circuit.circuit == "open":
+        if source is None:
+            status, detail = "unconfigured", "not in this configuration; state recorded by an earlier run"
+        elif circuit.circuit == "open":
             status, detail = "down", f"circuit open since {circuit.opened_at}: {circuit.last_error}"
         elif any(e["failing"] for e in entities):
             failing = [e["entity"] for e in entities if e["failing"]]
@@ -55,7 +72,7 @@ def soap_status(hub: Hub) -> list[dict[str, Any]]:
                 "circuit": circuit.circuit,
                 "circuit_opened_at": circuit.opened_at,
                 "failures_in_a_row": circuit.failures,
-                "wsdl": config.soap.wsdl,
+                "wsdl": source.wsdl if source else None,
                 "entities": entities,
             }
         )

@@ -9,6 +9,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from adapters.soap import OutboundReport, PollReport, outbound_syncers, receiving, soap_pollers
+from adapters.soap.outbound import outbound_status as target_status
 from adapters.soap.poller import Receive
 from adapters.soap.status import soap_status
 from adapters.webshop import WebhookHealth, webhook_secrets
@@ -45,7 +46,7 @@ def adapters_status(ctx: typer.Context, as_json: bool = JSON) -> None:
         console.print("no adapters configured (see [systems.*] in hub.toml)")
         return
     for adapter in found:
-        colour = {"ok": "green", "degraded": "yellow"}.get(adapter["status"], "red")
+        colour = {"ok": "green", "degraded": "yellow", "unconfigured": "dim"}.get(adapter["status"], "red")
         console.print(
             f"[bold]{adapter['name']}[/] [{colour}]{adapter['status']}[/] {adapter.get('detail') or ''}",
             highlight=False,
@@ -140,10 +141,12 @@ def _syncers(hub: Hub, receive: Receive | None = None) -> dict[str, Any]:
 
 
 @outbound.command("status")
-def outbound_status(ctx: typer.Context, as_json: bool = JSON) -> None:
+def outbound_status_command(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Per target: kill switch, position in the log, orders created, rejected or in doubt."""
     with open_hub(ctx) as hub:
-        found = [syncer.status() for syncer in _syncers(hub).values()]
+        syncers = _syncers(hub)
+        recorded = [r["target"] for r in hub.store.query("SELECT DISTINCT target FROM hub_outbound")]
+        found = [target_status(hub, t, syncers.get(t)) for t in sorted(set(syncers) | set(recorded))]
     if as_json:
         print_json(found)
         return

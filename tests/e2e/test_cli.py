@@ -217,6 +217,13 @@ def test_demo_shows_orders_in_every_stage(tmp_path: Path) -> None:
     assert len(synced) == 49 and len(moved) >= 6
     assert {o["stage"] for o in moved} >= {"delivered", "partially_paid", "shipped"}
     assert sum(o["system"] == "erp" for o in everything) == 6  # taken by phone in the ERP
+    [erp] = json.loads(hub(tmp_path, "adapters", "status", "--json").stdout)
+    assert erp["name"] == "soap:erp" and erp["status"] == "unconfigured"  # the demo's ERP is gone
+    assert {e["entity"] for e in erp["entities"]} == {"customers", "orders", "payments", "deliveries"}
+    assert all(e["cursor"]["since"] for e in erp["entities"])
+    [sync] = json.loads(hub(tmp_path, "outbound", "status", "--json").stdout)
+    assert sync["counts"] == {"created": 49, "rejected": 17}
+    assert "JKT-RAIN-L" in sync["attention"][0]["reason"]
     assert "waits for order 5999999999" in result.stdout
     letters = json.loads(hub(tmp_path, "deadletters", "list", "--json").stdout)
     assert sorted(x["stage"] for x in letters) == ["domain", "mapping", "mapping"]

@@ -391,3 +391,24 @@ def test_a_second_hub_waits_while_another_holds_the_outbound_lease(
 
     other.release("erp", "outbound", "elsewhere:1:a")
     assert syncer(hub).run_once().created == 1
+
+
+@pytest.mark.parametrize("auth", ["basic", "wsse"])
+def test_credentials_come_from_the_environment(
+    make_hub: Callable[..., Hub], monkeypatch: pytest.MonkeyPatch, auth: str
+) -> None:
+    with ErpSimulator(credentials=("hub", "s3cret"), auth=auth) as guarded:
+        guarded.book.add_debtor("Kunde", city="Köln")
+        config = erp_config(guarded, auth=auth, username_env="ERP_USER", password_env="ERP_PASSWORD")
+        hub = make_hub(systems={**TEST_SYSTEMS, "erp": config})
+        monkeypatch.setenv("ERP_USER", "hub")
+        monkeypatch.setenv("ERP_PASSWORD", "wrong")
+        refused = poller(hub).poll(["customers"])[0]
+        monkeypatch.setenv("ERP_PASSWORD", "s3cret")
+        accepted = poller(hub).poll(["customers"])[0]
+
+    assert refused.retries == 0  # wrong credentials are not worth another try
+    assert (
+        "not authorised (HTTP 401)" if auth == "basic" else "refused (Client.Authentication)"
+    ) in refused.error
+    assert accepted.error is None and accepted.stored == 1

@@ -7,6 +7,7 @@ real SOAP envelopes, so the adapter meets what it would meet in production — s
 
 from __future__ import annotations
 
+import base64
 import io
 import logging
 import re
@@ -82,7 +83,15 @@ class ErpSimulator:
     ``book`` holds its data, ``faults`` arms failures, ``calls`` counts operations served.
     """
 
-    def __init__(self, book: ErpBook | None = None, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        book: ErpBook | None = None,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        *,
+        credentials: tuple[str, str] | None = None,
+        auth: str = "basic",
+    ) -> None:
         logging.getLogger("spyne").setLevel(logging.CRITICAL)  # faults are answers, not crashes
         self.book = book or ErpBook(datetime(2026, 11, 2, 8, 0, 0))
         self.faults = FaultPlan()
@@ -90,6 +99,7 @@ class ErpSimulator:
         self._calls_lock = threading.Lock()
         self._soap = WsgiApplication(erp_application(self.book, self.faults, on_call=self._count))
         self._server = LoopbackServer(self._app, port, host)
+        self.credentials, self.auth = credentials, auth  # auth: basic (HTTP) or wsse (UsernameToken)
 
     @property
     def url(self) -> str:
@@ -121,6 +131,9 @@ class ErpSimulator:
             return self._soap(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length)
+        refused = self._refuse(environ, body, start_response)
+        if refused is not None:
+            return refused
         found = _OPERATION.search(body)
         operation = found.group(1).decode() if found else "?"
         fault = self.faults.take(("slow", "http500", "drop", "malformed"), operation)
@@ -140,6 +153,33 @@ class ErpSimulator:
                 return [b"<?xml version='1.0'?><soap11env:Envelope><broken"]
         environ["wsgi.input"] = _Replay(body)
         return self._soap(environ, start_response)
+
+    def _refuse(self, environ: dict[str, Any], body: bytes, start_response: Any) -> list[bytes] | None:
+        """The ERP's gatekeeper: HTTP basic auth, or a WS-Security UsernameToken in the header."""
+        if self.credentials is None:
+            return None
+        user, password = self.credentials
+        if self.auth == "basic":
+            expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+            if environ.get("HTTP_AUTHORIZATION") == expected:
+                return None
+            start_response("401 Unauthorized", [("WWW-Authenticate", 'Basic realm="ERP"')])
+            return [b"Unauthorized"]
+        token = re.search(rb"<(?:\w+:)?Username>([^<]*)</(?:\w+:)?Username>", body)
+        secret = re.search(rb"<(?:\w+:)?Password[^>]*>([^<]*)</(?:\w+:)?Password>", body)
+        if token and secret and (token.group(1), secret.group(1)) == (user.encode(), password.encode()):
+            return None
+        start_response("500 Internal Server Error", [("Content-Type", "text/xml; charset=utf-8")])
+        return [_AUTH_FAULT]
+
+
+_AUTH_FAULT = (
+    b"<?xml version='1.0' encoding='UTF-8'?><soap11env:Envelope "
+    b"xmlns:soap11env='http://schemas.xmlsoap.org/soap/envelope/'><soap11env:Body><soap11env:Fault>"
+    b"<faultcode>soap11env:Client.Authentication</faultcode>"
+    b"<faultstring>Anmeldung fehlgeschlagen (invalid UsernameToken)</faultstring>"
+    b"</soap11env:Fault></soap11env:Body></soap11env:Envelope>"
+)
 
 
 class _Replay:
