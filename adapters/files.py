@@ -17,12 +17,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adapters.edi.documents import documents
+from adapters.edi.syntax import EdiError, parse_interchanges
 from hub.dead_letters import Failure
 from hub.mapping import as_envelope
 
 __all__ = ["FileError", "FileLine", "read_messages"]
 
-SUPPORTED = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv"}
+SUPPORTED = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".edi": "edi",
+    ".x12": "edi",
+    ".edifact": "edi",
+}
 
 
 class FileError(ValueError):
@@ -56,12 +66,36 @@ def read_messages(path: Path) -> Iterator[FileLine]:
     kind = SUPPORTED.get(path.suffix.lower())
     if kind is None:
         raise FileError(
-            f"{path}: unsupported file type {path.suffix!r}; use .jsonl/.ndjson (JSON Lines), .json or .csv"
+            f"{path}: unsupported file type {path.suffix!r}; use .jsonl/.ndjson (JSON Lines), .json, .csv "
+            "or .edi/.x12/.edifact (EDI interchanges)"
         )
     if not path.is_file():
         raise FileError(f"{path}: file not found")
-    readers = {"jsonl": _json_lines, "json": _json_document, "csv": _csv_rows}
+    readers = {"jsonl": _json_lines, "json": _json_document, "csv": _csv_rows, "edi": _edi_documents}
     yield from readers[kind](path)
+
+
+def _edi_documents(path: Path) -> Iterator[FileLine]:
+    """An EDI file: one message per transaction set (or per order of a ship notice).
+
+    A file with any syntax or envelope error yields nothing but that error (one dead letter with
+    the whole interchange): a partner's interchange is taken whole or not at all.
+    """
+    raw = path.read_bytes()
+    try:
+        messages = parse_interchanges(raw, str(path))
+    except EdiError as error:
+        yield FileLine(
+            path.name, max(error.segment or 0, 1), None, str(error), raw.decode("latin-1"), len(raw)
+        )
+        return
+    number = 0
+    for message in messages:
+        for document in documents(message):
+            number += 1
+            headers = {"edi-standard": message.standard, "edi-type": message.type}
+            text = json.dumps(document, ensure_ascii=False)
+            yield FileLine(path.name, number, {"headers": headers, "body": document}, None, text, len(raw))
 
 
 def _json_document(path: Path) -> Iterator[FileLine]:

@@ -56,7 +56,7 @@ def _compile(node: dict[str, Any]) -> Path:
     if kind == "literal":
         literal = node["value"]
         return lambda value: literal
-    if kind in ("subexpression", "pipe"):
+    if kind in ("subexpression", "pipe", "index_expression"):  # a[0][2] is one node of 3 steps
         steps = [_compile(child) for child in children]
 
         def chain(value: Any) -> Any:
@@ -65,9 +65,6 @@ def _compile(node: dict[str, Any]) -> Path:
             return value
 
         return chain
-    if kind == "index_expression":
-        left, right = (_compile(child) for child in children)
-        return lambda value: right(left(value))
     if kind == "index":
         position = node["value"]
 

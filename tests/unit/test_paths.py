@@ -78,7 +78,7 @@ def _expressions(spec: Any) -> Iterator[str]:
         for key, value in spec.items():
             if key in ("when", "message_id", "entity_key", "path", "each") and isinstance(value, str):
                 yield value
-            elif key in ("tables", "value"):  # lookup tables and constants are not expressions
+            elif key in ("tables", "value", "default"):  # lookup tables and constants are not expressions
                 continue
             elif isinstance(value, str) and key not in ("name", "contract"):
                 yield value
