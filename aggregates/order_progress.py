@@ -28,7 +28,7 @@ STAGES = (
 # Authorised money is a promise, failed money is nothing: only these statuses count as paid.
 COUNTED_PAYMENT = frozenset({"captured", "received"})
 # A packed parcel is still in the warehouse; from hand-over on, the goods have left.
-SHIPPED_STATUSES = frozenset({"handed_over", "in_transit", "delivered"})
+SHIPPED_STATUSES = frozenset({"handed_over", "in_transit", "out_for_delivery", "attempt_failed", "delivered"})
 
 
 @dataclass

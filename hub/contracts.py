@@ -301,7 +301,16 @@ class ShipmentUpdate(Contract):
     shipment_id: Ref
     carrier: str | None = None
     tracking_number: str | None = None
-    status: Literal["packed", "handed_over", "in_transit", "delivered", "failed", "returned"]
+    status: Literal[
+        "packed",
+        "handed_over",
+        "in_transit",
+        "out_for_delivery",
+        "attempt_failed",  # a delivery attempt failed; the carrier tries again
+        "delivered",
+        "failed",
+        "returned",
+    ]
     lines: list[ShipmentLine] = []
     occurred_at: UtcDatetime
 

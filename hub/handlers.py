@@ -98,6 +98,9 @@ class Workspace:
             self.cache.popitem(last=False)
 
 
+TRACKING = "tracking"  # the alias system of parcels' tracking numbers
+
+
 def target_ids(record: Contract, system: str) -> list[UUID]:
     """The aggregates a record will touch, so a batch can load them all at once."""
     ids = []
@@ -105,6 +108,8 @@ def target_ids(record: Contract, system: str) -> list[UUID]:
         ids.append(order_id(getattr(record, "order_system", None) or system, record.order_ref))
     if isinstance(record, OrderReference) and record.external_ref:
         ids.append(order_id(system, record.external_ref))
+    if isinstance(record, ShipmentUpdate) and record.tracking_number:
+        ids.append(order_id(TRACKING, record.tracking_number))
     if isinstance(record, CustomerRecord):
         ids.append(customer_id(system, record.customer_ref))
     elif isinstance(record, OrderPlaced) and record.customer is not None:
@@ -112,16 +117,21 @@ def target_ids(record: Contract, system: str) -> list[UUID]:
     return ids
 
 
-def _existing_order(ws: Workspace, system: str, order_ref: str) -> Order:
-    """The order a message means, also when it quotes another system's number for it."""
+def _resolve(ws: Workspace, system: str, order_ref: str) -> tuple[Order, OrderAlias | None]:
+    """The order a message means — also when it quotes another system's number for it (then
+    with the alias it followed)."""
     key = order_id(system, order_ref)
-    order = ws.get(key)
-    if isinstance(order, OrderAlias):
-        order = ws.get(UUID(order.order_key))
+    found = ws.get(key)
+    alias = found if isinstance(found, OrderAlias) else None
+    order = ws.get(UUID(alias.order_key)) if alias is not None else found
     if order is None:
         raise AwaitingOrder(key, order_ref)
     ws.touch(order)
-    return order
+    return order, alias
+
+
+def _existing_order(ws: Workspace, system: str, order_ref: str) -> Order:
+    return _resolve(ws, system, order_ref)[0]
 
 
 def _place(record: OrderPlaced, system: str, provenance: Provenance, ws: Workspace) -> UUID | None:
@@ -195,13 +205,17 @@ def _payment(record: PaymentUpdate, system: str, provenance: Provenance, ws: Wor
     )
 
 
-def _shipment(record: ShipmentUpdate, system: str, provenance: Provenance, ws: Workspace) -> None:
+def _shipment(record: ShipmentUpdate, system: str, provenance: Provenance, ws: Workspace) -> UUID | None:
     quantities: dict[str, Decimal] = {}
     for line in record.lines:
         quantities[line.sku] = quantities.get(line.sku, Decimal(0)) + line.quantity
     lines = {sku: str(qty) for sku, qty in quantities.items()}
-    _existing_order(ws, record.order_system or system, record.order_ref).record_shipment(
-        shipment_id=record.shipment_id,
+    order, alias = _resolve(ws, record.order_system or system, record.order_ref)
+    shipment_id = record.shipment_id
+    if alias is not None and alias.shipment_id and record.shipment_id == alias.ref:
+        shipment_id = alias.shipment_id  # a carrier's event about a parcel the shop shipped
+    order.record_shipment(
+        shipment_id=shipment_id,
         status=record.status,
         carrier=record.carrier,
         tracking_number=record.tracking_number,
@@ -209,6 +223,21 @@ def _shipment(record: ShipmentUpdate, system: str, provenance: Provenance, ws: W
         occurred_at=record.occurred_at,
         provenance=provenance,
     )
+    if not record.tracking_number:
+        return None
+    key = order_id(TRACKING, record.tracking_number)
+    if ws.get(key) is not None:
+        return None
+    ws.add(
+        OrderAlias.create(
+            system=TRACKING,
+            ref=record.tracking_number,
+            order_key=str(order.id),
+            shipment_id=shipment_id,
+            provenance=provenance,
+        )
+    )
+    return key  # carrier events that came before the shipment was known can go on
 
 
 def _confirmation(record: DeliveryConfirmation, system: str, provenance: Provenance, ws: Workspace) -> None:

@@ -148,7 +148,7 @@ class OutboundSync(BaseModel):
 class SystemConfig(BaseModel):
     """One source system: how its messages arrive and how to read them."""
 
-    adapter: Literal["shopify", "woocommerce", "file", "soap"] = "file"
+    adapter: Literal["shopify", "woocommerce", "carrier", "file", "soap"] = "file"
     soap: SoapSource | None = Field(None, description="the SOAP source (adapter = 'soap')")
     outbound: OutboundSync | None = Field(None, description="create orders here (needs soap)")
     mappings: Path | None = Field(None, description="mapping folder; default mappings/<name>")

@@ -32,13 +32,18 @@ ROOT = Path(__file__).resolve().parent.parent
 # Real product inputs, copied from ../shared/inputs (origins and licences in fixtures/SOURCES.md).
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-TEST_SECRETS = {"shopify": "shopify-test-secret", "woocommerce": "woo-test-secret"}
+TEST_SECRETS = {
+    "shopify": "shopify-test-secret",
+    "woocommerce": "woo-test-secret",
+    "carrier": "carrier-test-secret",
+}
 TEST_SYSTEMS = {
     "shopify": SystemConfig(adapter="shopify", secret_env="SHOPIFY_WEBHOOK_SECRET"),
     "woocommerce": SystemConfig(
         adapter="woocommerce", secret_env="WOOCOMMERCE_WEBHOOK_SECRET", timezone="Europe/Berlin"
     ),
     "feedback": SystemConfig(adapter="file", timezone="Europe/Berlin"),
+    "carrier": SystemConfig(adapter="carrier", secret_env="CARRIER_WEBHOOK_SECRET"),
 }
 
 

@@ -23,7 +23,7 @@ from hub.inbox import RecordOutcome
 __all__ = ["WebhookHealth", "webhook_router", "webhook_secrets"]
 
 # Headers worth keeping with the message: they select mappings and help support.
-_KEPT_PREFIXES = ("x-shopify-", "x-wc-webhook-", "content-type", "user-agent")
+_KEPT_PREFIXES = ("x-shopify-", "x-wc-webhook-", "x-carrier-", "content-type", "user-agent")
 _SIGNATURE_HEADERS = {check.header.lower() for check in SIGNATURE_CHECKS.values()}
 
 
@@ -109,7 +109,7 @@ def webhook_router(
             return refuse(
                 system,
                 404,
-                f"no web-shop system named {system!r} is configured",
+                f"no webhook system (shop or carrier) named {system!r} is configured",
                 "unknown_system",
             )
         limit = hub.settings.max_body_bytes

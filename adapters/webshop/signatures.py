@@ -1,7 +1,8 @@
 """Webhook signatures as the platforms document them: base64 HMAC-SHA256 of the raw body.
 
-Shopify sends it in ``X-Shopify-Hmac-Sha256``, WooCommerce in ``X-WC-Webhook-Signature``; both
-are computed over the exact bytes received, so verification happens before any parsing.
+Shopify sends it in ``X-Shopify-Hmac-Sha256``, WooCommerce in ``X-WC-Webhook-Signature``, carrier
+tracking feeds in ``X-Carrier-Signature``; all are computed over the exact bytes received, so
+verification happens before any parsing.
 """
 
 from __future__ import annotations
@@ -36,4 +37,6 @@ class SignatureCheck:
 SIGNATURE_CHECKS = {
     "shopify": SignatureCheck("X-Shopify-Hmac-Sha256", "X-Shopify-Topic"),
     "woocommerce": SignatureCheck("X-WC-Webhook-Signature", "X-WC-Webhook-Topic"),
+    # Parcel tracking events (a carrier, or a tracking aggregator in front of several).
+    "carrier": SignatureCheck("X-Carrier-Signature", "X-Carrier-Event"),
 }

@@ -55,7 +55,7 @@ kek_env = "HUB_KEY_ENCRYPTION_KEY"          # variable with the key-encryption k
 # brokers = "127.0.0.1:9092"
 # partitions = 8
 
-# One table per source system. adapter: shopify | woocommerce | file | soap.
+# One table per source system. adapter: shopify | woocommerce | carrier | file | soap.
 # A legacy ERP polled over SOAP (and orders of other channels created in it) is a longer block:
 # see deploy/erp-system.toml and the README section "Legacy ERP over SOAP".
 [systems.shopify]

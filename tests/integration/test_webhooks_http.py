@@ -149,9 +149,71 @@ def test_health_reports_each_webhook_adapter(client) -> None:
 
 def test_health_is_degraded_when_a_webhook_secret_is_missing(make_hub) -> None:
     hub = make_hub()
-    health = WebhookHealth(hub, {"shopify": "set"})  # woocommerce's secret is missing
+    health = WebhookHealth(hub, {"shopify": "set", "carrier": "set"})  # woocommerce's secret is missing
     with ServerThread(create_app(hub, [], [health.report])) as server:
         report = httpx.get(f"{server.url}/health").json()
     assert report["status"] == "degraded" and report["troubled"] == ["webhooks:woocommerce"]
     woo = next(a for a in report["adapters"] if a["name"] == "webhooks:woocommerce")
     assert woo["status"] == "down" and "WOOCOMMERCE_WEBHOOK_SECRET" in woo["detail"]
+
+
+def carrier_post(http: httpx.Client, event: str, tracking: str, status: str, at: str) -> httpx.Response:
+    body = json.dumps(
+        {
+            "id": f"evt_{tracking}_{status}",
+            "object": "Event",
+            "description": "tracker.updated",
+            "result": {
+                "object": "Tracker",
+                "tracking_code": tracking,
+                "carrier": "UPS",
+                "status": status,
+                "status_detail": status,
+                "updated_at": at,
+            },
+        }
+    ).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Carrier-Event": event,
+        "X-Carrier-Signature": sign(TEST_SECRETS["carrier"], body),
+    }
+    return http.post("/webhooks/carrier", content=body, headers=headers)
+
+
+def test_carrier_tracking_events_move_the_shipment_the_shop_recorded(client) -> None:
+    """The carrier's events name only the tracking number; they update the shop's shipment, in
+    order, and an event that arrives before the shop reported the parcel waits for it."""
+    hub, http = client
+    order = fixture("order")
+    parcel = fixture("fulfillment")
+    parcel["line_items"] = order["line_items"]  # everything in one parcel
+    early = carrier_post(http, "tracker.updated", "1Z2345", "in_transit", "2026-11-20T08:00:00Z")
+    assert early.json() == {"status": "stored"}
+    hub.process()
+    assert hub.processor.parked_count() == 1  # no parcel 1Z2345 yet
+
+    shopify_post(http, json.dumps(order).encode())
+    shopify_post(http, json.dumps(parcel).encode(), topic="fulfillments/create")
+    hub.process()
+    assert hub.processor.parked_count() == 0
+    for status, at in [
+        ("out_for_delivery", "09:00"),
+        ("available_for_pickup", "12:00"),
+        ("delivered", "15:30"),
+    ]:
+        carrier_post(http, "tracker.updated", "1Z2345", status, f"2026-11-20T{at}:00Z")
+        hub.process()
+        tracked = http.get("/orders/%231001").json()
+        [shipment] = tracked["shipments"]
+        assert shipment["shipment_id"] == str(parcel["id"])  # the shop's shipment, not a second one
+    assert (shipment["status"], tracked["stage"]) == ("delivered", "delivered")
+    assert tracked["delivered_at"] == "2026-11-20T15:30:00+00:00"
+    bad = carrier_post(http, "tracker.updated", "1Z2345", "delivered", "2026-11-20T15:30:00Z")
+    assert bad.json() == {"status": "duplicate"}
+    forged = http.post(
+        "/webhooks/carrier",
+        content=b'{"id": "evt_x"}',
+        headers={"Content-Type": "application/json", "X-Carrier-Signature": "AAAA"},
+    )
+    assert forged.status_code == 401 and forged.json()["error"] == "bad_signature"
