@@ -25,10 +25,11 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from adapters.soap.client import SoapCallFailed, SoapClient
-from adapters.soap.poller import ENTITY_HEADER, OPERATION_HEADER, Receive
+from adapters.soap.poller import ENTITY_HEADER, OPERATION_HEADER
 from adapters.soap.state import AdapterState
 from aggregates import Order, customer_id
 from hub.bootstrap import Hub
+from hub.intake import Receive
 from hub.mapping.paths import compile_path
 from hub.settings import ConfigError, OutboundSync, SoapSource
 

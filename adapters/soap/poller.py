@@ -20,15 +20,11 @@ from typing import Any
 from adapters.soap.client import SoapCallFailed, SoapClient
 from adapters.soap.state import AdapterState
 from hub.bootstrap import Hub
-from hub.inbox import RecordOutcome
+from hub.intake import Receive
 from hub.mapping.paths import compile_path
 from hub.settings import SoapEntity, SoapSource
 
-__all__ = ["PollReport", "Receive", "SoapPoller", "next_position", "render_request"]
-
-# Where pages go: ``Hub.receive`` (the inbox) or a Kafka publisher; ``also`` commits the cursor
-# after the messages are safe.
-Receive = Callable[[str, list[dict[str, Any]], Callable[[Any], None] | None], RecordOutcome]
+__all__ = ["PollReport", "SoapPoller", "next_position", "render_request"]
 
 ENTITY_HEADER = "soap-entity"
 OPERATION_HEADER = "soap-operation"

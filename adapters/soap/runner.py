@@ -13,8 +13,9 @@ from contextlib import contextmanager
 
 from adapters.soap.client import SoapClient
 from adapters.soap.outbound import OutboundSyncer
-from adapters.soap.poller import Receive, SoapPoller
+from adapters.soap.poller import SoapPoller
 from hub.bootstrap import Hub
+from hub.intake import Receive, intake
 
 __all__ = ["SoapRunner", "outbound_syncers", "receiving", "soap_pollers"]
 
@@ -23,18 +24,12 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def receiving(hub: Hub) -> Iterator[Receive]:
-    """Where adapter pages go in this hub's transport: the inbox, or Kafka in distributed mode."""
-    polled = any(c.adapter == "soap" for c in hub.settings.systems.values())
-    if hub.settings.transport != "kafka" or not polled:
+    """The hub's intake for SOAP sources; no Kafka connection where no source is configured."""
+    if not any(c.adapter == "soap" for c in hub.settings.systems.values()):
         yield hub.receive
         return
-    from hub.streaming.blocking import BlockingPublisher  # the streaming extra
-
-    publisher = BlockingPublisher(hub)
-    try:
-        yield publisher.receive
-    finally:
-        publisher.close()
+    with intake(hub) as receive:
+        yield receive
 
 
 def soap_pollers(hub: Hub, receive: Receive | None = None) -> dict[str, SoapPoller]:

@@ -10,11 +10,11 @@ from rich.table import Table
 
 from adapters.soap import OutboundReport, PollReport, outbound_syncers, receiving, soap_pollers
 from adapters.soap.outbound import outbound_status as target_status
-from adapters.soap.poller import Receive
 from adapters.soap.status import soap_status
 from adapters.webshop import WebhookHealth, webhook_secrets
 from hub.bootstrap import Hub
 from hub.cli.context import JSON, console, fail, open_hub, print_json
+from hub.intake import Receive
 from hub.settings import ConfigError
 
 __all__ = ["adapters", "outbound"]

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -14,7 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from adapters.files import FileError, read_messages
 from hub.bootstrap import Hub
 from hub.cli.context import console, fail, open_hub
-from hub.inbox import RecordOutcome
+from hub.intake import Receive, intake
 from hub.processing import BatchReport
 
 __all__ = ["ingest", "process"]
@@ -46,7 +42,7 @@ def ingest(
         if not path.is_file():
             fail(f"{path}: file not found")
     folders = {system: mappings} if mappings else None
-    with open_hub(ctx, folders) as hub, _intake(hub) as receive:
+    with open_hub(ctx, folders) as hub, intake(hub) as receive:
         hub.catalog.mappings(system)  # unusable mappings fail here, before anything is stored
         received = stored = duplicates = unreadable = 0
         with _progress() as progress:
@@ -78,26 +74,6 @@ def ingest(
             + ("" if not no_process else " (not processed: --no-process)"),
             highlight=False,
         )
-
-
-Receive = Callable[[str, list[dict[str, Any]]], RecordOutcome]
-
-
-@contextmanager
-def _intake(hub: Hub) -> Iterator[Receive]:
-    """Where ingested messages go: the inbox, or Kafka in distributed mode."""
-    if hub.settings.transport != "kafka":
-        yield hub.receive
-        return
-    from hub.streaming.publisher import RawPublisher
-
-    publisher = RawPublisher(hub.settings, hub.catalog, hub.metrics)
-    with asyncio.Runner() as runner:
-        runner.run(publisher.start())
-        try:
-            yield lambda system, envelopes: runner.run(publisher.publish(system, envelopes))
-        finally:
-            runner.run(publisher.stop())
 
 
 def _ingest_file(
