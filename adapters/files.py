@@ -95,7 +95,9 @@ def _edi_documents(path: Path) -> Iterator[FileLine]:
             number += 1
             headers = {"edi-standard": message.standard, "edi-type": message.type}
             text = json.dumps(document, ensure_ascii=False)
-            yield FileLine(path.name, number, {"headers": headers, "body": document}, None, text, len(raw))
+            source = f"{path.name} {message.standard} {message.type} {message.control}"
+            envelope = {"headers": headers, "body": document, "source": source}
+            yield FileLine(path.name, number, envelope, None, text, len(raw))
 
 
 def _json_document(path: Path) -> Iterator[FileLine]:
@@ -159,4 +161,5 @@ def _csv_rows(path: Path) -> Iterator[FileLine]:
                 yield FileLine(path.name, number, None, reason, raw, offset)
                 continue
             body = {k: (v if v != "" else None) for k, v in row.items()}
-            yield FileLine(path.name, number, {"headers": {}, "body": body}, None, raw, offset)
+            envelope = {"headers": {}, "body": body, "source": f"{path.name} row {number}"}
+            yield FileLine(path.name, number, envelope, None, raw, offset)

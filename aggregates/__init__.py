@@ -2,11 +2,12 @@
 
 from aggregates.customer import PERSONAL_FIELDS, SourceCustomer
 from aggregates.errors import DomainRuleViolation
-from aggregates.identity import customer_id, order_id
+from aggregates.identity import customer_id, order_id, stock_id
 from aggregates.order import Order
 from aggregates.order_alias import OrderAlias
 from aggregates.order_progress import STAGES, OrderProgress
 from aggregates.provenance import Provenance
+from aggregates.stock import StockPosition
 
 __all__ = [
     "PERSONAL_FIELDS",
@@ -17,6 +18,8 @@ __all__ = [
     "OrderProgress",
     "Provenance",
     "SourceCustomer",
+    "StockPosition",
     "customer_id",
     "order_id",
+    "stock_id",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-__all__ = ["customer_id", "order_id"]
+__all__ = ["customer_id", "order_id", "stock_id"]
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://integration-hub.invalid/aggregates")
 
@@ -18,3 +18,8 @@ def order_id(system: str, order_ref: str) -> UUID:
 @lru_cache(maxsize=262_144)
 def customer_id(system: str, customer_ref: str) -> UUID:
     return uuid5(_NAMESPACE, f"customer\x1f{system}\x1f{customer_ref}")
+
+
+@lru_cache(maxsize=65_536)
+def stock_id(sku: str, location: str) -> UUID:
+    return uuid5(_NAMESPACE, f"stock\x1f{sku}\x1f{location}")

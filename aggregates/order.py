@@ -222,8 +222,12 @@ class Order(Aggregate):
                 f"{self.order_ref} does not contain"
             )
         known = self.progress.shipments.get(shipment_id)
-        if known is not None and known["status"] == status and (not lines or known["lines"] == lines):
-            return
+        if (
+            known is not None
+            and known["status"] == status
+            and all(known["lines"].get(k) == v for k, v in lines.items())
+        ):
+            return  # nothing new: same status, and every line already recorded as it is
         self.trigger_event(
             self.ShipmentRecorded,
             shipment_id=shipment_id,

@@ -82,8 +82,8 @@ class OrderProgress:
         shipment["status"] = status
         shipment["carrier"] = carrier or shipment.get("carrier")
         shipment["tracking_number"] = tracking_number or shipment.get("tracking_number")
-        if lines:
-            shipment["lines"] = {sku: str(qty) for sku, qty in lines.items()}
+        # Lines add up per shipment: a warehouse confirms a parcel one row (one SKU) at a time.
+        shipment["lines"] = {**shipment["lines"], **{sku: str(qty) for sku, qty in lines.items()}}
         shipment["updated_at"] = occurred_at.isoformat()
         if self.shipped_at is None and self.fully_shipped:
             self.shipped_at = occurred_at

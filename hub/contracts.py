@@ -19,6 +19,7 @@ __all__ = [
     "Alias",
     "CustomerRecord",
     "DeliveryConfirmation",
+    "GoodsReceipt",
     "OrderCancelled",
     "OrderLine",
     "OrderPlaced",
@@ -26,6 +27,7 @@ __all__ = [
     "PaymentUpdate",
     "ShipmentLine",
     "ShipmentUpdate",
+    "StockCount",
 ]
 
 # ISO 4217 codes actually in circulation; a mapping that emits anything else is a mapping bug or a
@@ -353,6 +355,30 @@ class OrderReference(Contract):
         return self
 
 
+Quantity = Annotated[Decimal, Field(ge=0)]
+
+
+class StockCount(Contract):
+    """What a warehouse counts for an item at a location at a time (a snapshot: newest wins)."""
+
+    sku: Ref
+    location: Ref
+    on_hand: Quantity
+    allocated: Quantity = Decimal(0)
+    as_of: UtcDatetime
+
+
+class GoodsReceipt(Contract):
+    """Goods that arrived at a location (a purchase or production order delivered)."""
+
+    receipt_id: Ref
+    sku: Ref
+    location: Ref
+    quantity: Decimal = Field(gt=0)
+    received_at: UtcDatetime
+    purchase_order: str | None = None
+
+
 CONTRACTS: dict[str, type[Contract]] = {
     model.__name__: model
     for model in (
@@ -363,5 +389,7 @@ CONTRACTS: dict[str, type[Contract]] = {
         DeliveryConfirmation,
         OrderCancelled,
         OrderReference,
+        StockCount,
+        GoodsReceipt,
     )
 }

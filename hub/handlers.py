@@ -21,18 +21,22 @@ from aggregates import (
     OrderAlias,
     Provenance,
     SourceCustomer,
+    StockPosition,
     customer_id,
     order_id,
+    stock_id,
 )
 from hub.contracts import (
     Contract,
     CustomerRecord,
     DeliveryConfirmation,
+    GoodsReceipt,
     OrderCancelled,
     OrderPlaced,
     OrderReference,
     PaymentUpdate,
     ShipmentUpdate,
+    StockCount,
 )
 from hub.store import Store
 
@@ -110,6 +114,8 @@ def target_ids(record: Contract, system: str) -> list[UUID]:
         ids.append(order_id(system, record.external_ref))
     if isinstance(record, ShipmentUpdate) and record.tracking_number:
         ids.append(order_id(TRACKING, record.tracking_number))
+    if isinstance(record, StockCount | GoodsReceipt):
+        ids.append(stock_id(record.sku, record.location))
     if isinstance(record, CustomerRecord):
         ids.append(customer_id(system, record.customer_ref))
     elif isinstance(record, OrderPlaced) and record.customer is not None:
@@ -284,6 +290,31 @@ def _reference(record: OrderReference, system: str, provenance: Provenance, ws: 
     return None
 
 
+def _stock(ws: Workspace, sku: str, location: str) -> StockPosition:
+    stock = ws.get(stock_id(sku, location))
+    if stock is None:
+        stock = StockPosition.open(sku, location)
+        ws.add(stock)
+    else:
+        ws.touch(stock)
+    return stock
+
+
+def _count(record: StockCount, system: str, provenance: Provenance, ws: Workspace) -> None:
+    _stock(ws, record.sku, record.location).count(
+        on_hand=record.on_hand, allocated=record.allocated, as_of=record.as_of, provenance=provenance
+    )
+
+
+def _receipt(record: GoodsReceipt, system: str, provenance: Provenance, ws: Workspace) -> None:
+    _stock(ws, record.sku, record.location).receive(
+        receipt_id=record.receipt_id,
+        quantity=record.quantity,
+        received_at=record.received_at,
+        provenance=provenance,
+    )
+
+
 _HANDLERS: dict[type[Contract], Callable[..., UUID | None]] = {
     OrderPlaced: _place,
     CustomerRecord: _customer,
@@ -292,6 +323,8 @@ _HANDLERS: dict[type[Contract], Callable[..., UUID | None]] = {
     DeliveryConfirmation: _confirmation,
     OrderCancelled: _cancellation,
     OrderReference: _reference,
+    StockCount: _count,
+    GoodsReceipt: _receipt,
 }
 
 

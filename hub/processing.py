@@ -514,11 +514,12 @@ def _unreadable(delivery: Delivery) -> Failure:
 def _failure(message: InboxMessage, stage: str, reason: str, mapping: Mapping | None) -> Failure:
     envelope = dict(message.envelope)
     envelope.setdefault("received_at", message.received_at.isoformat())
+    source = envelope.get("source")  # file and row of a message read from a file
     return Failure(
         system=message.system,
         message_id=message.message_id,
         stage=stage,
-        reason=reason,
+        reason=f"{source}: {reason}" if isinstance(source, str) else reason,
         envelope=envelope,
         inbox_position=message.position or None,
         mapping=mapping.label if mapping else None,

@@ -151,6 +151,12 @@ class SystemConfig(BaseModel):
     adapter: Literal["shopify", "woocommerce", "carrier", "file", "soap"] = "file"
     soap: SoapSource | None = Field(None, description="the SOAP source (adapter = 'soap')")
     outbound: OutboundSync | None = Field(None, description="create orders here (needs soap)")
+    drop_folder: Path | None = Field(
+        None, description="folder this system drops files into (adapter = 'file'); watched by `hub run`"
+    )
+    settle_seconds: float = Field(
+        2.0, ge=0, description="a dropped file is complete once unchanged for this long (.part files never)"
+    )
     mappings: Path | None = Field(None, description="mapping folder; default mappings/<name>")
     timezone: str = Field("UTC", description="zone of local times without an offset")
     secret_env: str | None = Field(None, description="environment variable holding the secret")

@@ -44,6 +44,7 @@ TEST_SYSTEMS = {
     ),
     "feedback": SystemConfig(adapter="file", timezone="Europe/Berlin"),
     "carrier": SystemConfig(adapter="carrier", secret_env="CARRIER_WEBHOOK_SECRET"),
+    "wms": SystemConfig(adapter="file", timezone="Europe/Berlin"),
 }
 
 

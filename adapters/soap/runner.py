@@ -7,15 +7,16 @@ processed by the hub's background processor, woken after every poll that stored 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from adapters.soap.client import SoapClient
 from adapters.soap.outbound import OutboundSyncer
 from adapters.soap.poller import SoapPoller
 from hub.bootstrap import Hub
 from hub.intake import Receive, intake
+from hub.periodic import Periodic
 
 __all__ = ["SoapRunner", "outbound_syncers", "receiving", "soap_pollers"]
 
@@ -61,29 +62,23 @@ class SoapRunner:
         self.hub, self.on_stored = hub, on_stored
         self.pollers = soap_pollers(hub, receive)
         self.syncers = outbound_syncers(hub, self.pollers, receive)
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._loops = [
+            Periodic(
+                f"soap-{name}", self._source(name).poll_interval_seconds, lambda name=name: self.round(name)
+            )
+            for name in sorted(set(self.pollers) | set(self.syncers))
+        ]
+
+    def _source(self, name: str) -> Any:
+        return self.hub.settings.systems[name].soap
 
     def start(self) -> None:
-        for name in sorted(set(self.pollers) | set(self.syncers)):
-            thread = threading.Thread(target=self._loop, args=(name,), name=f"soap-{name}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        for loop in self._loops:
+            loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=30)
-
-    def _loop(self, name: str) -> None:
-        source = self.hub.settings.systems[name].soap
-        assert source is not None
-        while not self._stop.is_set():
-            try:
-                self.round(name)
-            except Exception:  # a bug must not end the loop silently: log it, try next round
-                log.exception("SOAP source %s: round failed", name)
-            self._stop.wait(source.poll_interval_seconds)
+        for loop in self._loops:
+            loop.stop()
 
     def round(self, name: str) -> None:
         """One poll of every entity, then one outbound round."""

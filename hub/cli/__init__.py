@@ -9,6 +9,7 @@ import typer
 from hub.cli.adapters import adapters, outbound
 from hub.cli.audit import audit
 from hub.cli.demo import demo
+from hub.cli.files import files
 from hub.cli.ingest import ingest, process
 from hub.cli.privacy import privacy
 from hub.cli.queries import customers, deadletters, mappings, orders, parked, projections
@@ -52,6 +53,7 @@ app.add_typer(projections, name="projections")
 app.add_typer(mappings, name="mappings")
 app.add_typer(adapters, name="adapters")
 app.add_typer(outbound, name="outbound")
+app.add_typer(files, name="files")
 app.add_typer(audit, name="audit")
 app.add_typer(privacy, name="privacy")
 

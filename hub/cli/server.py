@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 import uvicorn
 
+from adapters.filedrop import drop_watchers
 from adapters.soap import SoapRunner, receiving
 from adapters.soap.status import soap_status
 from adapters.webshop import WebhookHealth, webhook_router, webhook_secrets
@@ -102,11 +103,16 @@ def serve(hub: Hub, host: str, port: int) -> None:
         [webhook_router(hub, secrets, on_stored=background.wake, health=health)],
         [health.report, lambda: soap_status(hub)],
     )
+    watchers = drop_watchers(hub, on_stored=background.wake)
     background.start()
     soap.start()
+    for watcher in watchers:
+        watcher.start()
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")
     finally:
+        for watcher in watchers:
+            watcher.stop()
         soap.stop()
         background.stop()
 

@@ -25,13 +25,15 @@ def test_a_real_shopify_order_is_placed_paid_and_fulfilled(hub: Hub) -> None:
     assert tracked["stage"] == "partially_shipped"  # the fixture fulfils one of three lines
     assert tracked["paid_amount"] == "409.94"
     assert tracked["shipments"][0]["tracking_number"] == "1Z2345"
-    # The order placement also registered the Shopify customer as a source record.
+    # The order placement also registered the Shopify customer as a source record, and the
+    # parcel's tracking number became an alias (a carrier's events will name only that).
     kinds = [type(e).__qualname__ for e in events_in_log(hub)]
     assert kinds == [
         "SourceCustomer.Registered",
         "Order.Placed",
         "Order.PaymentRecorded",
         "Order.ShipmentRecorded",
+        "OrderAlias.Created",
     ]
 
 
