@@ -70,3 +70,29 @@ def test_edi_purchase_order_ship_notice_and_a_damaged_interchange(tmp_path: Path
     assert "no mapping in" in letters["mapping"]["reason"] and "940" in json.dumps(
         json.loads(hub(tmp_path, "deadletters", "show", str(letters["mapping"]["id"]), "--json").stdout)
     )
+
+
+def test_hub_files_watch_takes_a_drop_folder_once(tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "stock.csv").write_text(
+        "record_type,sku,location,on_hand,allocated,counted_at\n"
+        "STOCK,TEE-BLK-M,WH1,240,12,2026-11-20 06:00:00\n"
+        "STOCK,CAP-OLV,WH1\n"
+    )
+    (drop / "orders.edi").write_bytes((EDI / "x12-850.OK.edi").read_bytes())
+    (drop / "late.csv.part").write_text("record_type,sku\n")
+    out = hub(tmp_path, "files", "watch", "wms", "--folder", str(drop), "--once", "--settle", "0", "--json")
+    result = json.loads(out.stdout)
+    taken = {r["file"]: r for r in result["taken"]}
+    assert taken["stock.csv"]["outcome"] == "processed" and taken["stock.csv"]["messages"] == 1
+    assert "stock.csv:3: row does not have the header's 6 fields" in taken["stock.csv"]["refused"][0]
+    assert taken["orders.edi"]["messages"] == 1
+    assert result["waiting"] == [] and (drop / "late.csv.part").exists()
+    assert sorted(p.name.split("-", 1)[1] for p in (drop / "processed").iterdir()) == [
+        "orders.edi",
+        "stock.csv",
+        "stock.csv.report.txt",
+    ]
+    missing = hub(tmp_path, "files", "watch", "wms", "--once", check=False)
+    assert missing.returncode == 2 and "systems.wms.drop_folder" in missing.stderr
