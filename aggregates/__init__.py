@@ -2,7 +2,8 @@
 
 from aggregates.customer import PERSONAL_FIELDS, SourceCustomer
 from aggregates.errors import DomainRuleViolation
-from aggregates.identity import customer_id, order_id, stock_id
+from aggregates.identity import customer_id, master_id, order_id, stock_id
+from aggregates.master import MasterRecord
 from aggregates.order import Order
 from aggregates.order_alias import OrderAlias
 from aggregates.order_progress import STAGES, OrderProgress
@@ -13,6 +14,7 @@ __all__ = [
     "PERSONAL_FIELDS",
     "STAGES",
     "DomainRuleViolation",
+    "MasterRecord",
     "Order",
     "OrderAlias",
     "OrderProgress",
@@ -20,6 +22,7 @@ __all__ = [
     "SourceCustomer",
     "StockPosition",
     "customer_id",
+    "master_id",
     "order_id",
     "stock_id",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-__all__ = ["customer_id", "order_id", "stock_id"]
+__all__ = ["customer_id", "master_id", "order_id", "stock_id"]
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://integration-hub.invalid/aggregates")
 
@@ -23,3 +23,8 @@ def customer_id(system: str, customer_ref: str) -> UUID:
 @lru_cache(maxsize=65_536)
 def stock_id(sku: str, location: str) -> UUID:
     return uuid5(_NAMESPACE, f"stock\x1f{sku}\x1f{location}")
+
+
+@lru_cache(maxsize=65_536)
+def master_id(kind: str, ref: str) -> UUID:
+    return uuid5(_NAMESPACE, f"master\x1f{kind}\x1f{ref}")

@@ -379,6 +379,34 @@ class GoodsReceipt(Contract):
     purchase_order: str | None = None
 
 
+class ItemMaster(Contract):
+    """An item as planning needs it: how long supply takes, in what lots, where it is made."""
+
+    sku: Ref
+    description: str | None = None
+    lead_time_days: Decimal = Field(ge=0)
+    minimum_order: Quantity = Decimal(0)
+    order_multiple: Quantity = Decimal(0)  # lot size; 0: any quantity
+    buffer_profile: str | None = None  # a profile of [planning.profiles]; None: not buffered
+    work_centre: str | None = None
+    capacity_per_day: Quantity | None = None  # units the work centre makes of it in a day
+    unit: str | None = None
+    updated_at: UtcDatetime | None = None
+
+
+class SupplyOrder(Contract):
+    """A production or purchase order bringing an item in: open supply until completed."""
+
+    order_ref: Ref
+    kind: Literal["production", "purchase"]
+    sku: Ref
+    quantity: Decimal = Field(gt=0)
+    due_date: date
+    status: Literal["planned", "released", "completed", "cancelled"]
+    work_centre: str | None = None
+    updated_at: UtcDatetime | None = None
+
+
 CONTRACTS: dict[str, type[Contract]] = {
     model.__name__: model
     for model in (
@@ -391,5 +419,7 @@ CONTRACTS: dict[str, type[Contract]] = {
         OrderReference,
         StockCount,
         GoodsReceipt,
+        ItemMaster,
+        SupplyOrder,
     )
 }

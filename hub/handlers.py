@@ -17,12 +17,14 @@ from eventsourcing.domain import Aggregate
 
 from aggregates import (
     DomainRuleViolation,
+    MasterRecord,
     Order,
     OrderAlias,
     Provenance,
     SourceCustomer,
     StockPosition,
     customer_id,
+    master_id,
     order_id,
     stock_id,
 )
@@ -31,12 +33,14 @@ from hub.contracts import (
     CustomerRecord,
     DeliveryConfirmation,
     GoodsReceipt,
+    ItemMaster,
     OrderCancelled,
     OrderPlaced,
     OrderReference,
     PaymentUpdate,
     ShipmentUpdate,
     StockCount,
+    SupplyOrder,
 )
 from hub.store import Store
 
@@ -116,6 +120,8 @@ def target_ids(record: Contract, system: str) -> list[UUID]:
         ids.append(order_id(TRACKING, record.tracking_number))
     if isinstance(record, StockCount | GoodsReceipt):
         ids.append(stock_id(record.sku, record.location))
+    if isinstance(record, ItemMaster | SupplyOrder):
+        ids.append(master_id(*_master_key(record)))
     if isinstance(record, CustomerRecord):
         ids.append(customer_id(system, record.customer_ref))
     elif isinstance(record, OrderPlaced) and record.customer is not None:
@@ -315,6 +321,26 @@ def _receipt(record: GoodsReceipt, system: str, provenance: Provenance, ws: Work
     )
 
 
+def _master_key(record: ItemMaster | SupplyOrder) -> tuple[str, str]:
+    return ("item", record.sku) if isinstance(record, ItemMaster) else ("supply_order", record.order_ref)
+
+
+def _master(record: ItemMaster | SupplyOrder, system: str, provenance: Provenance, ws: Workspace) -> None:
+    kind, ref = _master_key(record)
+    # Only what this source states: the ERP knows no buffer profile, the planner no lot size.
+    fields = record.model_dump(mode="json", exclude={"updated_at"}, exclude_unset=True)
+    existing = ws.get(master_id(kind, ref))
+    if existing is None:
+        ws.add(
+            MasterRecord.register(
+                kind=kind, ref=ref, fields=fields, provenance=provenance, as_of=record.updated_at
+            )
+        )
+    else:
+        ws.touch(existing)
+        existing.update(fields=fields, provenance=provenance, as_of=record.updated_at)
+
+
 _HANDLERS: dict[type[Contract], Callable[..., UUID | None]] = {
     OrderPlaced: _place,
     CustomerRecord: _customer,
@@ -325,6 +351,8 @@ _HANDLERS: dict[type[Contract], Callable[..., UUID | None]] = {
     OrderReference: _reference,
     StockCount: _count,
     GoodsReceipt: _receipt,
+    ItemMaster: _master,
+    SupplyOrder: _master,
 }
 
 

@@ -219,7 +219,14 @@ def test_demo_shows_orders_in_every_stage(tmp_path: Path) -> None:
     assert sum(o["system"] == "erp" for o in everything) == 6  # taken by phone in the ERP
     [erp] = json.loads(hub(tmp_path, "adapters", "status", "--json").stdout)
     assert erp["name"] == "soap:erp" and erp["status"] == "unconfigured"  # the demo's ERP is gone
-    assert {e["entity"] for e in erp["entities"]} == {"customers", "orders", "payments", "deliveries"}
+    assert {e["entity"] for e in erp["entities"]} == {
+        "customers",
+        "orders",
+        "payments",
+        "deliveries",
+        "items",
+        "production",
+    }
     assert all(e["cursor"]["since"] for e in erp["entities"])
     [sync] = json.loads(hub(tmp_path, "outbound", "status", "--json").stdout)
     assert sync["counts"] == {"created": 49, "rejected": 17}

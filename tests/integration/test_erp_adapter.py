@@ -115,7 +115,7 @@ def test_poll_turns_debtors_orders_payments_and_deliveries_into_hub_records(
     reports = poller(hub).poll()
     hub.process()
 
-    assert [r.error for r in reports] == [None] * 4
+    assert [r.error for r in reports] == [None] * 6
     tracked = hub.orders.show(order, "erp")
     assert tracked["channel"] == "erp"
     assert tracked["total_amount"] == "3703.50"  # "3.703,50" read with the decimal comma

@@ -128,3 +128,44 @@ def test_warehouse_receipts_counts_and_parcels(make_hub: Callable[..., Hub], tmp
     tracked = hub.orders.show("7001", "shopify")
     [parcel] = tracked["shipments"]
     assert len(parcel["lines"]) == 3 and tracked["stage"] == "shipped"  # three rows, one parcel
+
+
+def test_item_master_from_the_erp_and_the_planners_file_merge(
+    make_hub: Callable[..., Hub], erp: Any, tmp_path: Path
+) -> None:
+    """The ERP knows lead time, lot size and MOQ; the planner's file adds profile and work centre;
+    neither wipes out what only the other knows, and the ERP's production orders are open supply."""
+    from datetime import datetime
+
+    from adapters.soap import soap_pollers
+    from aggregates import MasterRecord, master_id
+    from tests.integration.test_erp_adapter import erp_config
+
+    erp.book.add_production_order("CAP-OLV", 200, datetime(2026, 11, 28), status="F")
+    hub = make_hub(systems={**TEST_SYSTEMS, "erp": erp_config(erp)})
+    reports = soap_pollers(hub)["erp"].poll(["items", "production"])
+    assert [r.error for r in reports] == [None, None]
+    (tmp_path / "items.csv").write_text(
+        "sku,description,lead_time_days,minimum_order,order_multiple,buffer_profile,work_centre,capacity_per_day,updated_at\n"
+        "CAP-OLV,,10,,,M21,SEW-1,40,2026-11-20 07:30:00\n"
+    )
+    FileDrop(hub, "planning", tmp_path, settle_seconds=0).scan()
+    hub.process()
+
+    def record(kind: str, ref: str) -> MasterRecord:
+        state: Any = None
+        for event in hub.store.events_of([master_id(kind, ref)])[master_id(kind, ref)]:
+            state = event.mutate(state)
+        return state
+
+    item = record("item", "CAP-OLV").fields
+    assert (item["lead_time_days"], item["order_multiple"], item["minimum_order"]) == ("10", "50", "100")
+    assert (item["buffer_profile"], item["work_centre"], item["capacity_per_day"]) == ("M21", "SEW-1", "40")
+    supply = record("supply_order", "FA900001").fields
+    assert (supply["sku"], supply["quantity"], supply["status"], supply["due_date"]) == (
+        "CAP-OLV",
+        "200.00",
+        "released",
+        "2026-11-28",
+    )
+    assert hub.dead_letters.list("open") == []

@@ -15,6 +15,8 @@ _ENTITIES = {
     "orders": "GetSalesOrdersChangedSince",
     "payments": "GetPaymentsChangedSince",
     "deliveries": "GetDeliveriesChangedSince",
+    "items": "GetItemsChangedSince",
+    "production": "GetProductionOrdersChangedSince",
 }
 
 
