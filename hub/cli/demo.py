@@ -13,6 +13,7 @@ import random
 import secrets as secret_tokens
 import tempfile
 from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from adapters.filedrop import FileDrop
 from adapters.files import read_messages
 from adapters.soap import outbound_syncers, soap_pollers
 from adapters.webshop import SIGNATURE_CHECKS, webhook_router
@@ -35,6 +37,8 @@ from hub.cli.server import serve
 from hub.demo import Traffic, Webhook, simulate
 from hub.demo.erp import ErpSimulator, erp_system
 from hub.demo.erp.backoffice import seed_erp, work_through
+from hub.demo.traffic import carrier_events
+from hub.demo.warehouse import drop_warehouse_files
 from hub.server_thread import ServerThread
 from hub.settings import HubSettings, SystemConfig
 from hub.store import DatabaseUrlError
@@ -50,6 +54,8 @@ DEMO_SYSTEMS = {
         phone_region="DE",
     ),
     "feedback": SystemConfig(adapter="file", timezone="Europe/Berlin"),
+    "carrier": SystemConfig(adapter="carrier", secret_env="CARRIER_WEBHOOK_SECRET"),
+    "wms": SystemConfig(adapter="file", timezone="Europe/Berlin"),
 }
 
 
@@ -67,9 +73,10 @@ def demo(
     except DatabaseUrlError as error:
         erp.stop()
         fail(f"HUB_DATABASE_URL {error}")
-    secrets = {name: secret_tokens.token_hex(16) for name in ("shopify", "woocommerce")}
+    secrets = {name: secret_tokens.token_hex(16) for name in ("shopify", "woocommerce", "carrier")}
     console.print(f"[bold]Integration hub demo[/] — database {hub.store.target.display}")
     traffic = simulate(orders=orders, seed=seed)
+    traffic.webhooks.extend(carrier_events(traffic))  # the carrier reports on parcels in transit
     background = BackgroundProcessor(hub, idle_seconds=0.2)
     app = create_app(hub, [webhook_router(hub, secrets, on_stored=background.wake)])
     try:
@@ -79,8 +86,10 @@ def demo(
             _ingest_feedback(hub, traffic)
         background.stop()
         hub.process()
+        _webhook_summary(answers)
         _erp_day(hub, erp, random.Random(seed))
-        _report(hub, answers)
+        _warehouse(hub, random.Random(seed))
+        _report(hub)
         if serve_after:
             console.print(f"\nserving on http://{settings.http_host}:{settings.http_port} (Ctrl-C to stop)")
             serve(hub, settings.http_host, settings.http_port)
@@ -94,6 +103,24 @@ def _demo_settings(settings: HubSettings, erp: ErpSimulator) -> HubSettings:
     # The demo's ERP is always the simulator, whatever the configuration names as "erp".
     systems = {**DEMO_SYSTEMS, **settings.systems, "erp": demo_erp}
     return settings.model_copy(update={"systems": systems})
+
+
+def _warehouse(hub: Hub, rng: random.Random) -> None:
+    """The warehouse drops its stock count and goods receipts into the hub's drop folder."""
+    with tempfile.TemporaryDirectory() as folder:
+        drop = Path(folder)
+        # This morning's 06:00 count: the same files on a second run the same day, as a WMS resends.
+        counted = (datetime.now() - timedelta(hours=6)).replace(hour=6, minute=0, second=0, microsecond=0)
+        drop_warehouse_files(drop, rng, counted)
+        reports = FileDrop(hub, "wms", drop, settle_seconds=0).scan()
+        hub.process()
+    console.print("\n[bold]Warehouse drop folder[/]")
+    for report in reports:
+        refused = f", refused {len(report.refused)}" if report.refused else ""
+        console.print(f"  {report.file} → {report.outcome}: {report.messages} rows{refused}", highlight=False)
+    letters = [x for x in hub.dead_letters.list("open") if x.system == "wms"]
+    for letter in letters:
+        console.print(f"  [yellow]dead letter[/] {letter.reason[:120]}", highlight=False)
 
 
 def _erp_day(hub: Hub, erp: ErpSimulator, rng: random.Random) -> None:
@@ -174,7 +201,9 @@ def _body(hook: Webhook, limit: int) -> bytes:
 def _headers(hook: Webhook, body: bytes, secrets: dict[str, str], number: int) -> dict[str, str]:
     check = SIGNATURE_CHECKS[hook.system]
     secret = "not-the-secret" if hook.tamper == "bad_signature" else secrets[hook.system]
-    delivery = "X-Shopify-Webhook-Id" if hook.system == "shopify" else "X-WC-Webhook-Delivery-ID"
+    delivery = {"shopify": "X-Shopify-Webhook-Id", "woocommerce": "X-WC-Webhook-Delivery-ID"}.get(
+        hook.system, "X-Carrier-Delivery"
+    )
     return {
         "Content-Type": "application/json",
         check.topic_header: hook.topic,
@@ -215,13 +244,17 @@ def _audit(hub: Hub) -> None:
     )
 
 
-def _report(hub: Hub, answers: Counter[str]) -> None:
+def _webhook_summary(answers: Counter[str]) -> None:
     refused = {k: v for k, v in answers.items() if k.startswith("HTTP")}
     console.print(
-        f"\nwebhooks: {answers['stored']} stored, {answers['duplicate']} duplicates recognised, "
-        f"{sum(refused.values())} refused ({', '.join(f'{k} ×{v}' for k, v in sorted(refused.items()))})",
+        f"\nwebhooks (shops and carrier): {answers['stored']} stored, {answers['duplicate']} duplicates "
+        f"recognised, {sum(refused.values())} refused "
+        f"({', '.join(f'{k} ×{v}' for k, v in sorted(refused.items()))})",
         highlight=False,
     )
+
+
+def _report(hub: Hub) -> None:
     counts = hub.orders.stage_counts()
     table = Table("stage", "orders", title="Orders per stage")
     for stage in STAGES:

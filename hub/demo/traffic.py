@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["CATALOGUE", "Traffic", "Webhook", "line_items", "simulate"]
+__all__ = ["CATALOGUE", "Traffic", "Webhook", "carrier_events", "line_items", "simulate"]
 
 CATALOGUE = [
     ("TEE-BLK-M", "Organic tee, black, M", Decimal("24.90")),
@@ -410,3 +410,41 @@ def _bad_input(traffic: Traffic, rng: random.Random, now: datetime) -> None:
     hooks.append(Webhook("shopify", "orders/create", {"id": 1}, tamper="bad_signature"))
     hooks.append(Webhook("shopify", "orders/create", {"id": 2}, tamper="malformed"))
     hooks.append(Webhook("shopify", "orders/create", {"id": 3}, tamper="oversize"))
+
+
+def carrier_events(traffic: Traffic, parcels: int = 4, now: datetime | None = None) -> list[Webhook]:
+    """The carrier's tracking events for parcels the shop reported in transit: out for delivery,
+    and delivered for every other one (events name only the tracking number)."""
+    now = now or datetime.now(UTC)
+    in_transit = [
+        hook.body
+        for hook in traffic.webhooks
+        if hook.system == "shopify"
+        and hook.topic == "fulfillments/create"
+        and hook.body.get("shipment_status") == "in_transit"
+    ][:parcels]
+    events = []
+    for index, parcel in enumerate(in_transit):
+        sent = datetime.fromisoformat(parcel["updated_at"]).astimezone(UTC)
+        steps = (
+            [("out_for_delivery", 20), ("delivered", 26)] if index % 2 == 0 else [("out_for_delivery", 20)]
+        )
+        for status, hours in steps:
+            at = min(sent + timedelta(hours=hours), now - timedelta(minutes=5)).isoformat()
+            tracking = parcel["tracking_number"]
+            body = {
+                "id": f"evt_{tracking}_{status}",
+                "object": "Event",
+                "description": "tracker.updated",
+                "created_at": at,
+                "result": {
+                    "object": "Tracker",
+                    "tracking_code": tracking,
+                    "carrier": parcel["tracking_company"],
+                    "status": status,
+                    "status_detail": status,
+                    "updated_at": at,
+                },
+            }
+            events.append(Webhook("carrier", "tracker.updated", body))
+    return events

@@ -217,6 +217,10 @@ def test_demo_shows_orders_in_every_stage(tmp_path: Path) -> None:
     assert len(synced) == 49 and len(moved) >= 6
     assert {o["stage"] for o in moved} >= {"delivered", "partially_paid", "shipped"}
     assert sum(o["system"] == "erp" for o in everything) == 6  # taken by phone in the ERP
+    # The carrier's events (tracking number only) moved the shop's own parcels.
+    tracked = [o for o in everything if any(src.startswith("carrier:") for src in o["sources"])]
+    statuses = {s["status"] for o in tracked for s in o["shipments"]}
+    assert len(tracked) == 4 and {"out_for_delivery", "delivered"} <= statuses
     [erp] = json.loads(hub(tmp_path, "adapters", "status", "--json").stdout)
     assert erp["name"] == "soap:erp" and erp["status"] == "unconfigured"  # the demo's ERP is gone
     assert {e["entity"] for e in erp["entities"]} == {
@@ -233,9 +237,10 @@ def test_demo_shows_orders_in_every_stage(tmp_path: Path) -> None:
     assert "JKT-RAIN-L" in sync["attention"][0]["reason"]
     assert "waits for order 5999999999" in result.stdout
     letters = json.loads(hub(tmp_path, "deadletters", "list", "--json").stdout)
-    assert sorted(x["stage"] for x in letters) == ["domain", "mapping", "mapping"]
+    assert sorted(x["stage"] for x in letters) == ["domain", "mapping", "mapping", "mapping"]
+    assert any("row 9" in x["reason"] and '"many"' in x["reason"] for x in letters)  # the WMS typo
     again = hub(tmp_path, "demo")  # the same traffic again changes nothing
     assert counts == {
         s: len(json.loads(hub(tmp_path, "orders", "list", "--stage", s, "--json").stdout)) for s in counts
     }
-    assert "Dead letters 3 open" in again.stdout
+    assert "Dead letters 4 open" in again.stdout
