@@ -131,13 +131,7 @@ def _x12_interchange(data: bytes, start: int, source: str, messages: list[Messag
 def _x12_envelope(segments: list[Segment], source: str, messages: list[Message]) -> None:
     isa, iea = segments[0], segments[-1]
     if not _same_control(iea.element(2), isa.element(13)):
-        raise EdiError(
-            source,
-            f"IEA02 {iea.element(2)!r} does not match ISA13 {isa.element(13)!r}",
-            segment=iea.number,
-            tag="IEA",
-            offset=iea.offset,
-        )
+        raise _at(source, iea, f"IEA02 {iea.element(2)!r} does not match ISA13 {isa.element(13)!r}")
     groups = 0
     group: Segment | None = None
     current: Message | None = None
@@ -147,27 +141,17 @@ def _x12_envelope(segments: list[Segment], source: str, messages: list[Message])
             group, in_group, groups = segment, 0, groups + 1
         elif segment.tag == "GE":
             if group is None or not _same_control(segment.element(2), group.element(6)):
-                raise EdiError(
-                    source,
-                    "GE02 does not match GS06",
-                    segment=segment.number,
-                    tag="GE",
-                    offset=segment.offset,
-                )
+                raise _at(source, segment, "GE02 does not match GS06")
             if segment.element(1) != str(in_group):
-                raise EdiError(
+                raise _at(
                     source,
+                    segment,
                     f"GE01 counts {segment.element(1)} transaction sets, the group has {in_group}",
-                    segment=segment.number,
-                    tag="GE",
-                    offset=segment.offset,
                 )
             group = None
         elif segment.tag == "ST":
             if group is None:
-                raise EdiError(
-                    source, "ST outside a GS group", segment=segment.number, tag="ST", offset=segment.offset
-                )
+                raise _at(source, segment, "ST outside a GS group")
             current = Message(
                 standard="x12",
                 type=segment.element(1),
@@ -180,26 +164,16 @@ def _x12_envelope(segments: list[Segment], source: str, messages: list[Message])
             current.segments.append(segment)
         elif segment.tag == "SE":
             if current is None:
-                raise EdiError(
-                    source, "SE without ST", segment=segment.number, tag="SE", offset=segment.offset
-                )
+                raise _at(source, segment, "SE without ST")
             current.segments.append(segment)
             if segment.element(2) != current.control:
-                raise EdiError(
-                    source,
-                    "SE02 does not match ST02",
-                    segment=segment.number,
-                    tag="SE",
-                    offset=segment.offset,
-                )
+                raise _at(source, segment, "SE02 does not match ST02")
             if segment.element(1) != str(len(current.segments)):
-                raise EdiError(
+                raise _at(
                     source,
+                    segment,
                     f"SE01 counts {segment.element(1)} segments, "
                     f"the transaction set has {len(current.segments)}",
-                    segment=segment.number,
-                    tag="SE",
-                    offset=segment.offset,
                 )
             messages.append(current)
             in_group += 1
@@ -207,21 +181,9 @@ def _x12_envelope(segments: list[Segment], source: str, messages: list[Message])
         elif current is not None:
             current.segments.append(segment)
         else:
-            raise EdiError(
-                source,
-                f"{segment.tag} outside a transaction set",
-                segment=segment.number,
-                tag=segment.tag,
-                offset=segment.offset,
-            )
+            raise _at(source, segment, f"{segment.tag} outside a transaction set")
     if iea.element(1) != str(groups):
-        raise EdiError(
-            source,
-            f"IEA01 counts {iea.element(1)} groups, the interchange has {groups}",
-            segment=iea.number,
-            tag="IEA",
-            offset=iea.offset,
-        )
+        raise _at(source, iea, f"IEA01 counts {iea.element(1)} groups, the interchange has {groups}")
 
 
 # -- EDIFACT --------------------------------------------------------------------------------------
@@ -271,15 +233,13 @@ def parse_edifact(data: bytes, source: str) -> list[Message]:
     for segment in segments:
         lost = next((mark for mark in _LOST if any(mark in c for e in segment.elements for c in e)), None)
         if lost is not None:
-            raise EdiError(
+            raise _at(
                 source,
+                segment,
                 f"character set fault: the interchange declares {syntax} ({charset}) but carries "
                 f"{'U+FFFD' if lost == chr(0xFFFD) else 'UTF-8 bytes of U+FFFD'} — characters were lost "
                 "before the file reached the hub (e.g. umlauts); ask the sender to resend it in the "
                 "declared set",
-                segment=segment.number,
-                tag=segment.tag,
-                offset=segment.offset,
             )
     return _edifact_envelope(segments, source)
 
@@ -345,17 +305,9 @@ def _byte(text: str, raw: bytes, index: int, base: int) -> int:
 def _edifact_envelope(segments: list[Segment], source: str) -> list[Message]:
     unb, unz = segments[0], segments[-1]
     if unz.tag != "UNZ":
-        raise EdiError(
-            source, "interchange ends without UNZ", segment=unz.number, tag=unz.tag, offset=unz.offset
-        )
+        raise _at(source, unz, "interchange ends without UNZ")
     if unz.element(2) != unb.element(5):
-        raise EdiError(
-            source,
-            f"UNZ02 {unz.element(2)!r} does not match UNB05 {unb.element(5)!r}",
-            segment=unz.number,
-            tag="UNZ",
-            offset=unz.offset,
-        )
+        raise _at(source, unz, f"UNZ02 {unz.element(2)!r} does not match UNB05 {unb.element(5)!r}")
     messages: list[Message] = []
     current: Message | None = None
     for segment in segments[1:-1]:
@@ -372,46 +324,29 @@ def _edifact_envelope(segments: list[Segment], source: str) -> list[Message]:
         if current is None:
             if segment.tag in ("UNG", "UNE"):
                 continue
-            raise EdiError(
-                source,
-                f"{segment.tag} outside a message",
-                segment=segment.number,
-                tag=segment.tag,
-                offset=segment.offset,
-            )
+            raise _at(source, segment, f"{segment.tag} outside a message")
         current.segments.append(segment)
         if segment.tag == "UNT":
             if segment.element(2) != current.control:
-                raise EdiError(
-                    source,
-                    "UNT02 does not match UNH01",
-                    segment=segment.number,
-                    tag="UNT",
-                    offset=segment.offset,
-                )
+                raise _at(source, segment, "UNT02 does not match UNH01")
             if segment.element(1) != str(len(current.segments)):
-                raise EdiError(
+                raise _at(
                     source,
+                    segment,
                     f"UNT01 counts {segment.element(1)} segments, the message has {len(current.segments)}",
-                    segment=segment.number,
-                    tag="UNT",
-                    offset=segment.offset,
                 )
             messages.append(current)
             current = None
     if current is not None:
-        raise EdiError(
-            source, f"message {current.control} has no UNT", segment=unz.number, tag="UNZ", offset=unz.offset
-        )
+        raise _at(source, unz, f"message {current.control} has no UNT")
     if unz.element(1) != str(len(messages)):
-        raise EdiError(
-            source,
-            f"UNZ01 counts {unz.element(1)} messages, the interchange has {len(messages)}",
-            segment=unz.number,
-            tag="UNZ",
-            offset=unz.offset,
-        )
+        raise _at(source, unz, f"UNZ01 counts {unz.element(1)} messages, the interchange has {len(messages)}")
     return messages
+
+
+def _at(source: str, segment: Segment, reason: str) -> EdiError:
+    """An error at a segment: its number, tag and byte offset."""
+    return EdiError(source, reason, segment=segment.number, tag=segment.tag, offset=segment.offset)
 
 
 def _same_control(a: str, b: str) -> bool:
