@@ -10,9 +10,7 @@ inbox and mapped like any other message, in the transaction that advances the po
 
 from __future__ import annotations
 
-import os
 import random
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +24,7 @@ import yaml
 
 from adapters.soap.client import SoapCallFailed, SoapClient
 from adapters.soap.poller import ENTITY_HEADER, OPERATION_HEADER
-from adapters.soap.state import AdapterState
+from adapters.soap.state import AdapterState, lease_owner
 from aggregates import Order, customer_id
 from hub.bootstrap import Hub
 from hub.intake import Receive
@@ -35,7 +33,7 @@ from hub.settings import ConfigError, OutboundSync, SoapSource
 
 __all__ = ["OUTBOUND_ENTITY", "OutboundReport", "OutboundSpec", "OutboundSyncer", "outbound_status"]
 
-OUTBOUND_ENTITY = "outbound"
+OUTBOUND_ENTITY = "*outbound"  # its state row (entity names of sources never start with *)
 _PLACED = ":Order.Placed"
 
 
@@ -148,7 +146,7 @@ class OutboundSyncer:
             hub.settings.mapping_folder(target) / config.spec, ZoneInfo(system.timezone)
         )
         self.sleep = sleep
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.owner = lease_owner(self)
         # Long enough for one order's every attempt: the lease is renewed before each order.
         self.lease_seconds = 60 + source.retry_attempts * (
             source.operation_timeout_seconds + source.timeout_seconds + source.backoff_max_seconds
@@ -178,7 +176,7 @@ class OutboundSyncer:
         report.paused = self.paused()
         if report.paused:
             return report
-        held = self.state.lease(self.target, OUTBOUND_ENTITY, self.owner, self.lease_seconds, _gone)
+        held = self.state.lease(self.target, OUTBOUND_ENTITY, self.owner, self.lease_seconds)
         if held is not None:
             report.paused = f"another hub is sending to {self.target} ({held})"
             return report
@@ -315,7 +313,7 @@ class OutboundSyncer:
         self, event: Any, order_key: str, external_ref: str, position: int, outcome: dict[str, Any]
     ) -> None:
         envelope = {
-            "headers": {ENTITY_HEADER: OUTBOUND_ENTITY, OPERATION_HEADER: self.spec.create_operation},
+            "headers": {ENTITY_HEADER: "outbound", OPERATION_HEADER: self.spec.create_operation},
             "body": {
                 "ExternalRef": external_ref,
                 "OrderSystem": event.system,
@@ -388,21 +386,6 @@ def outbound_status(hub: Hub, target: str, syncer: OutboundSyncer | None = None)
         "last_error": state.last_error,
         "last_error_at": state.last_error_at,
     }
-
-
-def _gone(owner: str) -> bool:
-    """Whether a lease holder is a process of this machine that has ended (killed, crashed)."""
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def _now() -> str:

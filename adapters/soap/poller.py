@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.soap.client import SoapCallFailed, SoapClient
-from adapters.soap.state import AdapterState
+from adapters.soap.state import CIRCUIT, POLLING, AdapterState, lease_owner
 from hub.bootstrap import Hub
 from hub.intake import Receive
 from hub.mapping.paths import compile_path
@@ -141,6 +141,11 @@ class SoapPoller:
         self.state = AdapterState(hub.store)
         self.records_path = {name: compile_path(e.records) for name, e in source.entities.items()}
         self._previous: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+        self.owner = lease_owner(self)
+        # Renewed with every page; long enough for one page's every attempt.
+        self.lease_seconds = 60 + source.retry_attempts * (
+            source.operation_timeout_seconds + source.timeout_seconds + source.backoff_max_seconds
+        )
 
     def poll(
         self, entities: list[str] | None = None, on_page: Callable[[PollReport], None] | None = None
@@ -152,10 +157,19 @@ class SoapPoller:
             raise ValueError(f"{self.system} has no entity {', '.join(unknown)} (configured: {known})")
         reset_after = timedelta(seconds=self.source.circuit_reset_seconds)
         if not self.state.circuit_allows(self.system, reset_after):
-            opened = self.state.load(self.system, "*").opened_at
+            opened = self.state.load(self.system, CIRCUIT).opened_at
             reason = f"circuit open since {opened}; next try after {self.source.circuit_reset_seconds:g}s"
             return [PollReport(self.system, name, skipped=reason) for name in names]
-        reports = [self.poll_entity(name, on_page) for name in names]
+        held = self.state.lease(self.system, POLLING, self.owner, self.lease_seconds)
+        if held is not None:  # two hubs polling one source would only fight over its cursors
+            return [
+                PollReport(self.system, name, skipped=f"another hub is polling {self.system} ({held})")
+                for name in names
+            ]
+        try:
+            reports = [self.poll_entity(name, on_page) for name in names]
+        finally:
+            self.state.release(self.system, POLLING, self.owner)
         failed = [r for r in reports if r.error is not None]
         if failed:  # one count per poll, however many entities it failed for
             self.state.trip(self.system, self.source.circuit_failures, failed[0].error or "")
@@ -178,6 +192,7 @@ class SoapPoller:
                     functools.partial(self._page, name, entity, position), on_retry=count_retry
                 )
                 self._store(name, entity, records, following, report)
+                self.state.lease(self.system, POLLING, self.owner, self.lease_seconds)
                 position = report.cursor = following
                 if on_page is not None:
                     on_page(report)

@@ -8,6 +8,8 @@ health and the circuit are written on their own, because a failure has nothing t
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,9 +17,11 @@ from typing import Any
 
 from hub.store import Store
 
-__all__ = ["CIRCUIT", "AdapterState", "EntityState"]
+__all__ = ["CIRCUIT", "POLLING", "AdapterState", "EntityState", "lease_owner"]
 
-CIRCUIT = "*"  # the row that holds a source's circuit breaker (entity names never start with *)
+# Rows of a source's own state; entity names of sources never start with *.
+CIRCUIT = "*"  # the circuit breaker
+POLLING = "*polling"  # the lease of the hub that polls it now
 
 
 @dataclass
@@ -124,7 +128,7 @@ class AdapterState:
         entity: str,
         owner: str,
         seconds: float,
-        gone: Callable[[str], bool] = lambda _: False,
+        gone: Callable[[str], bool] | None = None,
     ) -> str | None:
         """Take or extend the right to act for (system, entity); None if ours, else who holds it.
 
@@ -142,7 +146,7 @@ class AdapterState:
             )
             holder = cursor.fetchone()
             current = holder["lease_owner"] if holder else None
-            free = current is None or current == owner or gone(current)
+            free = current is None or current == owner or (gone or _ended)(current)
             if not free and holder["lease_until"] >= now.isoformat():
                 return f"{current} until {holder['lease_until']}"
             self.store.execute(
@@ -176,6 +180,26 @@ class AdapterState:
             "circuit = 'closed', opened_at = NULL, failures = 0, last_success_at = ?, polls = polls + 1",
             (_now(),),
         )
+
+
+def lease_owner(holder: object) -> str:
+    """Who holds a lease: this machine, this process, this object."""
+    return f"{socket.gethostname()}:{os.getpid()}:{id(holder):x}"
+
+
+def _ended(owner: str) -> bool:
+    """Whether a lease holder is a process of this machine that has ended (killed, crashed)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _state(row: Any) -> EntityState:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.soap.outbound import OUTBOUND_ENTITY
 from adapters.soap.state import CIRCUIT, AdapterState, EntityState
 from hub.bootstrap import Hub
 
@@ -30,7 +29,7 @@ def soap_status(hub: Hub) -> list[dict[str, Any]]:
     }
     recorded: dict[str, list[str]] = {}
     for row in hub.store.query("SELECT system, entity FROM hub_adapter_state ORDER BY system, entity"):
-        if row["entity"] not in (CIRCUIT, OUTBOUND_ENTITY):
+        if not row["entity"].startswith("*"):  # a source's own rows: circuit, leases
             recorded.setdefault(row["system"], []).append(row["entity"])
     found = []
     for name in sorted(set(configured) | set(recorded)):

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from adapters.soap import AdapterState, OutboundSyncer, SoapPoller, outbound_syncers, soap_pollers
+from adapters.soap.outbound import OUTBOUND_ENTITY
+from adapters.soap.state import POLLING
 from adapters.soap.status import soap_status
 from aggregates import SourceCustomer, customer_id
 from hub.bootstrap import Hub
@@ -384,13 +386,26 @@ def test_a_second_hub_waits_while_another_holds_the_outbound_lease(
     shop_order(hub, 6001)
     hub.process()
     other = AdapterState(hub.store)
-    assert other.lease("erp", "outbound", "elsewhere:1:a", seconds=60) is None  # another host's hub
+    assert other.lease("erp", OUTBOUND_ENTITY, "elsewhere:1:a", seconds=60) is None  # another host's hub
 
     waiting = syncer(hub).run_once()
     assert "another hub is sending" in waiting.paused and erp.book.create_calls == 0
 
-    other.release("erp", "outbound", "elsewhere:1:a")
+    other.release("erp", OUTBOUND_ENTITY, "elsewhere:1:a")
     assert syncer(hub).run_once().created == 1
+
+
+def test_a_second_hub_does_not_poll_a_source_another_is_polling(
+    erp_hub: Callable[..., Hub], erp: ErpSimulator
+) -> None:
+    debtors(erp.book, 3)
+    hub = erp_hub()
+    other = AdapterState(hub.store)
+    assert other.lease("erp", POLLING, "elsewhere:1:b", seconds=60) is None
+    [waiting] = poller(hub).poll(["customers"])
+    assert "another hub is polling erp" in waiting.skipped and erp.calls["GetCustomersChangedSince"] == 0
+    other.release("erp", POLLING, "elsewhere:1:b")
+    assert poller(hub).poll(["customers"])[0].stored == 3
 
 
 @pytest.mark.parametrize("auth", ["basic", "wsse"])
