@@ -201,7 +201,12 @@ class OutboundSyncer:
                             report.paused = self.paused()  # an operator may pull it at any time
                             if report.paused:
                                 return report
-                            self.state.lease(self.target, OUTBOUND_ENTITY, self.owner, self.lease_seconds)
+                            held = self.state.lease(
+                                self.target, OUTBOUND_ENTITY, self.owner, self.lease_seconds
+                            )
+                            if held is not None:  # ours ran out while the ERP was slow: stop
+                                report.paused = f"another hub took over sending to {self.target} ({held})"
+                                return report
                             self._sync(event, notification.id, position, report)
                             position = notification.id
                             if on_order is not None:
