@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from adapters.files import SUPPORTED, FileError, FileLine, read_messages
+from adapters.files import SUPPORTED, FileError, take_file
 from hub.bootstrap import Hub
 from hub.intake import Receive
 from hub.periodic import Periodic
 
 __all__ = ["DropReport", "FileDrop", "drop_watchers"]
 
-CHUNK = 2000
 _UNFINISHED = (".part", ".tmp", ".partial", ".crdownload")
 
 
@@ -90,37 +89,18 @@ class FileDrop:
     def take(self, path: Path, on_progress: Callable[[Path, int, int], None] | None = None) -> DropReport:
         report = DropReport(path.name)
         size = path.stat().st_size
-        envelopes: list[dict[str, object]] = []
-        bad: list[FileLine] = []
 
-        def flush() -> None:
-            if envelopes:
-                outcome = self.receive(self.system, envelopes)
-                report.stored += outcome.stored
-                report.duplicates += outcome.duplicates
-                envelopes.clear()
-            if bad:
-                self.hub.record_failures([line.as_failure(self.system) for line in bad])
-                report.refused.extend(line.error or "unreadable" for line in bad)
-                bad.clear()
+        def progress(done: int, _messages: int) -> None:
+            if on_progress is not None:
+                on_progress(path, done, size)
 
         try:
-            for line in read_messages(path):
-                if line.envelope is None:
-                    bad.append(line)
-                else:
-                    envelopes.append(line.envelope)
-                    report.messages += 1
-                if len(envelopes) >= CHUNK:
-                    flush()
-                    if on_progress is not None:
-                        on_progress(path, line.offset, size)
-            flush()
+            taken = take_file(self.hub, self.receive, self.system, path, progress)
+            report.messages, report.stored, report.duplicates = taken.messages, taken.stored, taken.duplicates
+            report.refused = taken.refused
         except (FileError, UnicodeDecodeError, OSError) as error:
             report.refused.append(f"{path.name}: {error}")
             report.messages = 0
-        if on_progress is not None:
-            on_progress(path, size, size)
         report.outcome = "processed" if report.messages else "failed"
         self._move(path, report)
         return report

@@ -12,17 +12,19 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from adapters.edi.documents import documents
 from adapters.edi.syntax import EdiError, parse_interchanges
+from hub.bootstrap import Hub
 from hub.dead_letters import Failure
+from hub.intake import Receive
 from hub.mapping import as_envelope
 
-__all__ = ["FileError", "FileLine", "read_messages"]
+__all__ = ["FileError", "FileIntake", "FileLine", "read_messages", "take_file"]
 
 SUPPORTED = {
     ".jsonl": "jsonl",
@@ -33,6 +35,9 @@ SUPPORTED = {
     ".x12": "edi",
     ".edifact": "edi",
 }
+
+
+CHUNK = 2000  # messages per intake call: one inbox transaction or one Kafka round
 
 
 class FileError(ValueError):
@@ -163,3 +168,56 @@ def _csv_rows(path: Path) -> Iterator[FileLine]:
             body = {k: (v if v != "" else None) for k, v in row.items()}
             envelope = {"headers": {}, "body": body, "source": f"{path.name} row {number}"}
             yield FileLine(path.name, number, envelope, None, raw, offset)
+
+
+@dataclass
+class FileIntake:
+    """What reading one file put into the intake."""
+
+    messages: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    refused: list[str] = field(default_factory=list)  # the reason of every unreadable line
+
+
+def take_file(
+    hub: Hub,
+    receive: Receive,
+    system: str,
+    path: Path,
+    on_progress: Callable[[int, int], None] | None = None,
+    on_refused: Callable[[str], None] | None = None,
+) -> FileIntake:
+    """Stream a file's messages into the intake in chunks; unreadable lines become dead letters
+    naming file and line, and the readable ones go on. ``on_progress(bytes read, messages)``."""
+    taken = FileIntake()
+    envelopes: list[dict[str, Any]] = []
+    bad: list[FileLine] = []
+
+    def flush() -> None:
+        if envelopes:
+            outcome = receive(system, envelopes)
+            taken.stored += outcome.stored
+            taken.duplicates += outcome.duplicates
+            envelopes.clear()
+        if bad:
+            hub.record_failures([line.as_failure(system) for line in bad])
+            bad.clear()
+
+    for line in read_messages(path):
+        if line.envelope is None:
+            bad.append(line)
+            taken.refused.append(line.error or "unreadable")
+            if on_refused is not None:
+                on_refused(line.error or "unreadable")
+        else:
+            envelopes.append(line.envelope)
+            taken.messages += 1
+        if len(envelopes) >= CHUNK:
+            flush()
+            if on_progress is not None:
+                on_progress(line.offset, taken.messages)
+    flush()
+    if on_progress is not None:
+        on_progress(path.stat().st_size, taken.messages)
+    return taken

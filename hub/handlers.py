@@ -70,12 +70,9 @@ class Workspace:
         missing = [i for i in dict.fromkeys(ids) if i not in self.cache]
         if not missing:
             return
-        found = self.store.events_of(missing)
+        found = self.store.replay(missing)
         for aggregate_id in missing:
-            aggregate: Any = None
-            for event in found.get(aggregate_id, ()):
-                aggregate = event.mutate(aggregate)
-            self._remember(aggregate_id, aggregate)
+            self._remember(aggregate_id, found.get(aggregate_id))
 
     def get(self, aggregate_id: UUID) -> Any:
         if aggregate_id in self.touched:

@@ -455,6 +455,16 @@ class Store:
                 found.setdefault(originator, []).append(event)
         return found
 
+    def replay(self, ids: Iterable[UUID]) -> dict[UUID, Any]:
+        """Each aggregate rebuilt from all its events (ids without events are left out)."""
+        rebuilt: dict[UUID, Any] = {}
+        for aggregate_id, events in self.events_of(ids).items():
+            aggregate: Any = None
+            for event in events:
+                aggregate = event.mutate(aggregate)
+            rebuilt[aggregate_id] = aggregate
+        return rebuilt
+
     @contextmanager
     def change_waiter(self) -> Iterator[Callable[[float], None]]:
         """A function that returns when new events may have been recorded, or after a timeout.

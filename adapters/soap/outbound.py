@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,6 +28,7 @@ from aggregates import Order, customer_id
 from hub.bootstrap import Hub
 from hub.intake import Receive
 from hub.mapping.paths import compile_path
+from hub.mapping.transforms import comma_text
 from hub.settings import ConfigError, OutboundSync, SoapSource
 
 __all__ = ["OUTBOUND_ENTITY", "OutboundReport", "OutboundSpec", "OutboundSyncer", "outbound_status"]
@@ -83,8 +83,7 @@ class _Request:
         if value is None or fmt is None:
             return value
         if fmt == "comma":  # 1234.5 -> 1.234,50 (legacy ERPs)
-            text = f"{Decimal(str(value)):,.2f}"
-            return text.replace(",", "_").replace(".", ",").replace("_", ".")
+            return comma_text(value)
         if fmt.startswith("local:"):
             moment = datetime.fromisoformat(str(value)).astimezone(self.zone)
             return moment.strftime(fmt.removeprefix("local:"))
@@ -346,8 +345,8 @@ class OutboundSyncer:
         customer: dict[str, Any] = {}
         if event.customer_ref:
             key = customer_id(event.system, event.customer_ref)
-            for stored in self.hub.store.events_of([key]).get(key, []):
-                customer.update(getattr(stored, "fields", None) or getattr(stored, "changes", None) or {})
+            known = self.hub.store.replay([key]).get(key)
+            customer = known.fields if known is not None else {}
         names = [customer.get("given_name"), customer.get("family_name")]
         return {
             "system": event.system,

@@ -7,15 +7,13 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from adapters.files import FileError, read_messages
+from adapters.files import FileError, take_file
 from hub.bootstrap import Hub
 from hub.cli.context import console, fail, open_hub
 from hub.intake import Receive, intake
 from hub.processing import BatchReport
 
 __all__ = ["ingest", "process"]
-
-CHUNK = 2000
 
 
 def _progress() -> Progress:
@@ -79,35 +77,18 @@ def ingest(
 def _ingest_file(
     hub: Hub, receive: Receive, system: str, path: Path, progress: Progress, task: int
 ) -> tuple[int, int, int, int]:
-    received = stored = duplicates = unreadable = 0
-    envelopes = []
-    bad = []
-
-    def flush() -> None:
-        nonlocal stored, duplicates
-        if envelopes:
-            outcome = receive(system, envelopes)
-            stored += outcome.stored
-            duplicates += outcome.duplicates
-            envelopes.clear()
-        if bad:
-            hub.record_failures([line.as_failure(system) for line in bad])
-            bad.clear()
-
-    for line in read_messages(path):
-        if line.envelope is None:
-            bad.append(line)
-            unreadable += 1
-            console.print(f"[yellow]skipped[/] {line.error}", highlight=False)
-        else:
-            envelopes.append(line.envelope)
-            received += 1
-        if len(envelopes) >= CHUNK:
-            flush()
-            progress.update(task, completed=line.offset, detail=f"{received} messages")
-    flush()
-    progress.update(task, completed=path.stat().st_size, detail=f"{received} messages")
-    return received + unreadable, stored, duplicates, unreadable
+    taken = take_file(
+        hub,
+        receive,
+        system,
+        path,
+        on_progress=lambda done, messages: progress.update(
+            task, completed=done, detail=f"{messages} messages"
+        ),
+        on_refused=lambda reason: console.print(f"[yellow]skipped[/] {reason}", highlight=False),
+    )
+    unreadable = len(taken.refused)
+    return taken.messages + unreadable, taken.stored, taken.duplicates, unreadable
 
 
 def _process(hub: Hub) -> BatchReport:

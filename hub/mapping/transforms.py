@@ -15,7 +15,14 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
-__all__ = ["LIST_TRANSFORMS", "TRANSFORMS", "SourceContext", "TransformError", "parse_transform"]
+__all__ = [
+    "LIST_TRANSFORMS",
+    "TRANSFORMS",
+    "SourceContext",
+    "TransformError",
+    "comma_text",
+    "parse_transform",
+]
 
 
 class TransformError(ValueError):
@@ -79,6 +86,12 @@ def _after(value: Any, arg: str | None, _ctx: SourceContext, _tables: Any) -> An
     if not found:
         raise TransformError(f"{value!r} has no separator {arg or ':'!r}")
     return tail
+
+
+def comma_text(amount: Any) -> str:
+    """``1234.5`` -> ``"1.234,50"``: what ``decimal:comma`` reads, for writing to such systems."""
+    text = f"{Decimal(str(amount)):,.2f}"
+    return text.replace(",", "_").replace(".", ",").replace("_", ".")
 
 
 def _decimal(value: Any, arg: str | None, _ctx: SourceContext, _tables: Any) -> Any:

@@ -4,10 +4,8 @@ nothing duplicated, and the ERP never gets an order twice (``hub`` runs as a rea
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +17,7 @@ from hub.bootstrap import Hub
 from hub.demo.erp import ErpSimulator
 from hub.demo.erp.book import LOCAL_FORMAT
 from tests.conftest import ROOT, TEST_SYSTEMS
+from tests.integration.test_crash import kill_when
 from tests.integration.test_erp_adapter import debtors, erp_config, shop_order
 
 pytestmark = pytest.mark.slow
@@ -69,20 +68,6 @@ def hub_command(database_url: str, config: Path, *args: str) -> subprocess.Popen
     )
 
 
-def kill_when(process: subprocess.Popen, ready: Callable[[], bool], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"finished before it could be killed: {process.stderr.read()}")
-        if ready():
-            process.send_signal(signal.SIGKILL)
-            process.wait(timeout=30)
-            return
-        time.sleep(0.01)
-    process.kill()
-    pytest.fail("the kill point was never reached")
-
-
 def test_sigkill_during_a_poll_then_restart(
     make_hub: Callable[..., Hub], database_url: str, erp: ErpSimulator, tmp_path: Path
 ) -> None:
@@ -91,11 +76,11 @@ def test_sigkill_during_a_poll_then_restart(
     config = write_config(tmp_path / "hub.toml", erp)
     observer = make_hub(systems={**TEST_SYSTEMS, "erp": erp_config(erp)})
 
-    def some_pages_stored() -> bool:
-        rows = observer.store.query("SELECT records FROM hub_adapter_state WHERE entity = 'customers'")
+    def some_pages_stored(hub: Hub) -> bool:
+        rows = hub.store.query("SELECT records FROM hub_adapter_state WHERE entity = 'customers'")
         return bool(rows) and rows[0]["records"] >= 100
 
-    kill_when(hub_command(database_url, config, "adapters", "poll", "erp"), some_pages_stored)
+    kill_when(observer, hub_command(database_url, config, "adapters", "poll", "erp"), some_pages_stored)
     stored_before = observer.inbox.count_after(0)
     assert 0 < stored_before < len(refs)
 
@@ -128,15 +113,15 @@ def test_sigkill_during_outbound_sync_then_restart(
     observer.process()
     erp.faults.arm(delay, operation="CreateSalesOrder", seconds=0.1, times=10_000)
 
-    def some_created() -> bool:
+    def some_created(hub: Hub) -> bool:
         created = len(erp.book.by_external_ref)
-        recorded = observer.store.query(
+        recorded = hub.store.query(
             "SELECT COUNT(*) AS n FROM hub_outbound WHERE target = 'erp' AND state <> 'sending'"
         )[0]["n"]
         # Killed while the ERP has an order the hub has not heard back about, or before the call.
         return created >= 12 and (created > recorded if delay == "slow_after_create" else created == recorded)
 
-    kill_when(hub_command(database_url, config, "outbound", "sync", "erp"), some_created)
+    kill_when(observer, hub_command(database_url, config, "outbound", "sync", "erp"), some_created)
     assert len(erp.book.by_external_ref) < len(orders)
 
     erp.faults.clear()

@@ -40,7 +40,7 @@ def kill_when(hub: Hub, process: subprocess.Popen, ready: callable, timeout: flo
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"the ingest finished before it could be killed: {process.stderr.read()}")
+            pytest.fail(f"the command finished before it could be killed: {process.stderr.read()}")
         if ready(hub):
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=30)

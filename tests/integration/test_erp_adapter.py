@@ -70,10 +70,7 @@ def source_events(hub: Hub, refs: list[str]) -> dict[str, list[Any]]:
 
 
 def customer_state(hub: Hub, ref: str) -> SourceCustomer:
-    aggregate: Any = None
-    for event in hub.store.events_of([customer_id("erp", ref)])[customer_id("erp", ref)]:
-        aggregate = event.mutate(aggregate)
-    return aggregate
+    return hub.store.replay([customer_id("erp", ref)])[customer_id("erp", ref)]
 
 
 def shop_order(hub: Hub, number: int, sku: str = "CAP-OLV", currency: str = "EUR") -> None:
@@ -369,13 +366,8 @@ def test_the_same_adapter_reads_a_nav_page_service_with_configuration_and_mappin
     assert (report.error, report.pages, report.records) == (None, 3, 11)
     assert [r["bookmark"] for r in nav.requests[:3]] == [None, "C00003", "C00007"]
     assert second.stored == 1  # only the changed record is a new message
-    names = {}
-    for ref in nav.customers:
-        key = customer_id("nav", ref)
-        state: Any = None
-        for event in hub.store.events_of([key])[key]:
-            state = event.mutate(state)
-        names[ref] = state.fields["organisation_name"]
+    states = hub.store.replay(customer_id("nav", ref) for ref in nav.customers)
+    names = {ref: states[customer_id("nav", ref)].fields["organisation_name"] for ref in nav.customers}
     assert names == nav.customers
 
 

@@ -26,10 +26,7 @@ class Clock:
 
 
 def stock_position(hub: Hub, sku: str, location: str) -> Any:
-    state: Any = None
-    for event in hub.store.events_of([stock_id(sku, location)]).get(stock_id(sku, location), []):
-        state = event.mutate(state)
-    return state
+    return hub.store.replay([stock_id(sku, location)]).get(stock_id(sku, location))
 
 
 def test_only_complete_files_are_taken(make_hub: Callable[..., Hub], tmp_path: Path) -> None:
@@ -153,10 +150,7 @@ def test_item_master_from_the_erp_and_the_planners_file_merge(
     hub.process()
 
     def record(kind: str, ref: str) -> MasterRecord:
-        state: Any = None
-        for event in hub.store.events_of([master_id(kind, ref)])[master_id(kind, ref)]:
-            state = event.mutate(state)
-        return state
+        return hub.store.replay([master_id(kind, ref)])[master_id(kind, ref)]
 
     item = record("item", "CAP-OLV").fields
     assert (item["lead_time_days"], item["order_multiple"], item["minimum_order"]) == ("10", "50", "100")

@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from hub.mapping.transforms import comma_text
+
 __all__ = [
     "COUNTRY_CODES",
     "LOCAL_FORMAT",
     "ErpBook",
     "Rejected",
-    "comma",
     "local",
     "uncomma",
 ]
@@ -32,12 +33,6 @@ ORDER_STATUS = {"open": "A", "in_progress": "B", "delivered": "L", "invoiced": "
 
 class Rejected(Exception):
     """A business rule of the ERP refused a request (becomes a ``Client`` SOAP fault)."""
-
-
-def comma(amount: Decimal | int | str) -> str:
-    """``1234.5`` -> ``"1.234,50"``: the ERP's own number format."""
-    text = f"{Decimal(amount):,.2f}"
-    return text.replace(",", "_").replace(".", ",").replace("_", ".")
 
 
 def local(moment: datetime) -> str:
@@ -157,8 +152,8 @@ class ErpBook:
             record = {
                 "ItemNo": item,
                 "Location": location,
-                "OnHand": comma(on_hand),
-                "Allocated": comma(allocated),
+                "OnHand": comma_text(on_hand),
+                "Allocated": comma_text(allocated),
             }
             self.stock.put(f"{item}/{location}", record, self.clock)
 
@@ -168,7 +163,7 @@ class ErpBook:
             record = {
                 "Number": number,
                 "ItemNo": item,
-                "Quantity": comma(quantity),
+                "Quantity": comma_text(quantity),
                 "DueDate": due.strftime("%d.%m.%Y"),
                 "Status": status,  # G geplant, F freigegeben, B beendet
             }
@@ -196,11 +191,11 @@ class ErpBook:
                 "ExternalRef": external_ref,
                 "OrderDate": local(self.clock),
                 "Currency": currency,
-                "Total": comma(total),
+                "Total": comma_text(total),
                 "Status": ORDER_STATUS["open"],
                 "Lines": {
                     "Line": [
-                        {"ItemNo": i, "Description": d, "Quantity": comma(q), "UnitPrice": comma(p)}
+                        {"ItemNo": i, "Description": d, "Quantity": comma_text(q), "UnitPrice": comma_text(p)}
                         for i, d, q, p in lines
                     ]
                 },
@@ -273,7 +268,7 @@ class ErpBook:
         with self.lock:
             invoice = dict(self.invoices.records[invoice_no])
             open_amount = uncomma(invoice["OpenAmount"]) - amount
-            invoice["OpenAmount"] = comma(max(open_amount, Decimal(0)))
+            invoice["OpenAmount"] = comma_text(max(open_amount, Decimal(0)))
             at = self.tick()
             self.invoices.put(invoice_no, invoice, at)
             number = self.number("payment", "ZA")
@@ -282,7 +277,7 @@ class ErpBook:
                 "DocumentType": "Z",  # Zahlung
                 "InvoiceNo": invoice_no,
                 "OrderNo": invoice["OrderNo"],
-                "Amount": comma(amount),
+                "Amount": comma_text(amount),
                 "Currency": invoice["Currency"],
                 "PostingDate": local(at),
                 "Cleared": "X" if open_amount <= 0 else "",
