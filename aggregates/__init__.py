@@ -1,8 +1,9 @@
 """The domain: event-sourced aggregates and their events, pure Python on eventsourcing."""
 
 from aggregates.customer import PERSONAL_FIELDS, SourceCustomer
+from aggregates.customer_link import CustomerLink
 from aggregates.errors import DomainRuleViolation
-from aggregates.identity import customer_id, master_id, order_id, stock_id
+from aggregates.identity import customer_id, link_id, master_id, order_id, stock_id
 from aggregates.master import MasterRecord
 from aggregates.order import Order
 from aggregates.order_alias import OrderAlias
@@ -13,6 +14,7 @@ from aggregates.stock import StockPosition
 __all__ = [
     "PERSONAL_FIELDS",
     "STAGES",
+    "CustomerLink",
     "DomainRuleViolation",
     "MasterRecord",
     "Order",
@@ -22,6 +24,7 @@ __all__ = [
     "SourceCustomer",
     "StockPosition",
     "customer_id",
+    "link_id",
     "master_id",
     "order_id",
     "stock_id",

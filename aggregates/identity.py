@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-__all__ = ["customer_id", "master_id", "order_id", "stock_id"]
+__all__ = ["customer_id", "link_id", "master_id", "order_id", "stock_id"]
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://integration-hub.invalid/aggregates")
 
@@ -28,3 +28,9 @@ def stock_id(sku: str, location: str) -> UUID:
 @lru_cache(maxsize=65_536)
 def master_id(kind: str, ref: str) -> UUID:
     return uuid5(_NAMESPACE, f"master\x1f{kind}\x1f{ref}")
+
+
+@lru_cache(maxsize=262_144)
+def link_id(record: str) -> UUID:
+    """The identity-resolution decisions about one source record ("system:ref")."""
+    return uuid5(_NAMESPACE, f"link\x1f{record}")

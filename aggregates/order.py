@@ -7,7 +7,7 @@ replays leave the log unchanged.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +23,7 @@ __all__ = ["Order"]
 
 class Order(Aggregate):
     class Placed(Aggregate.Created):
-        class_version = 1
+        class_version = 2
         system: str
         order_ref: str
         channel: str
@@ -32,8 +32,13 @@ class Order(Aggregate):
         total_amount: Decimal
         lines: list[dict[str, str]]
         placed_at: datetime
+        requested_date: str | None  # ISO date the customer wants the goods; None: at once
         aliases: list[dict[str, str]]
         provenance: Provenance
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["requested_date"] = None
 
     class PaymentRecorded(Aggregate.Event):
         class_version = 1
@@ -117,10 +122,12 @@ class Order(Aggregate):
         total_amount: Decimal,
         lines: list[dict[str, str]],
         placed_at: datetime,
+        requested_date: str | None,
         aliases: list[dict[str, str]],
         provenance: Provenance,
     ) -> None:
         self.system = system
+        self.requested_date = requested_date
         self.order_ref = order_ref
         self.channel = channel
         self.customer_ref = customer_ref
@@ -143,6 +150,7 @@ class Order(Aggregate):
         total_amount: Decimal,
         lines: list[dict[str, str]],
         placed_at: datetime,
+        requested_date: date | None = None,
         aliases: list[dict[str, str]],
         provenance: Provenance,
     ) -> Order:
@@ -157,6 +165,7 @@ class Order(Aggregate):
             total_amount=total_amount,
             lines=lines,
             placed_at=placed_at,
+            requested_date=None if requested_date is None else requested_date.isoformat(),
             aliases=aliases,
             provenance=provenance,
         )

@@ -1,4 +1,4 @@
-"""The HTTP API: order tracking, dead letters, projections, health and Prometheus metrics.
+"""The HTTP API: order tracking, planning, dead letters, projections, health and Prometheus metrics.
 
 Adapters contribute their own routers (webhook receivers); the app factory mounts them, so the
 API has no knowledge of any transport.
@@ -17,7 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from hub.audit.history import EntityNotFound, parse_instant
 from hub.bootstrap import Hub
 from hub.health import process_health
+from hub.identity.customers import UnknownCustomerId
 from hub.order_queries import AmbiguousOrderRef
+from hub.planning.queries import COLOURS, UnknownItem
 
 __all__ = ["create_app", "create_process_app"]
 
@@ -98,6 +100,20 @@ def create_app(
             )
         return order
 
+    @app.get("/customers")
+    async def search_customers(q: str, limit: int = Query(20, ge=1, le=500)) -> Any:
+        return await run_in_threadpool(hub.customers.search, q, limit)
+
+    @app.get("/customers/{customer}")
+    async def show_customer_view(customer: str, as_of: str | None = None) -> Any:
+        moment = _instant(as_of)
+        try:
+            return await run_in_threadpool(
+                lambda: hub.customers.show(hub.customers.resolve(customer), as_of=moment)
+            )
+        except UnknownCustomerId as error:
+            raise HTTPException(404, str(error)) from None
+
     @app.get("/customers/{system}/{ref}")
     async def show_customer(system: str, ref: str, as_of: str | None = None) -> Any:
         moment = _instant(as_of) or datetime.now(UTC)
@@ -117,6 +133,24 @@ def create_app(
     @app.get("/audit/lineage")
     async def lineage(entity: str, field: str, system: str | None = None) -> Any:
         return await _entity(lambda: hub.history.lineage(hub.history.resolve(entity, system), field))
+
+    @app.get("/plan/buffers")
+    async def plan_buffers(status: str | None = None) -> Any:
+        if status is not None and status not in COLOURS:
+            raise HTTPException(422, f"status {status!r}: one of {', '.join(COLOURS)}")
+        return await run_in_threadpool(hub.plan.buffers, status)
+
+    @app.get("/plan/schedule")
+    async def plan_schedule(work_centre: str | None = None) -> Any:
+        return await run_in_threadpool(hub.plan.schedule, work_centre)
+
+    @app.get("/plan/items/{sku}")
+    async def plan_explain(sku: str, as_of: str | None = None) -> Any:
+        moment = _instant(as_of)
+        try:
+            return await run_in_threadpool(hub.plan.explain, sku, moment)
+        except UnknownItem as error:
+            raise HTTPException(404, str(error)) from None
 
     @app.get("/deadletters")
     async def dead_letters(status: str = "open") -> Any:

@@ -16,12 +16,16 @@ from typing import Any
 from hub.audit.history import History
 from hub.catalog import MappingCatalog
 from hub.dead_letters import DeadLetters, Failure
+from hub.identity.customers import CustomerQueries, CustomerTables
+from hub.identity.service import IdentityService
 from hub.inbox import Inbox, RawMessage, RecordOutcome, received_at
 from hub.metrics import HubMetrics
 from hub.order_queries import OrderQueries
+from hub.planning.queries import PlanQueries
+from hub.planning.tables import PlanningTables
 from hub.privacy.keys import SubjectKeys, load_kek
 from hub.processing import BatchReport, Processor
-from hub.projecting import Projector
+from hub.projecting import OrderTrackingTables, Projector
 from hub.settings import HubSettings, load_settings
 from hub.store import Store, key_store_url
 
@@ -40,6 +44,9 @@ class Hub:
     dead_letters: DeadLetters
     orders: OrderQueries
     history: History
+    plan: PlanQueries
+    identity: IdentityService
+    customers: CustomerQueries
 
     def receive(
         self, system: str, envelopes: list[dict[str, Any]], also: Callable[[Any], None] | None = None
@@ -61,7 +68,8 @@ class Hub:
             self.metrics.dead_lettered(failure.system, failure.stage)
 
     def process(self, on_batch: Callable[[BatchReport], None] | None = None) -> BatchReport:
-        """Bring processing, parked-message expiry and every projection up to date."""
+        """Bring processing, parked-message expiry and every projection (identity resolution
+        first, for the customers) up to date."""
         report = self.processor.process_available(on_batch)
         self.expire_parked()
         self.projector.catch_up()
@@ -98,13 +106,17 @@ def bootstrap(
     store = Store(settings.database_url, open_keys(settings))
     metrics = metrics or HubMetrics()
     catalog = MappingCatalog(settings, mapping_folders)
-    projector = Projector(store, metrics)
+    planning = PlanningTables(store, settings.planning.policy())
+    identity = IdentityService(store, lambda system: settings.system(system).phone_region)
+    customers = CustomerTables(store, resolve=identity.follow)
+    projector = Projector(store, metrics, [OrderTrackingTables(store), planning, customers])
     # Embedded, processing keeps the projections current in its own transaction; distributed,
     # `hub project NAME` runners follow the log and workers must not contend for their rows.
     inline = projector if settings.transport == "inbox" else None
     batch_size = settings.batch_size if settings.transport == "inbox" else settings.streaming.batch_size
     processor = Processor(store, catalog, metrics, batch_size=batch_size, follower=inline)
     orders = OrderQueries(store, settings.tracking)
+    history = History(store, orders)
     return Hub(
         settings=settings,
         store=store,
@@ -115,5 +127,8 @@ def bootstrap(
         projector=projector,
         dead_letters=processor.dead_letters,
         orders=orders,
-        history=History(store, orders),
+        history=history,
+        plan=PlanQueries(store, planning, settings.planning),
+        identity=identity,
+        customers=CustomerQueries(store, customers, orders, history.as_of, settings.customers.rules()),
     )

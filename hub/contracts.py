@@ -384,7 +384,7 @@ class ItemMaster(Contract):
 
     sku: Ref
     description: str | None = None
-    lead_time_days: Decimal = Field(ge=0)
+    lead_time_days: Decimal | None = Field(None, ge=0)  # None: this source does not say
     minimum_order: Quantity = Decimal(0)
     order_multiple: Quantity = Decimal(0)  # lot size; 0: any quantity
     buffer_profile: str | None = None  # a profile of [planning.profiles]; None: not buffered

@@ -177,6 +177,7 @@ def _place(record: OrderPlaced, system: str, provenance: Provenance, ws: Workspa
             total_amount=record.total_amount,
             lines=lines,
             placed_at=record.placed_at,
+            requested_date=record.requested_date,
             aliases=[a.model_dump() for a in record.aliases],
             provenance=provenance,
         )

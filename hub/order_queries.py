@@ -50,6 +50,18 @@ class OrderQueries:
         doc = self._document(ref, system)
         return None if doc is None else public_view(doc, self.thresholds, now or datetime.now(UTC))
 
+    def by_ids(self, order_ids: list[str], now: datetime | None = None) -> list[dict[str, Any]]:
+        """Orders by the hub's ids, in the order given (those not tracked yet left out)."""
+        if not order_ids:
+            return []
+        marks = ",".join("?" * len(order_ids))
+        rows = self.store.query(
+            f"SELECT order_id, document FROM hub_order_tracking WHERE order_id IN ({marks})", order_ids
+        )
+        documents = {row["order_id"]: json.loads(row["document"]) for row in rows}
+        moment = now or datetime.now(UTC)
+        return [public_view(documents[i], self.thresholds, moment) for i in order_ids if i in documents]
+
     def order_id(self, ref: str, system: str | None = None) -> UUID | None:
         """The hub's id of the order a reference or alias names (None: unknown)."""
         doc = self._document(ref, system)

@@ -10,15 +10,32 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from hub.metrics import HubMetrics
 from hub.store import Store
 from projections import TrackedOrder, apply_event, concerns
 
-__all__ = ["OrderTrackingTables", "Projector", "RebuildReport"]
+__all__ = ["OrderTrackingTables", "ProjectionTables", "Projector", "RebuildReport"]
+
+
+class ProjectionTables(Protocol):
+    """What the projector needs of a read model: its tables, how to apply a batch of events in
+    the caller's transaction, and a shadow copy to rebuild into and swap in."""
+
+    name: str
+
+    def create(self, cursor: Any) -> None: ...
+    def drop(self, cursor: Any) -> None: ...
+    def apply(self, cursor: Any, events: list[Any], position: int, reaches: int) -> None: ...
+    def settle(self, committed: bool) -> None: ...
+    def shadow(self, suffix: str) -> Any: ...
+    def upstream(self) -> int: ...  # work that records the events this projection shows, run first
+    def replace(self, cursor: Any, live: Any) -> None: ...
+    def rows(self) -> list[tuple[Any, ...]]: ...
+    def count(self) -> int: ...
 
 
 class OrderTrackingTables:
@@ -36,6 +53,13 @@ class OrderTrackingTables:
         self._cache: OrderedDict[str, TrackedOrder] = OrderedDict()
         self._cache_size = cache_size
         self._cache_position: int | None = None
+
+    def shadow(self, suffix: str) -> OrderTrackingTables:
+        return OrderTrackingTables(self.store, suffix, self._cache_size)
+
+    def upstream(self) -> int:
+        """Orders come from processing, which has run already."""
+        return 0
 
     def create(self, cursor: Any) -> None:
         cursor.execute(
@@ -78,15 +102,9 @@ class OrderTrackingTables:
                 ids.append(key)
             else:
                 touched[key] = cached
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            cursor.execute(
-                self.store.sql(f"SELECT order_id, document FROM {self.orders} WHERE order_id IN ({marks})"),
-                chunk,
-            )
-            for row in cursor.fetchall():
-                touched[row["order_id"]] = TrackedOrder.from_document(json.loads(row["document"]))
+        statement = f"SELECT order_id, document FROM {self.orders} WHERE order_id IN ({{marks}})"
+        for row in self.store.select_in(cursor, statement, ids):
+            touched[row["order_id"]] = TrackedOrder.from_document(json.loads(row["document"]))
         new_aliases: list[tuple[str, str, str]] = []
         for event in events:
             key = str(event.originator_id)
@@ -171,9 +189,17 @@ class RebuildReport:
 class Projector:
     """Runs every projection; ``tracking name = projection:<name>``."""
 
-    def __init__(self, store: Store, metrics: HubMetrics, batch_size: int = 2000) -> None:
+    def __init__(
+        self,
+        store: Store,
+        metrics: HubMetrics,
+        projections: list[ProjectionTables] | None = None,
+        batch_size: int = 2000,
+    ) -> None:
         self.store, self.metrics, self.batch_size = store, metrics, batch_size
-        self.projections = {OrderTrackingTables.name: OrderTrackingTables(store)}
+        tables = projections if projections is not None else [OrderTrackingTables(store)]
+        self.projections: dict[str, ProjectionTables] = {t.name: t for t in tables}
+        self._decoded: dict[int, Any] | None = None  # during catch_up: events by notification id
         with store.schema_lock(), store.transaction() as cursor:
             for tables in self.projections.values():
                 tables.create(cursor)
@@ -182,25 +208,47 @@ class Projector:
     def tracking_name(name: str) -> str:
         return f"projection:{name}"
 
-    def get(self, name: str) -> OrderTrackingTables:
+    def get(self, name: str) -> Any:
         if name not in self.projections:
             raise KeyError(f"unknown projection {name!r}; known: {', '.join(self.projections)}")
         return self.projections[name]
 
     def catch_up(self, upto: int | None = None, on_batch: Callable[[int], None] | None = None) -> int:
-        applied = sum(self.follow(name, upto, on_batch) for name in self.projections)
+        """Every projection; an event is decoded once for all the projections that need it."""
+        for tables in self.projections.values():  # first what makes events, then what follows them
+            tables.upstream()
+        self._decoded = {}
+        try:
+            applied = sum(
+                self._follow(tables, self.tracking_name(name), upto, on_batch)
+                for name, tables in self.projections.items()
+            )
+        finally:
+            self._decoded = None
         self.observe_lag()
         return applied
+
+    def _decode(self, notifications: Sequence[Any]) -> list[Any]:
+        if self._decoded is None:
+            return [self.store.decode(n) for n in notifications]
+        if len(self._decoded) > 50_000:
+            self._decoded.clear()
+        return [
+            self._decoded.get(n.id) or self._decoded.setdefault(n.id, self.store.decode(n))
+            for n in notifications
+        ]
 
     def follow(
         self, name: str, upto: int | None = None, on_batch: Callable[[int], None] | None = None
     ) -> int:
         """Apply what one projection has not seen yet (``hub project NAME`` calls this)."""
-        return self._follow(self.get(name), self.tracking_name(name), upto, on_batch)
+        tables = self.get(name)
+        tables.upstream()
+        return self._follow(tables, self.tracking_name(name), upto, on_batch)
 
     def _follow(
         self,
-        tables: OrderTrackingTables,
+        tables: ProjectionTables,
         tracking: str | None,
         upto: int | None,
         on_batch: Callable[[int], None] | None,
@@ -214,7 +262,7 @@ class Projector:
             notifications = self.store.notifications(position, batch_size or self.batch_size, upto)
             if not notifications:
                 return applied
-            events = [self.store.decode(n) for n in notifications]
+            events = self._decode(notifications)
             try:
                 with self.store.transaction() as cursor:
                     tables.apply(cursor, events, position, notifications[-1].id)
@@ -265,7 +313,7 @@ class Projector:
         # Bring the live view to the head first, so both sides describe the same prefix of the log.
         self._follow(live, self.tracking_name(name), None, None)
         position = self.store.position(self.tracking_name(name))
-        shadow = OrderTrackingTables(self.store, suffix="__rebuild")
+        shadow = live.shadow("__rebuild")
         with self.store.transaction() as cursor:
             shadow.drop(cursor)
             shadow.create(cursor)

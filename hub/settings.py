@@ -8,21 +8,30 @@ from __future__ import annotations
 
 import os
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from projections.ddmrp import BufferProfile
+from projections.planning import PlanningPolicy
+
 __all__ = [
+    "BufferProfileSettings",
     "ConfigError",
+    "CustomerSettings",
     "HubSettings",
     "OutboundSync",
+    "PlannedOrders",
+    "PlanningSettings",
     "PrivacySettings",
     "SoapEntity",
     "SoapSource",
     "StreamingSettings",
+    "Survivorship",
     "SystemConfig",
     "TrackingThresholds",
     "load_settings",
@@ -89,6 +98,91 @@ class PrivacySettings(BaseModel):
     )
 
 
+class BufferProfileSettings(BaseModel):
+    """A DDMRP buffer profile: what a group of parts shares (Ptak & Smith, ch. 24)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lead_time_factor: Decimal = Field(gt=0, le=2, description="green and red base, share of lead-time usage")
+    variability_factor: Decimal = Field(ge=0, le=2, description="red safety, share of red base")
+    spike_threshold: Decimal = Field(Decimal("0.5"), gt=0, le=5, description="order spike, share of red")
+
+
+# The book's examples as starting points: B11 = bought, medium lead time, low variability (part
+# 403P), M21 = made (707), D22 = distributed, long lead time, medium-high variability (501D).
+DEFAULT_PROFILES = {
+    "B11": BufferProfileSettings(lead_time_factor=Decimal("0.5"), variability_factor=Decimal("0.3")),
+    "M21": BufferProfileSettings(lead_time_factor=Decimal("0.45"), variability_factor=Decimal("0.5")),
+    "D22": BufferProfileSettings(lead_time_factor=Decimal("0.3"), variability_factor=Decimal("0.6")),
+}
+
+
+class PlanningSettings(BaseModel):
+    """Demand-driven planning (DDMRP): how usage is averaged and which buffer profiles exist."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    adu_window_days: int = Field(28, ge=1, le=730, description="days of the rolling ADU window")
+    adu_method: Literal["past", "forward", "blended"] = Field(
+        "blended", description="ADU from the window before today, from today on, or the mean of both"
+    )
+    spike_horizon_days: int | None = Field(
+        None, ge=0, le=365, description="order spike horizon; default: each item's lead time"
+    )
+    schedule_days: int = Field(28, ge=1, le=366, description="days the load chart shows")
+    profiles: dict[str, BufferProfileSettings] = Field(default_factory=lambda: dict(DEFAULT_PROFILES))
+
+    def policy(self) -> PlanningPolicy:
+        return PlanningPolicy(
+            adu_window_days=self.adu_window_days,
+            adu_method=self.adu_method,
+            spike_horizon_days=self.spike_horizon_days,
+            profiles={
+                name: BufferProfile(p.lead_time_factor, p.variability_factor, p.spike_threshold)
+                for name, p in self.profiles.items()
+            },
+        )
+
+
+class Survivorship(BaseModel):
+    """How one golden attribute is chosen among a customer's source records."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: Literal["source_priority", "most_recent", "most_frequent", "most_complete", "never_blank"]
+    systems: list[str] = Field(default_factory=list, description="source_priority: systems, best first")
+
+
+_NAMES_FIRST = ["crm", "shopify", "woocommerce", "phone", "erp"]  # a legacy ERP's Name1 holds the whole name
+
+
+def _default_survivorship() -> dict[str, Survivorship]:
+    rules: dict[str, dict[str, Any]] = {
+        "kind": {"rule": "most_frequent"},
+        "given_name": {"rule": "source_priority", "systems": _NAMES_FIRST},
+        "family_name": {"rule": "source_priority", "systems": _NAMES_FIRST},
+        "organisation_name": {"rule": "most_complete"},
+        "birth_date": {"rule": "most_frequent"},
+        "emails": {"rule": "most_recent"},
+        "phones": {"rule": "most_recent"},
+        "addresses": {"rule": "source_priority", "systems": ["erp", "crm", "shopify", "woocommerce"]},
+        "tax_id": {"rule": "source_priority", "systems": ["erp", "crm"]},
+        "marketing_consent": {"rule": "most_recent"},
+    }
+    return {attribute: Survivorship(**rule) for attribute, rule in rules.items()}
+
+
+class CustomerSettings(BaseModel):
+    """The single customer view: golden-record survivorship per attribute."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    survivorship: dict[str, Survivorship] = Field(default_factory=_default_survivorship)
+
+    def rules(self) -> dict[str, dict[str, Any]]:
+        return {attribute: rule.model_dump() for attribute, rule in self.survivorship.items()}
+
+
 class SoapEntity(BaseModel):
     """One entity a SOAP source serves: which operation, how it pages, where its cursor is."""
 
@@ -145,12 +239,28 @@ class OutboundSync(BaseModel):
     batch_size: int = Field(50, ge=1, le=5000, description="orders per outbound round")
 
 
+class PlannedOrders(BaseModel):
+    """Planning recommendations handed to an ERP as planned production orders (`hub plan push`)."""
+
+    enabled: bool = Field(False, description="false: recommendations stay in the hub")
+    spec: str = Field(
+        "outbound/create_planned_order.yaml",
+        description="create/lookup requests, relative to the system's mapping folder",
+    )
+    work_centres: list[str] = Field(
+        default_factory=list, description="only items made at these work centres; empty: every item"
+    )
+
+
 class SystemConfig(BaseModel):
     """One source system: how its messages arrive and how to read them."""
 
     adapter: Literal["shopify", "woocommerce", "carrier", "file", "soap"] = "file"
     soap: SoapSource | None = Field(None, description="the SOAP source (adapter = 'soap')")
     outbound: OutboundSync | None = Field(None, description="create orders here (needs soap)")
+    planned_orders: PlannedOrders | None = Field(
+        None, description="push planning recommendations here as planned orders (needs soap)"
+    )
     drop_folder: Path | None = Field(
         None, description="folder this system drops files into (adapter = 'file'); watched by `hub run`"
     )
@@ -189,6 +299,8 @@ class HubSettings(BaseSettings):
     tracking: TrackingThresholds = TrackingThresholds()
     streaming: StreamingSettings = StreamingSettings()
     privacy: PrivacySettings = PrivacySettings()
+    planning: PlanningSettings = PlanningSettings()
+    customers: CustomerSettings = CustomerSettings()
     systems: dict[str, SystemConfig] = Field(default_factory=dict)
 
     _reads_environment: ClassVar[bool] = False

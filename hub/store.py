@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -274,6 +275,18 @@ class Store:
             cursor.execute(self.sql(statement), params)
             return list(cursor.fetchall())
 
+    def select_in(
+        self, cursor: Any, statement: str, values: Sequence[Any], extra: Sequence[Any] = ()
+    ) -> list[Any]:
+        """Rows of ``statement`` (``?`` placeholders, ``{marks}`` where the IN list goes) for many
+        values, 500 at a time (SQLite's parameter limit); ``extra`` parameters follow the list."""
+        found: list[Any] = []
+        for start in range(0, len(values), 500):
+            chunk = list(values[start : start + 500])
+            cursor.execute(self.sql(statement.format(marks=",".join("?" * len(chunk)))), [*chunk, *extra])
+            found.extend(cursor.fetchall())
+        return found
+
     def rowcount(self, cursor: Any) -> int:
         """Rows changed by the last statement (eventsourcing's SQLite cursor hides it)."""
         raw = cursor.sqlite_cursor if self.dialect == "sqlite" else cursor
@@ -455,14 +468,18 @@ class Store:
                 found.setdefault(originator, []).append(event)
         return found
 
-    def replay(self, ids: Iterable[UUID]) -> dict[UUID, Any]:
-        """Each aggregate rebuilt from all its events (ids without events are left out)."""
+    def replay(self, ids: Iterable[UUID], until: datetime | None = None) -> dict[UUID, Any]:
+        """Each aggregate rebuilt from all its events, or from those recorded up to ``until``
+        (ids without events by then are left out)."""
         rebuilt: dict[UUID, Any] = {}
         for aggregate_id, events in self.events_of(ids).items():
             aggregate: Any = None
             for event in events:
+                if until is not None and event.timestamp > until:
+                    break
                 aggregate = event.mutate(aggregate)
-            rebuilt[aggregate_id] = aggregate
+            if aggregate is not None:
+                rebuilt[aggregate_id] = aggregate
         return rebuilt
 
     @contextmanager

@@ -37,6 +37,7 @@ class TrackedOrder:
     updated_at: str
     sources: list[str] = field(default_factory=list)
     references: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requested_date: str | None = None
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -50,6 +51,7 @@ class TrackedOrder:
             "updated_at": self.updated_at,
             "sources": self.sources,
             "references": self.references,
+            "requested_date": self.requested_date,
         }
 
     @classmethod
@@ -65,6 +67,7 @@ class TrackedOrder:
             updated_at=doc["updated_at"],
             sources=doc.get("sources", []),
             references=doc.get("references", {}),
+            requested_date=doc.get("requested_date"),
         )
 
 
@@ -85,6 +88,7 @@ def apply_event(current: TrackedOrder | None, event: Any) -> TrackedOrder | None
             aliases=[{"system": event.system, "ref": event.order_ref}, *event.aliases],
             progress=OrderProgress.placed(event.currency, event.total_amount, event.lines, event.placed_at),
             updated_at=event.timestamp.isoformat(),
+            requested_date=event.requested_date,
         )
     elif isinstance(event, Order.Event) and current is not None:
         event.apply(current)  # type: ignore[arg-type]
@@ -181,6 +185,7 @@ def public_view(doc: dict[str, Any], thresholds: Thresholds, now: datetime) -> d
         "paid_amount": str(progress.paid_amount),
         "refunded_amount": str(progress.refunded_amount),
         "placed_at": iso(progress.placed_at),
+        "requested_date": tracked.requested_date,
         "paid_at": iso(progress.paid_at),
         "shipped_at": iso(progress.shipped_at),
         "delivered_at": iso(progress.delivered_at),

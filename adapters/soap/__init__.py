@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from adapters.soap.client import SoapCallFailed, SoapClient
 from adapters.soap.outbound import OutboundReport, OutboundSyncer
+from adapters.soap.planned import PlannedOrderPush
 from adapters.soap.poller import PollReport, SoapPoller
-from adapters.soap.runner import SoapRunner, outbound_syncers, receiving, soap_pollers
+from adapters.soap.runner import SoapRunner, outbound_syncers, planned_pushers, receiving, soap_pollers
 from adapters.soap.state import AdapterState
 
 __all__ = [
     "AdapterState",
     "OutboundReport",
     "OutboundSyncer",
+    "PlannedOrderPush",
     "PollReport",
     "SoapCallFailed",
     "SoapClient",
     "SoapPoller",
     "SoapRunner",
     "outbound_syncers",
+    "planned_pushers",
     "receiving",
     "soap_pollers",
 ]

@@ -29,7 +29,7 @@ from hub.bootstrap import Hub
 from hub.intake import Receive
 from hub.mapping.paths import compile_path
 from hub.mapping.transforms import comma_text
-from hub.settings import ConfigError, OutboundSync, SoapSource
+from hub.settings import ConfigError, OutboundSync, PlannedOrders, SoapSource
 
 __all__ = ["OUTBOUND_ENTITY", "OutboundReport", "OutboundSpec", "OutboundSyncer", "outbound_status"]
 
@@ -48,6 +48,15 @@ class OutboundReport:
     error: str | None = None
     paused: str | None = None
     orders: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, external_ref: str, outcome: dict[str, Any]) -> None:
+        self.orders.append({"order": external_ref, **outcome})
+        if outcome["state"] == "created":
+            self.created += 1
+        elif outcome["state"] == "found":
+            self.found += 1
+        else:
+            self.rejected += 1
 
 
 class _Request:
@@ -125,11 +134,14 @@ class OutboundSpec:
 
 
 class OutboundSyncer:
+    lease_entity = OUTBOUND_ENTITY  # its lease and last outcome; the kill switch is always this row's
+    config_key = "outbound"
+
     def __init__(
         self,
         hub: Hub,
         target: str,
-        config: OutboundSync,
+        config: OutboundSync | PlannedOrders,
         source: SoapSource,
         client: SoapClient | None = None,
         receive: Receive | None = None,
@@ -156,7 +168,7 @@ class OutboundSyncer:
     def paused(self) -> str | None:
         """Why nothing is sent now: the configured kill switch or ``hub outbound pause``."""
         if not self.config.enabled:
-            return f"disabled in configuration (systems.{self.target}.outbound.enabled = false)"
+            return f"disabled in configuration (systems.{self.target}.{self.config_key}.enabled = false)"
         state = self.state.load(self.target, OUTBOUND_ENTITY)
         return f"paused since {state.opened_at}" if state.circuit == "paused" else None
 
@@ -175,14 +187,14 @@ class OutboundSyncer:
         report.paused = self.paused()
         if report.paused:
             return report
-        held = self.state.lease(self.target, OUTBOUND_ENTITY, self.owner, self.lease_seconds)
+        held = self.state.lease(self.target, self.lease_entity, self.owner, self.lease_seconds)
         if held is not None:
             report.paused = f"another hub is sending to {self.target} ({held})"
             return report
         try:
             return self._run(report, on_order)
         finally:
-            self.state.release(self.target, OUTBOUND_ENTITY, self.owner)
+            self.state.release(self.target, self.lease_entity, self.owner)
 
     def _run(
         self, report: OutboundReport, on_order: Callable[[OutboundReport], None] | None
@@ -197,14 +209,7 @@ class OutboundSyncer:
                     if notification.topic.endswith(_PLACED):
                         event = self.hub.store.decode(notification)
                         if self._wanted(event):
-                            report.paused = self.paused()  # an operator may pull it at any time
-                            if report.paused:
-                                return report
-                            held = self.state.lease(
-                                self.target, OUTBOUND_ENTITY, self.owner, self.lease_seconds
-                            )
-                            if held is not None:  # ours ran out while the ERP was slow: stop
-                                report.paused = f"another hub took over sending to {self.target} ({held})"
+                            if not self._may_go_on(report):
                                 return report
                             self._sync(event, notification.id, position, report)
                             position = notification.id
@@ -216,10 +221,22 @@ class OutboundSyncer:
                 position = notifications[-1].id
         except SoapCallFailed as error:
             report.error = str(error)
-            self.state.failed(self.target, OUTBOUND_ENTITY, report.error)
+            self.state.failed(self.target, self.lease_entity, report.error)
             return report
-        self.state.succeeded(self.target, OUTBOUND_ENTITY)
+        self.state.succeeded(self.target, self.lease_entity)
         return report
+
+    def _may_go_on(self, report: OutboundReport) -> bool:
+        """Asked before each order: an operator may have pulled the switch, or our lease ran out
+        while the ERP was slow and another hub took over."""
+        report.paused = self.paused()
+        if report.paused:
+            return False
+        held = self.state.lease(self.target, self.lease_entity, self.owner, self.lease_seconds)
+        if held is not None:
+            report.paused = f"another hub took over sending to {self.target} ({held})"
+            return False
+        return True
 
     def _wanted(self, event: Any) -> bool:
         return (
@@ -255,13 +272,7 @@ class OutboundSyncer:
         document = self._document(event, external_ref)
         outcome = self._deliver(document, order_key, uncertain, report)
         self._record(event, order_key, external_ref, position, outcome)
-        report.orders.append({"order": external_ref, **outcome})
-        if outcome["state"] == "created":
-            report.created += 1
-        elif outcome["state"] == "found":
-            report.found += 1
-        else:
-            report.rejected += 1
+        report.add(external_ref, outcome)
 
     def _deliver(
         self, document: dict[str, Any], order_key: str, uncertain: bool, report: OutboundReport

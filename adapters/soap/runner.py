@@ -1,4 +1,4 @@
-"""SOAP sources inside ``hub run``: each source polled on its interval, then its outbound sync.
+"""SOAP sources inside ``hub run``: each source polled on its interval, then its outbound paths.
 
 One thread per source, so a slow or unreachable ERP delays nobody else; a poll's messages are
 processed by the hub's background processor, woken after every poll that stored something.
@@ -9,18 +9,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from adapters.soap.client import SoapClient
 from adapters.soap.outbound import OutboundSyncer
+from adapters.soap.planned import PlannedOrderPush
 from adapters.soap.poller import SoapPoller
 from hub.bootstrap import Hub
 from hub.intake import Receive, intake
 from hub.periodic import Periodic
 
-__all__ = ["SoapRunner", "outbound_syncers", "receiving", "soap_pollers"]
+__all__ = ["SoapRunner", "outbound_syncers", "planned_pushers", "receiving", "soap_pollers"]
 
 log = logging.getLogger(__name__)
+Sender = TypeVar("Sender", bound=OutboundSyncer)
 
 
 @contextmanager
@@ -46,13 +48,32 @@ def outbound_syncers(
     hub: Hub, pollers: dict[str, SoapPoller] | None = None, receive: Receive | None = None
 ) -> dict[str, OutboundSyncer]:
     """An outbound sync for every SOAP system with an ``[outbound]`` table (enabled or not)."""
-    syncers = {}
+    return _senders(OutboundSyncer, "outbound", hub, pollers, receive)
+
+
+def planned_pushers(
+    hub: Hub, pollers: dict[str, SoapPoller] | None = None, receive: Receive | None = None
+) -> dict[str, PlannedOrderPush]:
+    """A planned-order push for every SOAP system with a ``[planned_orders]`` table."""
+    return _senders(PlannedOrderPush, "planned_orders", hub, pollers, receive)
+
+
+def _senders(
+    kind: type[Sender],
+    table: str,
+    hub: Hub,
+    pollers: dict[str, SoapPoller] | None,
+    receive: Receive | None,
+) -> dict[str, Sender]:
+    """One sender per SOAP system with that table, sharing the poller's client where there is one."""
+    senders = {}
     for name, config in hub.settings.systems.items():
-        if config.outbound is None or config.soap is None:
+        settings = getattr(config, table)
+        if settings is None or config.soap is None:
             continue
         client = pollers[name].client if pollers and name in pollers else SoapClient(name, config.soap)
-        syncers[name] = OutboundSyncer(hub, name, config.outbound, config.soap, client, receive)
-    return syncers
+        senders[name] = kind(hub, name, settings, config.soap, client, receive)
+    return senders
 
 
 class SoapRunner:
@@ -62,11 +83,12 @@ class SoapRunner:
         self.hub, self.on_stored = hub, on_stored
         self.pollers = soap_pollers(hub, receive)
         self.syncers = outbound_syncers(hub, self.pollers, receive)
+        self.pushers = planned_pushers(hub, self.pollers, receive)
         self._loops = [
             Periodic(
                 f"soap-{name}", self._source(name).poll_interval_seconds, lambda name=name: self.round(name)
             )
-            for name in sorted(set(self.pollers) | set(self.syncers))
+            for name in sorted(set(self.pollers) | set(self.syncers) | set(self.pushers))
         ]
 
     def _source(self, name: str) -> Any:
@@ -81,8 +103,8 @@ class SoapRunner:
             loop.stop()
 
     def round(self, name: str) -> None:
-        """One poll of every entity, then one outbound round."""
-        poller, syncer = self.pollers.get(name), self.syncers.get(name)
+        """One poll of every entity, then one round of each outbound path."""
+        poller = self.pollers.get(name)
         if poller is not None:
             reports = poller.poll()
             for report in reports:
@@ -90,9 +112,11 @@ class SoapRunner:
                     log.warning("SOAP source %s/%s: %s", name, report.entity, report.error)
             if any(r.stored for r in reports) and self.on_stored is not None:
                 self.on_stored()
-        if syncer is not None:
-            outcome = syncer.run_once()
+        for sender in (self.syncers.get(name), self.pushers.get(name)):
+            if sender is None:
+                continue
+            outcome = sender.run_once()
             if outcome.error:
-                log.warning("outbound to %s: %s", name, outcome.error)
+                log.warning("%s to %s: %s", sender.config_key, name, outcome.error)
             if (outcome.created or outcome.found or outcome.rejected) and self.on_stored is not None:
                 self.on_stored()

@@ -8,11 +8,13 @@ import typer
 
 from hub.cli.adapters import adapters, outbound
 from hub.cli.audit import audit
+from hub.cli.customers import customers
 from hub.cli.demo import demo
 from hub.cli.files import files
 from hub.cli.ingest import ingest, process
+from hub.cli.plan import plan
 from hub.cli.privacy import privacy
-from hub.cli.queries import customers, deadletters, mappings, orders, parked, projections
+from hub.cli.queries import deadletters, mappings, orders, parked, projections
 from hub.cli.server import init, run
 from hub.cli.streaming import project, relay, topics, worker
 from hub.runtime import tune_garbage_collector
@@ -54,6 +56,7 @@ app.add_typer(mappings, name="mappings")
 app.add_typer(adapters, name="adapters")
 app.add_typer(outbound, name="outbound")
 app.add_typer(files, name="files")
+app.add_typer(plan, name="plan")
 app.add_typer(audit, name="audit")
 app.add_typer(privacy, name="privacy")
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from adapters.soap import OutboundReport, PollReport, outbound_syncers, receiving, soap_pollers
+from adapters.soap import (
+    OutboundReport,
+    PollReport,
+    outbound_syncers,
+    planned_pushers,
+    receiving,
+    soap_pollers,
+)
 from adapters.soap.outbound import outbound_status as target_status
 from adapters.soap.status import soap_status
 from adapters.webshop import WebhookHealth, webhook_secrets
@@ -17,7 +25,7 @@ from hub.cli.context import JSON, console, fail, open_hub, print_json
 from hub.intake import Receive
 from hub.settings import ConfigError
 
-__all__ = ["adapters", "outbound"]
+__all__ = ["adapters", "outbound", "pushers", "send"]
 
 adapters = typer.Typer(help="Source adapters: what each one has read, and polling on demand.")
 outbound = typer.Typer(help="Outbound sync: orders of other channels created in the ERP, exactly once.")
@@ -140,6 +148,13 @@ def _syncers(hub: Hub, receive: Receive | None = None) -> dict[str, Any]:
         fail(str(error))
 
 
+def pushers(hub: Hub, receive: Receive | None = None) -> dict[str, Any]:
+    try:
+        return planned_pushers(hub, receive=receive)
+    except ConfigError as error:
+        fail(str(error))
+
+
 @outbound.command("status")
 def outbound_status_command(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Per target: kill switch, position in the log, orders created, rejected or in doubt."""
@@ -177,26 +192,40 @@ def outbound_sync(
     as_json: bool = JSON,
 ) -> None:
     """Send the orders placed since the last round now (process the inbox first)."""
+    send(ctx, lambda hub, receive: _syncers(hub, receive), target, "orders", as_json)
+
+
+def send(
+    ctx: typer.Context,
+    senders: Callable[[Hub, Receive], dict[str, Any]],
+    target: str | None,
+    what: str,
+    as_json: bool,
+) -> None:
+    """One round of an outbound path (sales orders, planned orders) to every target or one:
+    process first, so the round sees everything received, and after, so its answers count."""
     with open_hub(ctx) as hub, receiving(hub) as receive:
         embedded = hub.settings.transport != "kafka"
         if embedded:
             hub.process()
-        syncers = _syncers(hub, receive)
-        if target is not None and target not in syncers:
-            fail(f"no outbound sync to {target!r}; configured: {', '.join(syncers) or 'none'}")
+        found = senders(hub, receive)
+        if not found:
+            console.print(f"no system is configured to receive {what}")
+        if target is not None and target not in found:
+            fail(f"no {what} sent to {target!r}; configured: {', '.join(found) or 'none'}")
         reports: list[OutboundReport] = []
         with _progress() as progress:
-            for name, syncer in syncers.items():
+            for name, sender in found.items():
                 if target not in (None, name):
                     continue
-                task = progress.add_task(f"orders to {name}", detail="")
+                task = progress.add_task(f"{what} to {name}", detail="")
 
                 def on_order(report: OutboundReport, task: Any = task) -> None:
                     progress.update(
                         task, detail=f"{report.created + report.found} created, {report.rejected} rejected"
                     )
 
-                reports.append(syncer.run_once(on_order))
+                reports.append(sender.run_once(on_order))
         if embedded:
             hub.process()
     if as_json:
@@ -204,12 +233,15 @@ def outbound_sync(
     else:
         for r in reports:
             if r.paused:
-                console.print(f"[yellow]outbound to {r.target}: not sending[/] — {r.paused}")
+                console.print(f"[yellow]{what} to {r.target}: not sending[/] — {r.paused}")
                 continue
             console.print(
-                f"outbound to {r.target}: {r.created} created, {r.found} already there, {r.rejected} rejected"
+                f"{what} to {r.target}: {r.created} created, {r.found} already there, {r.rejected} rejected"
                 + (f" — [red]{r.error}[/]" if r.error else "")
             )
+            for order in r.orders:
+                if order["state"] == "rejected":
+                    console.print(f"  {order['order']} refused: {order['reason']}", highlight=False)
     if any(r.error for r in reports):
         raise typer.Exit(1)
 

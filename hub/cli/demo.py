@@ -23,7 +23,7 @@ from rich.table import Table
 
 from adapters.filedrop import FileDrop
 from adapters.files import read_messages
-from adapters.soap import outbound_syncers, soap_pollers
+from adapters.soap import outbound_syncers, planned_pushers, soap_pollers
 from adapters.webshop import SIGNATURE_CHECKS, webhook_router
 from adapters.webshop.signatures import sign
 from aggregates import STAGES
@@ -33,15 +33,19 @@ from hub.background import BackgroundProcessor
 from hub.bootstrap import Hub, bootstrap
 from hub.cli.audit import print_history
 from hub.cli.context import console, fail, settings_from
+from hub.cli.plan import print_buffers, print_schedule
 from hub.cli.server import serve
 from hub.demo import Traffic, Webhook, simulate
 from hub.demo.erp import ErpSimulator, erp_system
 from hub.demo.erp.backoffice import seed_erp, work_through
+from hub.demo.planning import drop_planning_files
 from hub.demo.traffic import carrier_events
 from hub.demo.warehouse import drop_warehouse_files
+from hub.planning.chart import render_chart
 from hub.server_thread import ServerThread
 from hub.settings import HubSettings, SystemConfig
 from hub.store import DatabaseUrlError
+from projections.customer_value import display_name
 
 __all__ = ["demo"]
 
@@ -56,6 +60,8 @@ DEMO_SYSTEMS = {
     "feedback": SystemConfig(adapter="file", timezone="Europe/Berlin"),
     "carrier": SystemConfig(adapter="carrier", secret_env="CARRIER_WEBHOOK_SECRET"),
     "wms": SystemConfig(adapter="file", timezone="Europe/Berlin"),
+    "planning": SystemConfig(adapter="file", timezone="Europe/Berlin"),
+    "edi": SystemConfig(adapter="file"),
 }
 
 
@@ -64,6 +70,7 @@ def demo(
     orders: int = typer.Option(60, "--orders", min=1, max=100_000, help="simulated Shopify orders"),
     serve_after: bool = typer.Option(False, "--serve", help="keep the HTTP server running afterwards"),
     seed: int = typer.Option(7, "--seed", help="random seed of the simulation"),
+    chart: Path = typer.Option(Path("hub-plan.svg"), "--chart", help="where to write the planning chart"),
 ) -> None:
     """Feed simulated shop traffic through the hub and show what a user sees."""
     erp = ErpSimulator().start()  # the legacy ERP, a SOAP server on a loopback port
@@ -89,6 +96,8 @@ def demo(
         _webhook_summary(answers)
         _erp_day(hub, erp, random.Random(seed))
         _warehouse(hub, random.Random(seed))
+        _planning(hub, random.Random(seed), chart)
+        _customers(hub)
         _report(hub)
         if serve_after:
             console.print(f"\nserving on http://{settings.http_host}:{settings.http_port} (Ctrl-C to stop)")
@@ -121,6 +130,33 @@ def _warehouse(hub: Hub, rng: random.Random) -> None:
     letters = [x for x in hub.dead_letters.list("open") if x.system == "wms"]
     for letter in letters:
         console.print(f"  [yellow]dead letter[/] {letter.reason[:120]}", highlight=False)
+
+
+def _planning(hub: Hub, rng: random.Random, chart: Path) -> None:
+    """The planner's item file and a wholesale partner's EDI orders arrive; buffers, schedule and
+    chart follow from everything the hub has seen."""
+    console.print("\n[bold]Demand-driven planning[/] (DDMRP buffers from every channel's orders)")
+    with tempfile.TemporaryDirectory() as planner, tempfile.TemporaryDirectory() as partner:
+        items, orders = drop_planning_files(Path(planner), Path(partner), rng, hub.plan.today())
+        for system, folder in (("planning", items.parent), ("edi", orders.parent)):
+            for report in FileDrop(hub, system, folder, settle_seconds=0).scan():
+                console.print(
+                    f"  {system}: {report.file} → {report.outcome}: {report.messages} messages",
+                    highlight=False,
+                )
+        hub.process()
+    print_buffers(hub.plan.buffers())
+    pushed = planned_pushers(hub)["erp"].run_once()
+    hub.process()
+    console.print(
+        f"handed to the ERP as planned production orders: {pushed.created}"
+        + "".join(f"\n  {o['order']} → {o['target_ref'] or o['reason']}" for o in pushed.orders),
+        highlight=False,
+    )
+    plan = hub.plan.schedule()
+    print_schedule(plan)
+    drawn = render_chart(hub.plan.buffers(), plan, chart, hub.settings.planning.schedule_days)
+    console.print(f"chart of {drawn} buffers and {len(plan['load'])} work centres: {chart.resolve()}")
 
 
 def _erp_day(hub: Hub, erp: ErpSimulator, rng: random.Random) -> None:
@@ -251,6 +287,38 @@ def _webhook_summary(answers: Counter[str]) -> None:
         f"recognised, {sum(refused.values())} refused "
         f"({', '.join(f'{k} ×{v}' for k, v in sorted(refused.items()))})",
         highlight=False,
+    )
+
+
+def _customers(hub: Hub) -> None:
+    """Customers resolved across the shops and the ERP, with the evidence of one link."""
+    rows = hub.store.query(
+        "SELECT customer, COUNT(*) AS n FROM hub_cust_members GROUP BY customer ORDER BY 2 DESC"
+    )
+    records = sum(int(r["n"]) for r in rows)
+    shared = [r["customer"] for r in rows if int(r["n"]) > 1]
+    console.print(
+        f"\n[bold]Single customer view[/] {records} source records are {len(rows)} customers; "
+        f"{len(shared)} of them known to more than one system",
+        highlight=False,
+    )
+    for customer in shared[:3]:
+        view = hub.customers.show(customer)
+        golden = view["golden"]
+        name = display_name(golden)
+        console.print(f"  {name}: {', '.join(i['record'] for i in view['identities'])}", highlight=False)
+        for identity in view["identities"]:
+            link = next((d for d in identity["decisions"] if d["kind"] == "link"), None)
+            if link is not None:
+                levels = ", ".join(
+                    f"{k} {v}" for k, v in link["evidence"]["levels"].items() if v != "missing"
+                )
+                console.print(
+                    f"    {identity['record']} ~ {link['other']}: score {link['score']:.1f} ({levels})",
+                    highlight=False,
+                )
+    console.print(
+        "  hub customers search NAME / show ID / review   the customers, their evidence, the review band"
     )
 
 

@@ -2,64 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from aggregates import STAGES
-from hub.audit.history import EntityNotFound, parse_instant
+from hub.audit.history import parse_instant
 from hub.cli.context import JSON, console, fail, open_hub, print_json, settings_from
 from hub.mapping import MappingError, SourceContext, check_samples
 from hub.order_queries import AmbiguousOrderRef
 from hub.settings import SystemConfig
 
-__all__ = ["customers", "deadletters", "mappings", "orders", "parked", "projections"]
+__all__ = ["AS_OF", "deadletters", "instant", "mappings", "orders", "parked", "projections"]
 
 orders = typer.Typer(help="Order tracking: where every order is.", no_args_is_help=True)
 deadletters = typer.Typer(help="Messages the hub could not use, with the reason.", no_args_is_help=True)
 parked = typer.Typer(help="Messages waiting for an order the hub has not seen yet.", no_args_is_help=True)
 projections = typer.Typer(help="Read models: status and rebuilds.", no_args_is_help=True)
 mappings = typer.Typer(help="Mapping files: check them against their samples.", no_args_is_help=True)
-customers = typer.Typer(help="Customers as each source system knows them.", no_args_is_help=True)
 
 AS_OF = typer.Option(None, "--as-of", help="as the hub knew it at this ISO 8601 time (replayed from the log)")
 
 
-def _instant(text: str | None) -> datetime | None:
+def instant(text: str | None) -> datetime | None:
     if text is None:
         return None
     try:
         return parse_instant(text)
     except ValueError as error:
         fail(f"--as-of: {error}")
-
-
-@customers.command("show")
-def customers_show(
-    ctx: typer.Context,
-    customer: str = typer.Argument(..., help="SYSTEM:REF as the source system knows the customer, or an id"),
-    as_of: str | None = AS_OF,
-    as_json: bool = JSON,
-) -> None:
-    """One source customer record, now or as of a time."""
-    moment = _instant(as_of) or datetime.now(UTC)
-    with open_hub(ctx) as hub:
-        try:
-            key = hub.history.resolve_customer(customer)
-        except EntityNotFound as error:
-            fail(str(error), code=1)
-        found = hub.history.as_of(key, moment)
-    if found is None:
-        fail(f"customer {customer!r} was not known yet at {moment.isoformat()}", code=1)
-    if as_json:
-        print_json(found)
-        return
-    console.print(f"[bold]customer {found['system']}:{found['customer_ref']}[/] (version {found['version']})")
-    for name, value in found["fields"].items():
-        if value not in (None, [], ""):
-            console.print(f"  {name:<18} {value}", highlight=False)
 
 
 @orders.command("list")
@@ -102,7 +75,7 @@ def orders_show(
     as_json: bool = JSON,
 ) -> None:
     """One order: milestones, payments, shipments, aliases, anomalies and source messages."""
-    moment = _instant(as_of)
+    moment = instant(as_of)
     with open_hub(ctx) as hub:
         try:
             if moment is None:

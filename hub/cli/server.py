@@ -46,6 +46,18 @@ delivered_unconfirmed_days = 7
 # A payment/shipment for an order that never arrives becomes a dead letter after this.
 parked_timeout_hours = 24
 
+[planning]
+# Demand-driven planning (DDMRP): average daily usage over a rolling window of sales orders.
+adu_window_days = 28
+adu_method = "blended"       # past | forward | blended
+# spike_horizon_days = 10    # default: each item's lead time
+schedule_days = 28           # days the load chart shows
+# Buffer profiles B11, M21 and D22 exist by default; a table here replaces them all:
+# [planning.profiles.M21]
+# lead_time_factor = 0.45
+# variability_factor = 0.5
+# spike_threshold = 0.5
+
 [privacy]
 # Personal fields are encrypted with a key per person; keys live in their own store.
 # key_store_url = "sqlite:///hub.keys.db"   # default: beside a SQLite database, or the PostgreSQL one

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hub.demo.traffic import CATALOGUE
 
-__all__ = ["drop_warehouse_files"]
+__all__ = ["drop_file", "drop_warehouse_files"]
 
 _HEADERS = {
     "stock": "record_type,sku,location,on_hand,allocated,counted_at",
@@ -27,11 +27,16 @@ def drop_warehouse_files(folder: Path, rng: random.Random, counted: datetime) ->
         f"RECEIPT,GR-{4711 + i},{sku},WH1,{rng.choice([50, 100, 200])},{arrived},PO-{8800 + i}"
         for i, (sku, _, _) in enumerate(CATALOGUE[:3])
     ]
-    written = []
-    for kind, rows in (("stock", stock), ("receipts", receipts)):
-        final = folder / f"{kind}-{stamp}.csv"
-        part = final.with_name(final.name + ".part")
-        part.write_text("\n".join([_HEADERS[kind], *rows]) + "\n", encoding="utf-8")
-        part.rename(final)
-        written.append(final)
-    return written
+    return [
+        drop_file(folder, f"{kind}-{stamp}.csv", _HEADERS[kind], rows)
+        for kind, rows in (("stock", stock), ("receipts", receipts))
+    ]
+
+
+def drop_file(folder: Path, name: str, header: str | None, rows: list[str]) -> Path:
+    """Write as a sender does: to ``.part``, renamed when complete (the drop ignores ``.part``)."""
+    final = folder / name
+    part = final.with_name(final.name + ".part")
+    part.write_text("\n".join([header, *rows] if header else rows) + "\n", encoding="utf-8")
+    part.rename(final)
+    return final

@@ -4,7 +4,9 @@ Events are crypto-shredded: the subject's keys are destroyed, so their sealed pe
 never be read again (the log, its hash chain and every replay stay valid). Raw copies are not
 part of the chained log and are erased outright: the inbox messages and dead letters that carried
 the person — those behind the subject's events and its orders' events, and any other that contains
-one of its e-mail addresses, phone numbers or tax id.
+one of its e-mail addresses, phone numbers or tax id. The identity resolver's copy of the person
+(the normalised names, e-mails, phones, address it matches on) is blanked; the record stays with
+its customer.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 from aggregates import Order, SourceCustomer
+from hub.identity.tables import IdentityTables
 from hub.store import Store
 
 __all__ = ["ErasureReport", "erase_subject"]
@@ -27,6 +30,7 @@ class ErasureReport:
     keys_destroyed: int
     raw_messages_erased: int
     dead_letters_erased: int
+    identity_profiles_erased: int = 0  # the matcher's copy of the person (names, e-mails, …)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -34,6 +38,7 @@ class ErasureReport:
             "keys_destroyed": self.keys_destroyed,
             "raw_messages_erased": self.raw_messages_erased,
             "dead_letters_erased": self.dead_letters_erased,
+            "identity_profiles_erased": self.identity_profiles_erased,
         }
 
 
@@ -60,7 +65,8 @@ def erase_subject(store: Store, subject: UUID) -> ErasureReport:
     with store.transaction() as cursor:
         raw = _redact(store, cursor, "hub_inbox", messages, identifiers, marker)
         letters = _redact(store, cursor, "hub_dead_letters", messages, identifiers, marker)
-    return ErasureReport(subject, destroyed, raw, letters)
+        profiles = IdentityTables(store).forget(cursor, f"{first.system}:{first.customer_ref}")
+    return ErasureReport(subject, destroyed, raw, letters, profiles)
 
 
 def _orders_of(store: Store, system: str, customer_ref: str) -> dict[UUID, list[Any]]:

@@ -33,12 +33,12 @@ def test_audit_and_erasure_from_the_command_line(tmp_path: Path) -> None:
     assert [c["after"] for c in lineage] == ["placed", "paid"]
     before = hub(tmp_path, "orders", "show", "#1001", "--as-of", "2000-01-01", check=False)
     assert before.returncode == 1 and "at 2000-01-01" in before.stderr
-    customer = json.loads(hub(tmp_path, "customers", "show", "shopify:207119551", "--json").stdout)
+    customer = json.loads(hub(tmp_path, "customers", "record", "shopify:207119551", "--json").stdout)
     assert customer["fields"]["family_name"] == "Norman"
 
     erased = json.loads(hub(tmp_path, "privacy", "erase", "shopify:207119551", "--yes", "--json").stdout)
     assert erased["keys_destroyed"] == 1
-    customer = json.loads(hub(tmp_path, "customers", "show", "shopify:207119551", "--json").stdout)
+    customer = json.loads(hub(tmp_path, "customers", "record", "shopify:207119551", "--json").stdout)
     assert customer["fields"]["family_name"] == "[erased]"
     assert json.loads(hub(tmp_path, "audit", "verify", "--json").stdout)["ok"]
     hub(tmp_path, "projections", "rebuild", "order_tracking", "--verify")

@@ -144,8 +144,11 @@ def test_projection_rebuild_verify_and_status(tmp_path: Path, shopify_lifecycle:
     hub(tmp_path, "ingest", "--system", "shopify", str(shopify_lifecycle))
     rebuilt = hub(tmp_path, "projections", "rebuild", "order_tracking", "--verify")
     assert "identical to the live rows" in rebuilt.stdout
-    (status,) = json.loads(hub(tmp_path, "projections", "status", "--json").stdout)
-    assert status["name"] == "order_tracking" and status["lag"] == 0 and status["position"] == status["head"]
+    statuses = json.loads(hub(tmp_path, "projections", "status", "--json").stdout)
+    assert [s["name"] for s in statuses] == ["order_tracking", "planning", "customers"]
+    assert all(s["lag"] == 0 and s["position"] == s["head"] for s in statuses)
+    rebuilt = hub(tmp_path, "projections", "rebuild", "planning", "--verify")
+    assert "identical to the live rows" in rebuilt.stdout
 
 
 def test_ingest_without_processing_then_process(tmp_path: Path, shopify_lifecycle: Path) -> None:
@@ -232,8 +235,15 @@ def test_demo_shows_orders_in_every_stage(tmp_path: Path) -> None:
         "production",
     }
     assert all(e["cursor"]["since"] for e in erp["entities"])
+    # Planning: the planner's file and the partner's EDI orders made buffers; the red and yellow
+    # ones went to the ERP as planned production orders, now on order.
+    buffers = json.loads(hub(tmp_path, "plan", "buffers", "--json").stdout)
+    assert len(buffers) == 6 and all("zones" in b for b in buffers)
+    planned = [b for b in buffers if any(s["order_ref"].startswith("FA") for s in b["inputs"]["supply"])]
+    assert "handed to the ERP as planned production orders: 2" in result.stdout and len(planned) >= 2
+    assert (tmp_path / "hub-plan.svg").read_text().count("Work centre") >= 1
     [sync] = json.loads(hub(tmp_path, "outbound", "status", "--json").stdout)
-    assert sync["counts"] == {"created": 49, "rejected": 17}
+    assert sync["counts"] == {"created": 49 + 2, "rejected": 17}
     assert "JKT-RAIN-L" in sync["attention"][0]["reason"]
     assert "waits for order 5999999999" in result.stdout
     letters = json.loads(hub(tmp_path, "deadletters", "list", "--json").stdout)
@@ -244,3 +254,4 @@ def test_demo_shows_orders_in_every_stage(tmp_path: Path) -> None:
         s: len(json.loads(hub(tmp_path, "orders", "list", "--stage", s, "--json").stdout)) for s in counts
     }
     assert "Dead letters 4 open" in again.stdout
+    assert "handed to the ERP as planned production orders: 0" in again.stdout  # on order already

@@ -100,6 +100,7 @@ def test_erasure_leaves_no_plaintext_and_the_log_intact(hub_with_person: Hub) ->
     report = erase_subject(hub.store, subject)
     hub.processor.forget_cached()
     assert report.keys_destroyed == 1 and report.raw_messages_erased >= 3 and report.dead_letters_erased == 1
+    assert report.identity_profiles_erased == 1  # the matcher's copy (normalised e-mail, phone) too
 
     assert _traces(hub) == []
     now = datetime.now(UTC)

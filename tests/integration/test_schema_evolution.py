@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from eventsourcing.persistence import StoredEvent
 
-from aggregates import SourceCustomer, customer_id
+from aggregates import Order, SourceCustomer, customer_id, order_id
 from hub.audit.verify import verify
 from hub.bootstrap import Hub
 from tests.shop_messages import order
@@ -28,7 +28,7 @@ def _v1(topic: type, originator: object, version: int, state: dict) -> StoredEve
     return StoredEvent(
         originator,
         version,
-        f"aggregates.customer:SourceCustomer.{topic.__name__}",
+        f"{topic.__module__}:{topic.__qualname__}",
         json.dumps(encoded).encode(),
     )
 
@@ -77,3 +77,32 @@ def test_old_events_replay_extend_and_verify(make_hub: Callable[..., Hub]) -> No
     assert [e.originator_version for e in events] == [1, 2, 3]
     assert isinstance(events[2], SourceCustomer.Changed) and events[2].as_of is not None
     assert verify(hub.store).ok  # the chain covers the stored v1 bytes, not the upcast events
+
+
+def test_orders_placed_before_requested_dates_existed_plan_on_the_day_they_were_placed(
+    make_hub: Callable[..., Hub],
+) -> None:
+    """Order.Placed v1 had no requested_date: upcast to None, so its demand is due when placed."""
+    hub = make_hub()
+    key = order_id("edi", "PO-1")
+    state = {
+        "originator_topic": "aggregates.order:Order",
+        "system": "edi",
+        "order_ref": "PO-1",
+        "channel": "edi",
+        "customer_ref": None,
+        "currency": "EUR",
+        "total_amount": {"_type_": "decimal_str", "_data_": "95.00"},
+        "lines": [{"sku": "HOOD", "description": "", "quantity": "10", "unit_price": "9.50"}],
+        "placed_at": {"_type_": "datetime_iso", "_data_": "2025-01-01T09:00:00+00:00"},
+        "aliases": [],
+        "provenance": {**PROVENANCE, "system": "edi"},
+    }
+    with hub.store.transaction() as cursor:
+        hub.store.append_stored(cursor, [_v1(Order.Placed, key, 1, state)])
+    hub.projector.catch_up()
+    assert hub.orders.show("PO-1", "edi")["requested_date"] is None
+    [row] = hub.store.query("SELECT sku, due, quantity FROM hub_plan_demand")
+    assert (row["sku"], row["due"], row["quantity"]) == ("HOOD", "2025-01-01", "10")
+    for name in ("order_tracking", "planning"):
+        assert hub.projector.rebuild(name, verify=True).verified

@@ -11,6 +11,7 @@ from typing import Any
 import typer.main
 import yaml
 
+from hub.bootstrap import bootstrap
 from hub.cli import app as cli
 from hub.metrics import HubMetrics
 from hub.settings import HubSettings
@@ -18,6 +19,11 @@ from hub.settings import HubSettings
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 COMPOSE = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
 IMAGE_CONFIG = HubSettings(**tomllib.loads((DEPLOY / "hub.toml").read_text()))
+PROJECTIONS = {
+    "order_tracking",
+    "planning",
+    "customers",
+}  # the names bootstrap's Projector knows (checked below)
 K8S = [doc for f in sorted((DEPLOY / "k8s").glob("*.yaml")) for doc in yaml.safe_load_all(f.read_text())]
 
 
@@ -60,7 +66,8 @@ def test_every_deploy_file_parses() -> None:
 def test_compose_runs_the_distributed_hub_with_real_commands_and_settings() -> None:
     services = _hub_services()
     commands = [s["command"] for s in services.values()]
-    assert ["run"] in commands and ["project", "order_tracking"] in commands and ["relay"] in commands
+    assert ["run"] in commands and ["relay"] in commands
+    assert {c[1] for c in commands if c[0] == "project"} == PROJECTIONS  # a runner for every view
     assert sum(1 for c in commands if c[0] == "worker") == 2
     assert {c[0] for c in commands} <= _commands()
     for service in services.values():
@@ -131,6 +138,8 @@ def test_kubernetes_workloads_agree_with_services_config_and_probes() -> None:
         for source in container["envFrom"]:
             ref = source.get("configMapRef") or source.get("secretRef")
             assert ref["name"] in config_maps or ref["name"] in secrets
+    runners = [d["spec"]["template"]["spec"]["containers"][0]["args"] for d in deployments.values()]
+    assert {args[1] for args in runners if args[0] == "project"} == PROJECTIONS
     variables = {**config_maps["hub-config"]["data"], **secrets["hub-secrets"]["stringData"]}
     assert all(_setting_exists(v) for v in variables if v.startswith("HUB_"))
     assert int(variables["HUB_STREAMING__METRICS_PORT"]) == IMAGE_CONFIG.streaming.metrics_port
@@ -145,3 +154,11 @@ def test_the_image_installs_the_extras_distributed_mode_needs() -> None:
     assert {"postgres", "streaming"} <= set(extras)
     for folder in ("hub", "adapters", "aggregates", "projections", "mappings"):
         assert f"COPY {folder} ./{folder}" in dockerfile
+
+
+def test_the_runners_follow_exactly_the_projections_the_hub_has(tmp_path: Path) -> None:
+    hub = bootstrap(HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}"))
+    try:
+        assert set(hub.projector.projections) == PROJECTIONS
+    finally:
+        hub.close()

@@ -41,5 +41,6 @@ def erp_system(wsdl: str, *, page_size: int = 500, outbound: bool = True, **soap
             "phone_region": "DE",
             "soap": {"wsdl": wsdl, "entities": entities, **soap},
             "outbound": {"enabled": outbound, "channels": ["web", "crm", "phone"]},
+            "planned_orders": {"enabled": outbound},
         }
     )

@@ -80,6 +80,7 @@ class ErpBook:
         self.stock = Entity()
         self.production = Entity()
         self.by_external_ref: dict[str, str] = {}
+        self.planned_by_external_ref: dict[str, str] = {}
         self.next_number = {"debtor": 10000, "order": 100000, "invoice": 500000, "payment": 700000}
         self.next_number.update({"delivery": 800000, "production": 900000})
         self.create_calls = 0
@@ -157,7 +158,9 @@ class ErpBook:
             }
             self.stock.put(f"{item}/{location}", record, self.clock)
 
-    def add_production_order(self, item: str, quantity: int, due: datetime, status: str = "G") -> str:
+    def add_production_order(
+        self, item: str, quantity: Decimal | int, due: datetime, status: str = "G", external_ref: str = ""
+    ) -> str:
         with self.lock:
             number = self.number("production", "FA")
             record = {
@@ -166,9 +169,34 @@ class ErpBook:
                 "Quantity": comma_text(quantity),
                 "DueDate": due.strftime("%d.%m.%Y"),
                 "Status": status,  # G geplant, F freigegeben, B beendet
+                "ExternalRef": external_ref,
             }
             self.production.put(number, record, self.clock)
+            if external_ref:
+                self.planned_by_external_ref[external_ref] = number
             return number
+
+    def create_planned_order(self, request: dict[str, Any]) -> str:
+        """``CreatePlannedOrder``: a planned production order (status G) for a known item."""
+        with self.lock:
+            external_ref = self._new_external_ref(request, self.planned_by_external_ref)
+            item = request.get("ItemNo") or ""
+            if item not in self.items.records:
+                raise Rejected(f"Artikel {item} unbekannt (unknown item)")
+            quantity = uncomma(request.get("Quantity") or "0")
+            if quantity <= 0:
+                raise Rejected(f"Menge {request.get('Quantity')!r} ungueltig (invalid quantity)")
+            try:
+                due = datetime.strptime(request.get("DueDate") or "", "%d.%m.%Y")
+            except ValueError:
+                raise Rejected(f"Termin {request.get('DueDate')!r} ungueltig (invalid due date)") from None
+            self.tick()
+            return self.add_production_order(item, quantity, due, "G", external_ref)
+
+    def planned_order_by_external_ref(self, external_ref: str) -> dict[str, Any] | None:
+        with self.lock:
+            number = self.planned_by_external_ref.get(external_ref)
+            return None if number is None else dict(self.production.records[number])
 
     # -- sales ---------------------------------------------------------------------------------
 
@@ -205,17 +233,20 @@ class ErpBook:
                 self.by_external_ref[external_ref] = number
             return number
 
+    def _new_external_ref(self, request: dict[str, Any], known: dict[str, str]) -> str:
+        """Every create call counts; the caller's reference is required and must be new."""
+        self.create_calls += 1
+        external_ref = request.get("ExternalRef") or ""
+        if not external_ref:
+            raise Rejected("ExternalRef fehlt (external reference is required)")
+        if external_ref in known:
+            raise Rejected(f"ExternalRef {external_ref} existiert bereits als {known[external_ref]}")
+        return external_ref
+
     def create_sales_order(self, request: dict[str, Any]) -> str:
         """``CreateSalesOrder``: validate like the ERP does, then enter the order."""
         with self.lock:
-            self.create_calls += 1
-            external_ref = request.get("ExternalRef") or ""
-            if not external_ref:
-                raise Rejected("ExternalRef fehlt (external reference is required)")
-            if external_ref in self.by_external_ref:
-                raise Rejected(
-                    f"ExternalRef {external_ref} existiert bereits als {self.by_external_ref[external_ref]}"
-                )
+            external_ref = self._new_external_ref(request, self.by_external_ref)
             if request.get("Currency") not in ("EUR", "CHF"):
                 raise Rejected(f"Waehrung {request.get('Currency')} nicht erlaubt (currency not allowed)")
             lines = []

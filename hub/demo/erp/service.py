@@ -1,8 +1,8 @@
 """The simulated ERP's SOAP 1.1 interface (spyne): its own WSDL, legacy types, injectable faults.
 
 Every list operation answers "records changed since a local timestamp, page N of size S", the
-report most legacy ERPs expose; ``CreateSalesOrder`` and ``GetSalesOrderByExternalRef`` are the
-write side the hub's outbound sync uses.
+report most legacy ERPs expose; ``CreateSalesOrder`` and ``CreatePlannedOrder``, each with its
+``Get…ByExternalRef`` look-up, are the write side the hub's outbound paths use.
 """
 
 from __future__ import annotations
@@ -121,7 +121,15 @@ class ProductionOrder(_Model):
     Quantity = Unicode
     DueDate = Unicode
     Status = Unicode
+    ExternalRef = Unicode
     ChangedAt = Unicode
+
+
+class NewPlannedOrder(_Model):
+    ExternalRef = Unicode
+    ItemNo = Unicode
+    Quantity = Unicode
+    DueDate = Unicode
 
 
 class NewSalesOrder(_Model):
@@ -235,31 +243,49 @@ def erp_application(book: ErpBook, faults: FaultPlan, *, on_call: Callable[[str]
         "GetProductionOrdersChangedSince": (book.production, ProductionOrder),
     }
 
-    @rpc(NewSalesOrder, _returns=CreateResult, _operation_name="CreateSalesOrder")
-    def create(ctx, Order):
-        if on_call is not None:
-            on_call("CreateSalesOrder")
-        if faults.take(("soap_fault",), "CreateSalesOrder"):
-            raise Fault("Server.Internal", "Interner Fehler: Nummernkreis gesperrt")
-        request = _plain(Order)
-        try:
-            number = book.create_sales_order(request)
-        except Rejected as error:
-            raise Fault("Client.Validation", str(error)) from None
-        slow = faults.take(("slow_after_create",), "CreateSalesOrder")
-        if slow:  # the order exists, but the answer comes too late for the caller
-            time.sleep(slow.get("seconds", 5))
-        return CreateResult(OrderNo=number)
+    def creating(operation: str, request: type[_Model], create: Callable[[dict[str, Any]], str]) -> Any:
+        """A create operation: ``(Order) -> OrderNo``, with the faults the tests inject."""
 
-    @rpc(Unicode, _returns=SalesOrder, _operation_name="GetSalesOrderByExternalRef")
-    def by_external_ref(ctx, ExternalRef):
-        if on_call is not None:
-            on_call("GetSalesOrderByExternalRef")
-        found = book.order_by_external_ref(ExternalRef or "")
-        return None if found is None else _build(SalesOrder, found)
+        def method(ctx, Order):  # the ERP's parameter name
+            if on_call is not None:
+                on_call(operation)
+            if faults.take(("soap_fault",), operation):
+                raise Fault("Server.Internal", "Interner Fehler: Nummernkreis gesperrt")
+            try:
+                number = create(_plain(Order))
+            except Rejected as error:
+                raise Fault("Client.Validation", str(error)) from None
+            slow = faults.take(("slow_after_create",), operation)
+            if slow:  # the order exists, but the answer comes too late for the caller
+                time.sleep(slow.get("seconds", 5))
+            return CreateResult(OrderNo=number)
+
+        method.__name__ = method.__qualname__ = operation
+        return rpc(request, _returns=CreateResult, _operation_name=operation)(method)
+
+    def looking_up(operation: str, model: type[_Model], find: Callable[[str], dict[str, Any] | None]) -> Any:
+        """A look-up by the caller's reference: ``(ExternalRef) -> model | nothing``."""
+
+        def method(ctx, ExternalRef):
+            if on_call is not None:
+                on_call(operation)
+            found = find(ExternalRef or "")
+            return None if found is None else _build(model, found)
+
+        method.__name__ = method.__qualname__ = operation
+        return rpc(Unicode, _returns=model, _operation_name=operation)(method)
 
     operations = {name: listed(name, entity, model) for name, (entity, model) in listings.items()}
-    operations.update(CreateSalesOrder=create, GetSalesOrderByExternalRef=by_external_ref)
+    operations.update(
+        CreateSalesOrder=creating("CreateSalesOrder", NewSalesOrder, book.create_sales_order),
+        GetSalesOrderByExternalRef=looking_up(
+            "GetSalesOrderByExternalRef", SalesOrder, book.order_by_external_ref
+        ),
+        CreatePlannedOrder=creating("CreatePlannedOrder", NewPlannedOrder, book.create_planned_order),
+        GetPlannedOrderByExternalRef=looking_up(
+            "GetPlannedOrderByExternalRef", ProductionOrder, book.planned_order_by_external_ref
+        ),
+    )
     service = type(ServiceBase)("LegacyErp", (ServiceBase,), operations)  # spyne's metaclass reads them
     return Application(
         [service],

@@ -1,0 +1,208 @@
+"""Identity resolution: accuracy on generated data with a known truth, and speed through the hub.
+
+    python bench/identity.py accuracy [--size 5000] [--seeds 3]
+    python bench/identity.py speed [--records 100000] [--backend sqlite|postgres|both]
+
+accuracy: for a two-system link task (persons only, no national id) and a four-system dedup task
+(persons and firms), records are resolved one at a time in random arrival order by the resolver
+(in memory); prints pairwise precision, recall and F1, the share of true clusters reproduced
+exactly, and the links among the hard negatives (twins and family members at one address with
+different first names and birthdays; namesakes in different cities), per seed and as medians.
+
+speed: the dedup task's records go through the whole hub (inbox, mapping, SourceCustomer
+aggregates, identity resolution with its tables and CustomerLink events, the customers
+projection) in batches of 1,000; prints records/s for the first 10 % and the last 10 % (how the
+per-record cost grows), the raw limit of the same backend (plain indexed point lookups, the
+reads a record's neighbourhood needs), and then ``customers show`` latency p50/p99 over 1,000
+random customers. PostgreSQL: HUB_BENCH_DATABASE_URL or HUB_TEST_DATABASE_URL (an admin URL; a
+database is created and dropped per run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hub.bootstrap import bootstrap  # noqa: E402
+from hub.demo.people import dedup_task, hard_negatives, link_task, population  # noqa: E402
+from hub.identity.accuracy import measure  # noqa: E402
+from hub.identity.normalise import normalise  # noqa: E402
+from hub.identity.resolver import Resolver  # noqa: E402
+from hub.runtime import tune_garbage_collector  # noqa: E402
+from hub.settings import HubSettings, SystemConfig  # noqa: E402
+
+PEOPLE = ROOT / "tests" / "fixtures" / "mappings" / "people"
+SYSTEMS = ("shop", "erp", "crm", "phone", "shop-2", "erp-2", "crm-2", "phone-2")
+
+
+def accuracy(size: int, seeds: int) -> None:
+    results: dict[str, list[tuple[float, float, float, float, int]]] = defaultdict(list)
+    for seed in range(1, seeds + 1):
+        for name, task in (("two-system link", link_task), ("multi-system dedup", dedup_task)):
+            rng = random.Random(seed)
+            records = task(size, rng)
+            rng.shuffle(records)
+            resolver = Resolver()
+            for record in records:
+                resolver.resolve(normalise(record.record, record.fields))
+            placed = resolver.graph.customer_of
+            result = measure(placed, {r.record: r.truth for r in records})
+            hard = _hard_negative_links(task, size, seed, placed)
+            results[name].append((result.precision, result.recall, result.f1, result.clusters_exact, hard))
+            print(
+                f"seed {seed} {name}: {len(records):,} records, "
+                f"P {result.precision:.4f} R {result.recall:.4f} "
+                f"F1 {result.f1:.4f}, clusters exact {result.clusters_exact:.4f}, hard-negative links {hard}",
+                flush=True,
+            )
+    for name, rows in results.items():
+        p, r, f, c, h = (statistics.median(x[i] for x in rows) for i in range(5))
+        print(
+            f"median {name}: P {p:.4f} R {r:.4f} F1 {f:.4f}, clusters exact {c:.4f}, "
+            f"hard-negative links {h:g}"
+        )
+
+
+def _hard_negative_links(task: object, size: int, seed: int, placed: dict[str, str]) -> int:
+    """Links between twins/family members (different first names and birthdays) or namesakes
+    in different cities: the population is rebuilt from the same seed."""
+    people = population(size, random.Random(seed), firms=0.0 if task is link_task else 0.1)
+    by_truth: dict[str, set[str]] = defaultdict(set)
+    for record, customer in placed.items():
+        by_truth[record.split(":", 1)[1]].add(customer)
+    pairs = hard_negatives(people)
+    return sum(1 for a, b in pairs if by_truth.get(a, set()) & by_truth.get(b, set()))
+
+
+def speed(records_wanted: int, backends: list[str]) -> None:
+    for backend in backends:
+        with _database(backend) as url:
+            _speed(url, records_wanted)
+
+
+class _database:
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+
+    def __enter__(self) -> str:
+        if self.backend == "sqlite":
+            self.folder = tempfile.TemporaryDirectory()
+            return f"sqlite:///{self.folder.name}/identity.db"
+        import psycopg
+
+        admin = os.environ.get("HUB_BENCH_DATABASE_URL") or os.environ.get("HUB_TEST_DATABASE_URL")
+        if not admin:
+            raise SystemExit(
+                "PostgreSQL: set HUB_BENCH_DATABASE_URL (or HUB_TEST_DATABASE_URL) to an admin URL"
+            )
+        self.admin, self.name = admin, f"hub_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f"CREATE DATABASE {self.name}")
+        return admin.rsplit("/", 1)[0] + f"/{self.name}"
+
+    def __exit__(self, *exc: object) -> None:
+        if self.backend == "sqlite":
+            self.folder.cleanup()
+            return
+        import psycopg
+
+        with psycopg.connect(self.admin, autocommit=True) as connection:
+            connection.execute(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+
+
+def _speed(url: str, wanted: int) -> None:
+    systems = {s: SystemConfig(adapter="file", phone_region="DE", mappings=PEOPLE) for s in SYSTEMS}
+    hub = bootstrap(HubSettings(database_url=url, systems=systems))
+    rng = random.Random(7)
+    records = dedup_task(int(wanted / 2.1), rng)[:wanted]
+    rng.shuffle(records)
+    print(f"{hub.store.target.display}: {len(records):,} records", flush=True)
+    timings: list[tuple[int, float]] = []
+    for start in range(0, len(records), 1000):
+        batch = records[start : start + 1000]
+        by_system: dict[str, list[dict[str, object]]] = defaultdict(list)
+        for r in batch:
+            system, ref = r.record.split(":", 1)
+            by_system[system].append({"headers": {}, "body": {"ref": ref, **r.fields}})
+        began = time.perf_counter()
+        for system, envelopes in by_system.items():
+            hub.receive(system, envelopes)
+        hub.process()
+        timings.append((len(batch), time.perf_counter() - began))
+        if len(timings) % 10 == 0:
+            done = sum(n for n, _ in timings)
+            rate = sum(n for n, _ in timings[-10:]) / sum(t for _, t in timings[-10:])
+            print(f"  {done:,} records, last 10,000 at {rate:,.0f} records/s", flush=True)
+    tenth = max(1, len(timings) // 10)
+    first = sum(n for n, _ in timings[:tenth]) / sum(t for _, t in timings[:tenth])
+    last = sum(n for n, _ in timings[-tenth:]) / sum(t for _, t in timings[-tenth:])
+    total = sum(n for n, _ in timings) / sum(t for _, t in timings)
+    raw = _raw_lookups(hub)
+    print(
+        f"  resolved through the hub: {total:,.0f} records/s overall; first 10 % {first:,.0f}/s, last 10 % "
+        f"{last:,.0f}/s (per-record cost grew {first / last:.2f}x); raw indexed lookups {raw:,.0f}/s",
+        flush=True,
+    )
+    customers = [r["customer"] for r in hub.store.query("SELECT DISTINCT customer FROM hub_cust_members")]
+    sample = random.Random(3).sample(customers, min(1000, len(customers)))
+    hub.customers.thresholds()  # the population cut-offs, computed once per 10 minutes
+    latencies = []
+    for customer in sample:
+        began = time.perf_counter()
+        json.dumps(hub.customers.show(customer), default=str)
+        latencies.append((time.perf_counter() - began) * 1000)
+    latencies.sort()
+    p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99) - 1]
+    print(
+        f"  customers show over {len(sample)} of {len(customers):,} customers: "
+        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+    )
+    hub.close()
+
+
+def _raw_lookups(hub: object) -> float:
+    """Plain indexed point reads of the kind a record's neighbourhood needs, as many as in 10 s."""
+    store = hub.store  # type: ignore[attr-defined]
+    keys = [r["key"] for r in store.query("SELECT key FROM hub_identity_keys LIMIT 20000")]
+    began, n = time.perf_counter(), 0
+    with store.reading() as cursor:
+        for key in keys:
+            cursor.execute(store.sql("SELECT record FROM hub_identity_keys WHERE key = ?"), [key])
+            cursor.fetchall()
+            n += 1
+    return n / (time.perf_counter() - began)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="part", required=True)
+    acc = sub.add_parser("accuracy")
+    acc.add_argument("--size", type=int, default=5000, help="entities per task")
+    acc.add_argument("--seeds", type=int, default=3)
+    spd = sub.add_parser("speed")
+    spd.add_argument("--records", type=int, default=100_000)
+    spd.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="sqlite")
+    args = parser.parse_args()
+    tune_garbage_collector()
+    if args.part == "accuracy":
+        accuracy(args.size, args.seeds)
+    else:
+        speed(args.records, ["sqlite", "postgres"] if args.backend == "both" else [args.backend])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,261 @@
+"""``hub customers``: the single customer view, search, export, and the stewards' decisions."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich import box
+from rich.table import Table
+
+from hub.audit.history import EntityNotFound
+from hub.cli.context import JSON, console, fail, open_hub, print_json
+from hub.cli.queries import AS_OF, instant
+from hub.identity.customers import UnknownCustomerId
+from hub.identity.service import UnknownCustomer
+from projections.customer_value import display_name
+
+__all__ = ["customers"]
+
+customers = typer.Typer(help="The single customer view across all systems.", no_args_is_help=True)
+STEWARD = typer.Option("steward", "--steward", help="who decides (recorded with the decision)")
+
+
+@customers.command("show")
+def show(
+    ctx: typer.Context,
+    customer: str = typer.Argument(..., help="a customer id, or SYSTEM:REF of any of its source records"),
+    as_of: str | None = AS_OF,
+    as_json: bool = JSON,
+) -> None:
+    """One customer: identities, golden record with provenance, orders, value and risk."""
+    moment = instant(as_of)
+    with open_hub(ctx) as hub:
+        try:
+            found = hub.customers.show(hub.customers.resolve(customer), as_of=moment)
+        except UnknownCustomerId as error:
+            fail(str(error), code=1)
+    if as_json:
+        print_json(found)
+        return
+    _print_customer(found)
+
+
+def _print_customer(c: dict[str, Any]) -> None:
+    golden, value = c["golden"], c["value"]
+    name = display_name(golden)
+    when = f" as of {c['as_of']}" if "as_of" in c else ""
+    console.print(f"[bold]{name or '(no name)'}[/] customer {c['customer_id']}{when}", highlight=False)
+    for attribute, entry in golden.items():
+        shown = entry["value"] if not isinstance(entry["value"], list | dict) else json.dumps(entry["value"])
+        console.print(
+            f"  {attribute:<18} {shown}  [dim]({entry['system']}, {entry['rule'].replace('_', ' ')})[/]",
+            highlight=False,
+        )
+    rfm = c["rfm"] or {}
+    console.print(
+        f"  value: {value['revenue']} over {value['orders']} orders (avg {value['average_order_value']}), "
+        f"last {value['last_order_at'] or '-'}; lifecycle {c['lifecycle']}; RFM {rfm.get('score', '-')} "
+        f"{rfm.get('segment', '')}; Pareto {c['pareto_class'] or '-'}; channels "
+        + ", ".join(f"{k} {v['orders']}" for k, v in value["channels"].items())
+        + (f"; [red]overdue {value['overdue_receivables']}[/]" if value["credit_flags"] else ""),
+        highlight=False,
+    )
+    console.print(f"[bold]Identities[/] {len(c['identities'])}")
+    for identity in c["identities"]:
+        last = identity["decisions"][-1] if identity["decisions"] else {}
+        why = f"{last.get('kind')} by {last.get('by')}" if last else ""
+        if last.get("score") is not None:
+            why += f", score {last['score']:.1f} vs {last.get('other')}"
+        console.print(f"  {identity['record']}  [dim]{why}[/]", highlight=False)
+    if c["orders"]:
+        table = Table("order", "system", "channel", "stage", "total", "paid", "placed", box=box.SIMPLE_HEAD)
+        for o in c["orders"]:
+            table.add_row(
+                o["order_ref"],
+                o["system"],
+                o["channel"],
+                o["stage"],
+                o["total_amount"],
+                o["paid_amount"],
+                o["placed_at"][:10],
+            )
+        console.print(table)
+
+
+@customers.command("record")
+def record(
+    ctx: typer.Context,
+    customer: str = typer.Argument(..., help="SYSTEM:REF as the source system knows the customer, or an id"),
+    as_of: str | None = AS_OF,
+    as_json: bool = JSON,
+) -> None:
+    """One source customer record, now or as of a time."""
+    moment = instant(as_of) or datetime.now(UTC)
+    with open_hub(ctx) as hub:
+        try:
+            key = hub.history.resolve_customer(customer)
+        except EntityNotFound as error:
+            fail(str(error), code=1)
+        found = hub.history.as_of(key, moment)
+    if found is None:
+        fail(f"customer {customer!r} was not known yet at {moment.isoformat()}", code=1)
+    if as_json:
+        print_json(found)
+        return
+    console.print(f"[bold]customer {found['system']}:{found['customer_ref']}[/] (version {found['version']})")
+    for name, value in found["fields"].items():
+        if value not in (None, [], ""):
+            console.print(f"  {name:<18} {value}", highlight=False)
+
+
+@customers.command("search")
+def search(
+    ctx: typer.Context,
+    text: str = typer.Argument(..., help="name (typos and swapped order are fine), e-mail, phone or id"),
+    limit: int = typer.Option(20, "--limit", min=1, max=500),
+    as_json: bool = JSON,
+) -> None:
+    """Find customers."""
+    with open_hub(ctx) as hub:
+        found = hub.customers.search(text, limit)
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        console.print(f"no customer matches {text!r}")
+        return
+    table = Table("customer", "name", "records", "matched by", "score", box=box.SIMPLE_HEAD)
+    for hit in found:
+        table.add_row(
+            hit["customer_id"],
+            hit["name"],
+            ", ".join(hit["records"]),
+            hit["matched_by"],
+            f"{hit['score']:.2f}",
+        )
+    console.print(table)
+
+
+@customers.command("export")
+def export(
+    ctx: typer.Context,
+    output_format: str = typer.Option("csv", "--format", help="csv or jsonl"),
+    output: Path | None = typer.Option(None, "--output", help="file to write (default: standard output)"),
+) -> None:
+    """One row per source record: customer_id, system, source_id and the golden fields."""
+    if output_format not in ("csv", "jsonl"):
+        fail(f"--format {output_format!r}: choose csv or jsonl")
+    with open_hub(ctx) as hub:
+        rows = list(hub.customers.export())
+    stream = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    try:
+        if output_format == "jsonl":
+            for row in rows:
+                stream.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        else:
+            columns = ["customer_id", "system", "source_id"]
+            columns += sorted({k for row in rows for k in row} - set(columns))
+            writer = csv.DictWriter(stream, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+    finally:
+        if output:
+            stream.close()
+    if output:
+        console.print(f"wrote {len(rows)} rows to {output}")
+
+
+@customers.command("review")
+def review(
+    ctx: typer.Context, limit: int = typer.Option(100, "--limit", min=1), as_json: bool = JSON
+) -> None:
+    """Candidate pairs in the review band, best first: confirm or reject them."""
+    with open_hub(ctx) as hub:
+        pairs = hub.customers.review(limit)
+    if as_json:
+        print_json(pairs)
+        return
+    if not pairs:
+        console.print("nothing to review")
+        return
+    for pair in pairs:
+        levels = pair["evidence"].get("levels", {})
+        agree = ", ".join(f"{k} {v}" for k, v in levels.items() if v != "missing")
+        console.print(f"{pair['score']:6.1f}  {pair['a']} ~ {pair['b']}  [dim]{agree}[/]", highlight=False)
+    console.print("decide with: hub customers confirm A B / hub customers reject A B")
+
+
+def _decided(decisions: list[Any], as_json: bool) -> None:
+    if as_json:
+        print_json([d.to_json() for d in decisions])
+        return
+    for d in decisions:
+        console.print(f"{d.kind}: {d.record or ''} → customer {d.customer} (by {d.by})", highlight=False)
+
+
+def _steward(ctx: typer.Context, act: Any, as_json: bool) -> None:
+    with open_hub(ctx) as hub:
+        try:
+            decisions = act(hub)
+        except (UnknownCustomer, UnknownCustomerId) as error:
+            fail(str(error), code=1)
+        hub.process()
+    _decided(decisions, as_json)
+
+
+@customers.command("merge")
+def merge(
+    ctx: typer.Context,
+    keep: str = typer.Argument(..., help="the customer that stays (id or SYSTEM:REF)"),
+    absorb: str = typer.Argument(..., help="the customer merged into it (id or SYSTEM:REF)"),
+    steward: str = STEWARD,
+    as_json: bool = JSON,
+) -> None:
+    """Two customers are one person: a steward's decision the matcher never undoes."""
+    _steward(
+        ctx,
+        lambda hub: hub.identity.merge(hub.customers.resolve(keep), hub.customers.resolve(absorb), steward),
+        as_json,
+    )
+
+
+@customers.command("split")
+def split(
+    ctx: typer.Context,
+    customer: str = typer.Argument(..., help="the customer (id or SYSTEM:REF)"),
+    record: str = typer.Argument(..., help="the source record (SYSTEM:REF) that is someone else"),
+    steward: str = STEWARD,
+    as_json: bool = JSON,
+) -> None:
+    """Take a record out of a customer (and undo a merge: what came with it goes back)."""
+    _steward(ctx, lambda hub: hub.identity.split(hub.customers.resolve(customer), record, steward), as_json)
+
+
+@customers.command("confirm")
+def confirm(
+    ctx: typer.Context,
+    a: str = typer.Argument(..., help="SYSTEM:REF"),
+    b: str = typer.Argument(..., help="SYSTEM:REF"),
+    steward: str = STEWARD,
+    as_json: bool = JSON,
+) -> None:
+    """A reviewed pair is the same customer."""
+    _steward(ctx, lambda hub: hub.identity.confirm(a, b, steward), as_json)
+
+
+@customers.command("reject")
+def reject(
+    ctx: typer.Context,
+    a: str = typer.Argument(..., help="SYSTEM:REF"),
+    b: str = typer.Argument(..., help="SYSTEM:REF"),
+    steward: str = STEWARD,
+    as_json: bool = JSON,
+) -> None:
+    """A reviewed pair is two customers, now and after any change."""
+    _steward(ctx, lambda hub: hub.identity.reject(a, b, steward), as_json)

@@ -1,0 +1,504 @@
+"""The single customer view: the ``customers`` projection and the queries a call-centre agent and
+a steward ask of it.
+
+The projection follows the log like any other (rebuildable, verified by ``hub projections
+rebuild customers --verify``): which customer each source record belongs to (CustomerLink
+decisions), every record a customer ever held (for as-of views), the pairs waiting for a steward,
+and per source record its orders with what value needs (total, refunds, channel, placement,
+cancellation). A customer's view is composed when asked: the golden record of its records, its
+orders as order tracking shows them, value, RFM, Pareto class and lifecycle, and the decisions
+that put each record there. Population-wide cut-offs (quintiles, Pareto) come from one aggregate
+query over the projection and are kept for ``thresholds_seconds``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from rapidfuzz.distance import JaroWinkler
+
+from aggregates import CustomerLink, Order, customer_id, link_id
+from hub.identity.normalise import canonical_email, normalise, plain
+from hub.order_queries import OrderQueries
+from hub.store import Store
+from projections.customer_value import (
+    SourceRecord,
+    Thresholds,
+    display_name,
+    golden_record,
+    lifecycle,
+    pareto_class,
+    rfm,
+    value,
+)
+
+__all__ = ["CustomerQueries", "CustomerTables", "UnknownCustomerId"]
+
+
+class CustomerTables:
+    name = "customers"
+
+    def __init__(self, store: Store, suffix: str = "", resolve: Callable[[], int] | None = None) -> None:
+        self.store, self.suffix, self.resolve = store, suffix, resolve
+        self.members = f"hub_cust_members{suffix}"
+        self.orders = f"hub_cust_orders{suffix}"
+        self.history = f"hub_cust_history{suffix}"
+        self.reviews = f"hub_cust_reviews{suffix}"
+
+    def shadow(self, suffix: str) -> CustomerTables:
+        return CustomerTables(self.store, suffix)
+
+    def upstream(self) -> int:
+        """Identity resolution records the placements this projection shows: it runs first, here
+        and in ``hub project customers`` (distributed mode) alike."""
+        return self.resolve() if self.resolve is not None else 0
+
+    def _tables(self) -> list[str]:
+        return [self.members, self.orders, self.history, self.reviews]
+
+    def create(self, cursor: Any) -> None:
+        for statement in (
+            f"CREATE TABLE IF NOT EXISTS {self.members} (record TEXT PRIMARY KEY, customer TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.orders} (order_id TEXT PRIMARY KEY, record TEXT NOT NULL, "
+            "channel TEXT NOT NULL, placed_at TEXT NOT NULL, total TEXT NOT NULL, refunds TEXT NOT NULL, "
+            "cancelled INTEGER NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.history} (customer TEXT NOT NULL, record TEXT NOT NULL, "
+            "PRIMARY KEY (customer, record))",
+            f"CREATE TABLE IF NOT EXISTS {self.reviews} (a TEXT NOT NULL, b TEXT NOT NULL, "
+            "score REAL NOT NULL, evidence TEXT NOT NULL, status TEXT NOT NULL, decided_by TEXT, "
+            "PRIMARY KEY (a, b))",
+        ):
+            cursor.execute(statement)
+        self._index(cursor)
+
+    def _index(self, cursor: Any) -> None:
+        cursor.execute(f"CREATE INDEX IF NOT EXISTS {self.members}_customer ON {self.members} (customer)")
+        cursor.execute(f"CREATE INDEX IF NOT EXISTS {self.orders}_record ON {self.orders} (record)")
+
+    def drop(self, cursor: Any) -> None:
+        for table in self._tables():
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+    def replace(self, cursor: Any, live: CustomerTables) -> None:
+        live.drop(cursor)
+        for table, target in zip(self._tables(), live._tables(), strict=True):
+            cursor.execute(f"ALTER TABLE {table} RENAME TO {target}")
+        for table, column in ((self.members, "customer"), (self.orders, "record")):
+            cursor.execute(f"DROP INDEX IF EXISTS {table}_{column}")
+        live._index(cursor)
+
+    def settle(self, committed: bool) -> None:
+        """Nothing is cached between transactions."""
+
+    def apply(self, cursor: Any, events: list[Any], position: int, reaches: int) -> None:
+        for event in events:
+            if isinstance(event, CustomerLink.Decided):
+                self._decision(cursor, event)
+            elif isinstance(event, Order.Event | Order.Placed):
+                self._order(cursor, event)
+
+    def _decision(self, cursor: Any, event: Any) -> None:
+        sql = self.store.sql
+        if event.customer is not None:
+            cursor.execute(
+                sql(
+                    f"INSERT INTO {self.members} (record, customer) VALUES (?, ?) "
+                    "ON CONFLICT (record) DO UPDATE SET customer = excluded.customer"
+                ),
+                [event.record, event.customer],
+            )
+            cursor.execute(
+                sql(
+                    f"INSERT INTO {self.history} (customer, record) VALUES (?, ?) "
+                    "ON CONFLICT (customer, record) DO NOTHING"
+                ),
+                [event.customer, event.record],
+            )
+        if event.kind in ("review", "confirm", "reject") and event.other:
+            a, b = sorted((event.record, event.other))
+            status = {"review": "open", "confirm": "confirmed", "reject": "rejected"}[event.kind]
+            keep = (
+                "score = excluded.score, evidence = excluded.evidence"
+                if status == "open"
+                else ("status = excluded.status, decided_by = excluded.decided_by")
+            )
+            cursor.execute(
+                sql(
+                    f"INSERT INTO {self.reviews} (a, b, score, evidence, status, decided_by) "
+                    f"VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET {keep}"
+                ),
+                [
+                    a,
+                    b,
+                    event.score or 0.0,
+                    json.dumps(event.evidence, sort_keys=True),
+                    status,
+                    None if status == "open" else event.by,
+                ],
+            )
+
+    def _order(self, cursor: Any, event: Any) -> None:
+        sql, key = self.store.sql, str(event.originator_id)
+        if isinstance(event, Order.Placed):
+            if event.customer_ref:
+                cursor.execute(
+                    sql(
+                        f"INSERT INTO {self.orders} (order_id, record, channel, placed_at, total, refunds, "
+                        "cancelled) VALUES (?, ?, ?, ?, ?, '{}', 0) ON CONFLICT (order_id) DO NOTHING"
+                    ),
+                    [
+                        key,
+                        f"{event.system}:{event.customer_ref}",
+                        event.channel,
+                        event.placed_at.isoformat(),
+                        str(event.total_amount),
+                    ],
+                )
+        elif isinstance(event, Order.PaymentRecorded) and event.status == "refunded":
+            cursor.execute(sql(f"SELECT refunds FROM {self.orders} WHERE order_id = ?"), [key])
+            row = cursor.fetchone()
+            if row is not None:
+                refunds = {**json.loads(row["refunds"]), event.payment_id: str(event.amount)}
+                cursor.execute(
+                    sql(f"UPDATE {self.orders} SET refunds = ? WHERE order_id = ?"),
+                    [json.dumps(refunds, sort_keys=True), key],
+                )
+        elif isinstance(event, Order.Cancelled):
+            cursor.execute(sql(f"UPDATE {self.orders} SET cancelled = 1 WHERE order_id = ?"), [key])
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        queries = [
+            ("member", f"SELECT record, customer FROM {self.members} ORDER BY record"),
+            ("order", f"SELECT * FROM {self.orders} ORDER BY order_id"),
+            ("held", f"SELECT customer || '/' || record AS k FROM {self.history} ORDER BY customer, record"),
+            (
+                "review",
+                f"SELECT a || '/' || b AS k, score, evidence, status FROM {self.reviews} ORDER BY a, b",
+            ),
+        ]
+        return [(kind, *dict(r).values()) for kind, sql in queries for r in self.store.query(sql)]
+
+    def count(self) -> int:
+        return int(self.store.query(f"SELECT COUNT(*) AS n FROM {self.members}")[0]["n"])
+
+
+class UnknownCustomerId(LookupError):
+    """The customer named on the command line or in the URL does not exist (the message says why)."""
+
+
+class CustomerQueries:
+    def __init__(
+        self,
+        store: Store,
+        tables: CustomerTables,
+        orders: OrderQueries,
+        order_as_of: Callable[[UUID, datetime], dict[str, Any] | None],
+        survivorship: Mapping[str, Mapping[str, Any]],
+        thresholds_seconds: float = 600,
+    ) -> None:
+        self.store, self.tables, self.orders, self.order_as_of = store, tables, orders, order_as_of
+        self.survivorship = survivorship
+        self.thresholds_seconds = thresholds_seconds
+        self._thresholds: tuple[float, Thresholds] | None = None
+
+    # -- naming a customer ----------------------------------------------------------------------
+
+    def resolve(self, ident: str) -> str:
+        """A customer id, or SYSTEM:REF of any of its source records."""
+        if ":" in ident:
+            rows = self.store.query(f"SELECT customer FROM {self.tables.members} WHERE record = ?", [ident])
+            if not rows:
+                raise UnknownCustomerId(f"no customer holds the source record {ident!r}")
+            return rows[0]["customer"]
+        try:
+            key = str(UUID(ident))
+        except ValueError:
+            raise UnknownCustomerId(f"{ident!r} is neither a customer id nor SYSTEM:REF") from None
+        if not self.store.query(f"SELECT 1 AS x FROM {self.tables.history} WHERE customer = ?", [key]):
+            raise UnknownCustomerId(f"no customer {key}")
+        return key
+
+    # -- the view -------------------------------------------------------------------------------
+
+    def show(
+        self, customer: str, now: datetime | None = None, as_of: datetime | None = None
+    ) -> dict[str, Any]:
+        """The customer now, or as the hub knew it at ``as_of`` (replayed from the log: which records
+        it held, what they said, its orders and the decisions up to then)."""
+        now = as_of or now or datetime.now(UTC)
+        if as_of is None:
+            records = self._column(f"SELECT record FROM {self.tables.members} WHERE customer = ?", [customer])
+        else:
+            held = self._column(f"SELECT record FROM {self.tables.history} WHERE customer = ?", [customer])
+            links = self.store.replay([link_id(r) for r in held], until=as_of)
+            records = sorted(link.record for link in links.values() if link.customer == customer)
+        if not records:
+            when = f"at {as_of.isoformat()}" if as_of else "now (merged into another?)"
+            raise UnknownCustomerId(f"customer {customer} held no source records {when}")
+        sources = self._sources(records, as_of)
+        marks = ",".join("?" * len(records))
+        order_ids = self._column(
+            f"SELECT order_id FROM {self.tables.orders} WHERE record IN ({marks})", records
+        )
+        if as_of is None:
+            orders = self.orders.by_ids(order_ids, now)
+        else:
+            orders = [o for o in (self.order_as_of(UUID(i), as_of) for i in order_ids) if o is not None]
+        orders.sort(key=lambda o: (o["placed_at"], o["order_ref"]))
+        view = self._view(customer, records, sources, orders, self._decisions(records, as_of), now)
+        return view | ({"as_of": as_of.isoformat()} if as_of else {})
+
+    def _column(self, sql: str, params: list[Any]) -> list[str]:
+        return [next(iter(dict(row).values())) for row in self.store.query(sql + " ORDER BY 1", params)]
+
+    def _view(
+        self,
+        customer: str,
+        records: list[str],
+        sources: dict[str, Any],
+        orders: list[dict[str, Any]],
+        decisions: dict[str, list[dict[str, Any]]],
+        now: datetime,
+    ) -> dict[str, Any]:
+        metrics = value(orders, now)
+        thresholds = self.thresholds()
+        return {
+            "customer_id": customer,
+            "golden": self._golden(sources),
+            "identities": [
+                {
+                    "record": record,
+                    "system": record.split(":", 1)[0],
+                    "source_id": record.split(":", 1)[1],
+                    "fields": sources[record].fields if record in sources else None,
+                    "decisions": decisions.get(record, []),
+                }
+                for record in records
+            ],
+            "orders": [
+                {
+                    k: o[k]
+                    for k in (
+                        "order_ref",
+                        "system",
+                        "channel",
+                        "stage",
+                        "total_amount",
+                        "paid_amount",
+                        "placed_at",
+                    )
+                }
+                | {"shipments": len(o["shipments"]), "anomalies": [a["code"] for a in o["anomalies"]]}
+                for o in orders
+            ],
+            "value": metrics,
+            "lifecycle": lifecycle(metrics),
+            "rfm": rfm(metrics, thresholds),
+            "pareto_class": pareto_class(Decimal(metrics["revenue"]), thresholds),
+            "interactions": [],
+            "service_cases": [],
+        }
+
+    def _golden(self, sources: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        """Survivorship over the records' current fields; recency = the source's own update time,
+        else when the hub last recorded a change."""
+        return golden_record(
+            [
+                SourceRecord(r, r.split(":", 1)[0], s.fields, s.as_of or s.modified_on.isoformat())
+                for r, s in sources.items()
+            ],
+            self.survivorship,
+        )
+
+    def _sources(self, records: list[str], as_of: datetime | None = None) -> dict[str, Any]:
+        keys = {customer_id(*r.split(":", 1)): r for r in records}
+        return {keys[k]: aggregate for k, aggregate in self.store.replay(keys, until=as_of).items()}
+
+    def _decisions(
+        self, records: list[str], as_of: datetime | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {}
+        for events in self.store.events_of([link_id(r) for r in records]).values():
+            decided = [
+                e
+                for e in events
+                if isinstance(e, CustomerLink.Decided) and (as_of is None or e.timestamp <= as_of)
+            ]
+            if decided:
+                found[decided[0].record] = [
+                    {
+                        "kind": e.kind,
+                        "customer": e.customer,
+                        "other": e.other,
+                        "score": e.score,
+                        "evidence": e.evidence,
+                        "model": e.model,
+                        "by": e.by,
+                        "at": e.timestamp.isoformat(),
+                    }
+                    for e in decided
+                ]
+        return found
+
+    # -- population cut-offs ----------------------------------------------------------------------
+
+    def thresholds(self, now: datetime | None = None) -> Thresholds:
+        cached = self._thresholds
+        if cached is not None and time.monotonic() - cached[0] < self.thresholds_seconds:
+            return cached[1]
+        now = now or datetime.now(UTC)
+        per_customer: dict[str, list[Any]] = defaultdict(lambda: [None, 0, Decimal(0)])
+        rows = self.store.query(
+            "SELECT m.customer AS customer, o.placed_at AS placed_at, o.total AS total, "
+            f"o.refunds AS refunds FROM {self.tables.orders} o JOIN {self.tables.members} m "
+            "ON m.record = o.record WHERE o.cancelled = 0"
+        )
+        for row in rows:
+            entry = per_customer[row["customer"]]
+            entry[0] = max(entry[0] or row["placed_at"], row["placed_at"])
+            entry[1] += 1
+            entry[2] += Decimal(row["total"]) - sum(
+                map(Decimal, json.loads(row["refunds"]).values()), Decimal(0)
+            )
+        table = [
+            ((now - datetime.fromisoformat(last)).total_seconds() / 86400, n, float(revenue))
+            for last, n, revenue in per_customer.values()
+        ]
+        thresholds = Thresholds.of(table)
+        self._thresholds = (time.monotonic(), thresholds)
+        return thresholds
+
+    # -- finding customers ----------------------------------------------------------------------
+
+    def search(self, text: str, limit: int = 20) -> list[dict[str, Any]]:
+        """By name (tolerant of typos and swapped order), e-mail, phone or id."""
+        text = text.strip()
+        if not text:
+            return []
+        if ":" in text or _is_uuid(text):
+            try:
+                return [self._hit(self.resolve(text), 1.0, "id")]
+            except UnknownCustomerId:
+                return []
+        probe = normalise("search:query", _query_fields(text))
+        keys = [f"e:{e}" for e in probe.emails] + [f"p:{p}" for p in probe.phones]
+        scored: dict[str, tuple[float, str]] = {}
+        if keys:
+            marks = ",".join("?" * len(keys))
+            rows = self.store.query(
+                "SELECT DISTINCT r.customer AS customer FROM hub_identity_keys k "
+                f"JOIN hub_identity_records r ON r.record = k.record WHERE k.key IN ({marks})",
+                keys,
+            )
+            scored = {row["customer"]: (1.0, "email" if probe.emails else "phone") for row in rows}
+        else:
+            words = plain(text).split()
+            codes = sorted({_code(w) for w in words if w})
+            pattern = "n:%" + "%".join(codes) + "%"
+            rows = self.store.query(
+                "SELECT r.customer AS customer, r.profile AS profile FROM hub_identity_keys k "
+                "JOIN hub_identity_records r ON r.record = k.record WHERE k.key LIKE ? LIMIT 2000",
+                [pattern],
+            )
+            wanted = " ".join(sorted(words))
+            for row in rows:
+                profile = json.loads(row["profile"])
+                name = " ".join(sorted(f"{profile['given']} {profile['family']}".split()))
+                similarity = JaroWinkler.similarity(wanted, name)
+                if similarity > scored.get(row["customer"], (0.0, ""))[0]:
+                    scored[row["customer"]] = (similarity, "name")
+        best = sorted(scored.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
+        return [self._hit(customer, score, how) for customer, (score, how) in best]
+
+    def _hit(self, customer: str, score: float, how: str) -> dict[str, Any]:
+        records = self._column(f"SELECT record FROM {self.tables.members} WHERE customer = ?", [customer])
+        sources = self._sources(records)
+        golden = self._golden(sources)
+        name = display_name(golden)
+        return {
+            "customer_id": customer,
+            "name": name,
+            "records": records,
+            "matched_by": how,
+            "score": round(score, 3),
+        }
+
+    # -- stewards' queue and export -------------------------------------------------------------
+
+    def review(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Open pairs in the review band whose records are still in different customers."""
+        rows = self.store.query(
+            "SELECT v.a AS a, v.b AS b, v.score AS score, v.evidence AS evidence, ma.customer AS ca, "
+            f"mb.customer AS cb FROM {self.tables.reviews} v "
+            f"JOIN {self.tables.members} ma ON ma.record = v.a "
+            f"JOIN {self.tables.members} mb ON mb.record = v.b "
+            "WHERE v.status = 'open' AND ma.customer <> mb.customer "
+            "ORDER BY v.score DESC, v.a, v.b LIMIT ?",
+            [limit],
+        )
+        return [
+            {
+                "a": r["a"],
+                "b": r["b"],
+                "score": r["score"],
+                "customers": [r["ca"], r["cb"]],
+                "evidence": json.loads(r["evidence"]),
+            }
+            for r in rows
+        ]
+
+    def export(self) -> Iterator[dict[str, Any]]:
+        """One row per source record: its customer and the customer's golden values."""
+        rows = self.store.query(
+            f"SELECT customer, record FROM {self.tables.members} ORDER BY customer, record"
+        )
+        by_customer: dict[str, list[str]] = defaultdict(list)
+        for row in rows:
+            by_customer[row["customer"]].append(row["record"])
+        for customer, records in by_customer.items():
+            sources = self._sources(records)
+            golden = self._golden(sources)
+            flat = {f"golden_{k}": _flat(v["value"]) for k, v in golden.items()}
+            for record in records:
+                system, source_id = record.split(":", 1)
+                yield {"customer_id": customer, "system": system, "source_id": source_id, **flat}
+
+
+def _flat(value: Any) -> Any:
+    if isinstance(value, list):
+        return "; ".join(_flat(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(
+            str(v) if not isinstance(v, list) else " ".join(map(str, v)) for v in value.values() if v
+        )
+    return value
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _query_fields(text: str) -> dict[str, Any]:
+    if "@" in text and canonical_email(text):
+        return {"emails": [text]}
+    digits = sum(c.isdigit() for c in text)
+    if digits >= 6 and digits >= len(text.replace(" ", "")) - 4:
+        return {"phones": [text]}
+    return {}
+
+
+def _code(word: str) -> str:
+    import jellyfish
+
+    return jellyfish.nysiis(word)

@@ -1,0 +1,178 @@
+"""A source customer record as the matcher sees it: every attribute in one canonical spelling.
+
+Names lose case, accents and punctuation (and a nickname becomes its full form); e-mails lose
+case, ``+tags`` and (at Gmail) dots; phones become E.164; an organisation's legal form is
+dropped ("Müller GmbH" = "Mueller"); street abbreviations are written out ("Hauptstr. 5" =
+"hauptstrasse 5"). Blocking keys are built from these, so "the same spelling" means the same
+thing everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import jellyfish
+import phonenumbers
+
+__all__ = ["Profile", "blocking_keys", "canonical_email", "name_key", "normalise", "plain"]
+
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "oe", "å": "aa"})
+_NOT_WORD = re.compile(r"[^a-z0-9 ]+")
+_SPACES = re.compile(r"\s+")
+
+# Common given-name short forms → the name they stand for (English and German).
+NICKNAMES = {
+    "bob": "robert", "rob": "robert", "bobby": "robert", "bill": "william", "will": "william",
+    "liz": "elizabeth", "beth": "elizabeth", "betty": "elizabeth", "kate": "katherine",
+    "katie": "katherine", "kathy": "katherine", "jim": "james", "jimmy": "james", "mike": "michael",
+    "tom": "thomas", "tommy": "thomas", "dick": "richard", "rick": "richard", "tony": "anthony",
+    "sam": "samuel", "dan": "daniel", "danny": "daniel", "dave": "david", "joe": "joseph",
+    "alex": "alexander", "andy": "andrew", "chris": "christopher", "matt": "matthew",
+    "nick": "nicholas", "steve": "stephen", "sue": "susan", "jenny": "jennifer", "jen": "jennifer",
+    "peggy": "margaret", "maggie": "margaret", "hans": "johannes", "sepp": "josef", "fritz": "friedrich",
+    "lena": "magdalena", "leni": "helene", "uli": "ulrich", "wolfi": "wolfgang", "kathi": "katharina",
+    "steffi": "stefanie", "flo": "florian", "basti": "sebastian", "max": "maximilian",
+}  # fmt: skip
+
+# Legal forms dropped from organisation names (after normalisation, as whole words).
+LEGAL_FORMS = frozenset({
+    "gmbh", "mbh", "ag", "kg", "ohg", "ug", "ev", "eg", "se", "co", "kgaa", "ltd", "limited", "plc",
+    "llc", "inc", "incorporated", "corp", "corporation", "sa", "sas", "sarl", "srl", "spa", "bv",
+    "nv", "ab", "oy", "as", "gbr", "e", "k", "and", "company",
+})  # fmt: skip
+
+# Street-name abbreviations written out (German and English).
+_STREET_WORDS = {
+    "str": "strasse", "strasse": "strasse", "st": "street", "rd": "road", "ave": "avenue", "av": "avenue",
+    "blvd": "boulevard", "dr": "drive", "ln": "lane", "pl": "platz", "ct": "court", "sq": "square",
+    "hwy": "highway", "pkwy": "parkway",
+}  # fmt: skip
+_STREET_SUFFIX = re.compile(r"(?<=[a-z])(str|strasse)\b")  # "hauptstr" / "hauptstrasse" → "haupt strasse"
+
+
+def plain(text: str | None) -> str:
+    """Lower case, umlauts spelled out, accents and punctuation gone, single spaces."""
+    if not text:
+        return ""
+    text = text.lower().translate(_UMLAUTS)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return _SPACES.sub(" ", _NOT_WORD.sub(" ", text)).strip()
+
+
+def canonical_email(email: str) -> str | None:
+    email = email.strip().lower()
+    local, at, domain = email.partition("@")
+    if not at or not local or "." not in domain:
+        return None
+    local = local.split("+", 1)[0]
+    if domain in ("gmail.com", "googlemail.com"):
+        local, domain = local.replace(".", ""), "gmail.com"
+    return f"{local}@{domain}"
+
+
+def _phone(text: str, region: str) -> str | None:
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _given(text: str | None) -> str:
+    name = plain(text)
+    first = name.split(" ")[0] if name else ""
+    return NICKNAMES.get(first, first) + name[len(first) :] if first else ""
+
+
+def _organisation(text: str | None) -> str:
+    """The firm's name without its legal form ("G.m.b.H." read as "gmbh")."""
+    return " ".join(w for w in plain((text or "").replace(".", "")).split() if w not in LEGAL_FORMS)
+
+
+def _street(text: str | None) -> str:
+    street = _STREET_SUFFIX.sub(r" \1", plain(text))
+    return " ".join(_STREET_WORDS.get(w, w) for w in street.split())
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The matcher's view of one source record."""
+
+    record: str  # "system:ref"
+    kind: str  # person | organisation
+    given: str
+    family: str
+    organisation: str
+    birth: date | None
+    emails: frozenset[str]
+    phones: frozenset[str]
+    street: str
+    postcode: str
+    city: str
+    country: str
+    tax_id: str
+
+    @property
+    def family_code(self) -> str:
+        return jellyfish.nysiis(self.family) if self.family else ""
+
+    @property
+    def given_code(self) -> str:
+        return jellyfish.nysiis(self.given.split(" ")[0]) if self.given else ""
+
+
+def normalise(record: str, fields: dict[str, Any], region: str = "DE") -> Profile:
+    """From a SourceCustomer's fields (the CustomerRecord contract's shape)."""
+    address = (fields.get("addresses") or [{}])[0] or {}
+    birth = fields.get("birth_date")
+    return Profile(
+        record=record,
+        kind=fields.get("kind") or "person",
+        given=_given(fields.get("given_name")),
+        family=plain(fields.get("family_name")),
+        organisation=_organisation(fields.get("organisation_name")),
+        birth=date.fromisoformat(birth) if isinstance(birth, str) and birth else birth or None,
+        emails=frozenset(e for e in (canonical_email(x) for x in fields.get("emails") or []) if e),
+        phones=frozenset(p for p in (_phone(x, region) for x in fields.get("phones") or []) if p),
+        street=_street(" ".join(address.get("lines") or [])),
+        postcode=plain(address.get("postcode")).replace(" ", ""),
+        city=plain(address.get("city")),
+        country=(address.get("country") or "").upper(),
+        tax_id=re.sub(r"[^A-Z0-9]", "", (fields.get("tax_id") or "").upper()),
+    )
+
+
+def name_key(p: Profile) -> str | None:
+    """The full name, phonetically and in either order: how ``hub customers search`` finds a
+    name. Not a blocking key - a name alone never links, and the block of a common name grows
+    with the number of customers."""
+    if not (p.family_code and p.given_code):
+        return None
+    return "n:" + ":".join(sorted((p.family_code, p.given_code)))
+
+
+def blocking_keys(p: Profile) -> set[str]:
+    """Keys under which candidates are looked up: a true match shares at least one of them even
+    when most of its attributes are misspelt, missing or swapped."""
+    keys = {f"e:{e}" for e in p.emails} | {f"p:{n}" for n in p.phones}
+    if p.tax_id:
+        keys.add(f"t:{p.tax_id}")
+    names = [n for n in (p.family_code, p.given_code) if n]
+    if p.kind == "organisation" and p.organisation:
+        words = sorted(p.organisation.split(), key=len, reverse=True)
+        keys.add(f"o:{jellyfish.nysiis(words[0])}:{p.postcode or p.city}")
+    for code in names:  # either name, so swapped given/family names still meet
+        if p.postcode:
+            keys.add(f"np:{code}:{p.postcode}")
+        if p.birth:
+            keys.add(f"nb:{code}:{p.birth.isoformat()}")
+    if p.birth and p.given and p.family:  # misspelt family name and moved house: given + birth day
+        keys.add(f"gb:{p.given[:1]}{p.family[:1]}:{p.birth.year}:{sorted((p.birth.month, p.birth.day))}")
+    return keys

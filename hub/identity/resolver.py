@@ -1,0 +1,323 @@
+"""Incremental identity resolution: each record, when it arrives or changes, joins the customer
+it matches, starts a new one, or waits for a steward — and every such step is a ``Decision``
+with its evidence.
+
+Cost grows with the candidates (records sharing a blocking key, and the members of their
+customers), not with the number of customers.
+
+Joining is by *every* member, not by one: a record joins a customer when its best match there
+reaches the link threshold and no member is clearly someone else (a score below the veto
+threshold - evidence against, not merely too little evidence for - or a rule that keeps the
+pair apart). So A~B and B~C cannot glue A to C when A and C differ;
+C stays apart and the B-C pair goes to review. A changed record is re-resolved: if it no longer
+belongs, it leaves (``unlink``), and a customer it held together falls apart into its linked
+parts (``split``).
+
+Stewards' decisions stand: a confirmed pair is kept together, a rejected pair kept apart, a
+merged customer is never pulled apart by the matcher and a record split out stays out — until a
+steward says otherwise. A split undoes a merge: the records that came with the merged customer go
+back under its id, so merge + unmerge restores the customers as they were.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import NAMESPACE_URL, uuid5
+
+from hub.identity.compare import compare
+from hub.identity.model import DEFAULT_MODEL, MatchModel, Score
+from hub.identity.normalise import Profile, blocking_keys
+
+__all__ = ["Decision", "IdentityGraph", "Resolver"]
+
+_NAMESPACE = uuid5(NAMESPACE_URL, "https://integration-hub.invalid/customers")
+MAX_BLOCK = 300  # a key shared by more records than this is too common to find anyone by
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: str  # new | link | unlink | split | review | merge | confirm | reject
+    record: str | None
+    customer: str | None
+    other: str | None = None  # the record it was compared with, or the other customer
+    score: float | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    model: str | None = None
+    by: str = "matcher"
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class IdentityGraph:
+    """Who belongs to whom, the blocking index, and the stewards' constraints."""
+
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    keys: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    customer_of: dict[str, str] = field(default_factory=dict)
+    members: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    links: dict[frozenset[str], float] = field(default_factory=dict)  # pairs linked, with score
+    together: set[frozenset[str]] = field(default_factory=set)  # steward: same customer
+    apart: set[frozenset[str]] = field(default_factory=set)  # steward: different customers
+    pinned: set[str] = field(default_factory=set)  # placed by a steward: the matcher leaves it
+    merged_from: dict[str, tuple[str, str]] = field(default_factory=dict)  # record → (old id, merge id)
+    founded: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    crowded: set[str] = field(default_factory=set)  # keys too common to search (known from the tables)
+
+    def index(self, profile: Profile) -> None:
+        old = self.profiles.get(profile.record)
+        if old is not None:
+            for key in blocking_keys(old):
+                self.keys[key].discard(profile.record)
+        self.profiles[profile.record] = profile
+        for key in blocking_keys(profile):
+            self.keys[key].add(profile.record)
+
+    def candidates(self, profile: Profile) -> set[str]:
+        found: set[str] = set()
+        for key in blocking_keys(profile):
+            holders = self.keys.get(key, ())
+            if key not in self.crowded and len(holders) <= MAX_BLOCK:
+                found.update(holders)
+        found.discard(profile.record)
+        return found
+
+    def assign(self, record: str, customer: str) -> None:
+        old = self.customer_of.get(record)
+        if old is not None:
+            self.members[old].discard(record)
+            if not self.members[old]:
+                del self.members[old]
+        self.customer_of[record] = customer
+        self.members[customer].add(record)
+
+    def new_customer(self, record: str) -> str:
+        self.founded[record] += 1
+        return str(uuid5(_NAMESPACE, f"{record}#{self.founded[record]}"))
+
+
+class Resolver:
+    def __init__(self, graph: IdentityGraph | None = None, model: MatchModel = DEFAULT_MODEL) -> None:
+        self.graph = graph or IdentityGraph()
+        self.model = model
+
+    # -- the matcher ------------------------------------------------------------------------------
+
+    def resolve(self, profile: Profile) -> list[Decision]:
+        """Place a new or changed record; returns what was decided, in order."""
+        g = self.graph
+        record = profile.record
+        g.index(profile)
+        scores: dict[str, tuple[Score, dict[str, str], bool]] = {}
+
+        def score(other: str) -> tuple[Score, dict[str, str], bool]:
+            if other not in scores:
+                pattern, swapped = compare(profile, g.profiles[other])
+                scores[other] = (self.model.score(pattern), pattern, swapped)
+            return scores[other]
+
+        current = g.customer_of.get(record)
+        if record in g.pinned and current is not None:
+            return []  # a steward placed it; the matcher does not move it
+        decisions: list[Decision] = []
+        customers = {g.customer_of[c] for c in g.candidates(profile) if c in g.customer_of}
+        if current is not None:
+            customers.add(current)
+        accepted: list[tuple[float, str, str]] = []
+        review: list[tuple[float, str]] = []
+        for customer in sorted(customers):
+            mates = sorted(g.members[customer] - {record})
+            if not mates:
+                continue
+            results = [(score(m)[0], m) for m in mates]
+            best, best_mate = max((s.total, m) for s, m in results)
+            if any(frozenset((record, m)) in g.apart for m in mates):
+                continue
+            forced = any(frozenset((record, m)) in g.together for m in mates)
+            clash = any(s.rule or s.total < self.model.veto for s, _ in results)
+            if forced or (best >= self.model.link and not clash):
+                accepted.append((best if not forced else float("inf"), customer, best_mate))
+            elif best >= self.model.review:
+                review.append((best, best_mate))
+        target = max(accepted)[1:] if accepted else None
+        if current is not None and (target is None or target[0] != current):
+            decisions += self._leave(record, current)
+        if target is not None and target[0] != g.customer_of.get(record):
+            customer, mate = target
+            s, pattern, swapped = score(mate)
+            g.assign(record, customer)
+            g.links[frozenset((record, mate))] = s.total
+            decisions.append(
+                Decision(
+                    "link",
+                    record,
+                    customer,
+                    mate,
+                    s.total,
+                    self._evidence(s, pattern, swapped),
+                    self.model.version,
+                )
+            )
+        elif target is None and record not in g.customer_of:
+            customer = g.new_customer(record)
+            g.assign(record, customer)
+            decisions.append(Decision("new", record, customer, model=self.model.version))
+        for total, mate in sorted(review, reverse=True)[:3]:
+            s, pattern, swapped = score(mate)
+            decisions.append(
+                Decision(
+                    "review",
+                    record,
+                    g.customer_of[record],
+                    mate,
+                    total,
+                    self._evidence(s, pattern, swapped),
+                    self.model.version,
+                )
+            )
+        return decisions
+
+    def _leave(self, record: str, customer: str) -> list[Decision]:
+        """The record no longer belongs: it leaves, and the rest may fall apart."""
+        g = self.graph
+        g.customer_of.pop(record)
+        g.members[customer].discard(record)
+        for pair in [p for p in g.links if record in p]:
+            del g.links[pair]
+        left = Decision("unlink", record, customer, model=self.model.version, evidence={"reason": "changed"})
+        return [left, *self._split_unlinked(customer)]
+
+    def _split_unlinked(self, customer: str) -> list[Decision]:
+        """Members no longer connected by links or steward decisions get customers of their own."""
+        g = self.graph
+        remaining = set(g.members.get(customer, ()))
+        if not remaining:
+            g.members.pop(customer, None)
+            return []
+        parts = self._components(remaining)
+        parts.sort(key=lambda part: (-len(part), min(part)))
+        decisions = []
+        for part in parts[1:]:
+            founder = min(part)
+            new = g.new_customer(founder)
+            for member in part:
+                g.assign(member, new)
+            decisions.append(
+                Decision(
+                    "split",
+                    founder,
+                    new,
+                    customer,
+                    evidence={"records": sorted(part)},
+                    model=self.model.version,
+                )
+            )
+        return decisions
+
+    def _components(self, records: set[str]) -> list[set[str]]:
+        g = self.graph
+        edges: dict[str, set[str]] = defaultdict(set)
+        for pair in list(g.links) + list(g.together):
+            a, b = tuple(pair)
+            if a in records and b in records:
+                edges[a].add(b)
+                edges[b].add(a)
+        pinned = {r for r in records if r in g.pinned}
+        if len(pinned) > 1:  # a steward's customer holds together as a whole
+            anchor = min(pinned)
+            for r in pinned - {anchor}:
+                edges[anchor].add(r)
+                edges[r].add(anchor)
+        seen: set[str] = set()
+        parts = []
+        for start in sorted(records):
+            if start in seen:
+                continue
+            part, stack = set(), [start]
+            while stack:
+                node = stack.pop()
+                if node in part:
+                    continue
+                part.add(node)
+                stack.extend(edges[node] - part)
+            seen |= part
+            parts.append(part)
+        return parts
+
+    def _evidence(self, score: Score, pattern: dict[str, str], swapped: bool) -> dict[str, Any]:
+        evidence: dict[str, Any] = {"levels": pattern, "weights": score.weights}
+        if score.rule:
+            evidence["rule"] = score.rule
+        if swapped:
+            evidence["names_swapped"] = True
+        return evidence
+
+    # -- stewards --------------------------------------------------------------------------------
+
+    def merge(self, keep: str, absorb: str, steward: str) -> list[Decision]:
+        """Two customers are one: ``absorb``'s records join ``keep`` and stay."""
+        g = self.graph
+        if keep == absorb or keep not in g.members or absorb not in g.members:
+            raise KeyError(f"merge needs two existing customers, got {keep} and {absorb}")
+        moved = sorted(g.members[absorb])
+        for record in moved:
+            g.merged_from[record] = (absorb, keep)
+            g.assign(record, keep)
+        g.pinned.update(g.members[keep])
+        g.apart -= {frozenset((a, b)) for a in moved for b in g.members[keep]}
+        return [Decision("merge", None, keep, absorb, evidence={"records": moved}, by=steward)]
+
+    def split(self, customer: str, record: str, steward: str) -> list[Decision]:
+        """``record`` is someone else: it leaves ``customer``, with the records that came with it
+        in a merge (under the customer id they had), and stays out."""
+        g = self.graph
+        if g.customer_of.get(record) != customer:
+            raise KeyError(f"record {record} is not part of customer {customer}")
+        origin = g.merged_from.get(record)
+        leaving = {record}
+        if origin is not None:
+            leaving = {
+                r for r, o in g.merged_from.items() if o == origin and g.customer_of.get(r) == customer
+            }
+        target = origin[0] if origin is not None and origin[0] not in g.members else g.new_customer(record)
+        staying = g.members[customer] - leaving
+        for member in sorted(leaving):
+            g.merged_from.pop(member, None)
+            g.assign(member, target)
+        g.apart |= {frozenset((a, b)) for a in leaving for b in staying}
+        g.together -= {frozenset((a, b)) for a in leaving for b in staying}
+        for pair in [p for p in g.links if len(p & leaving) == 1]:
+            del g.links[pair]
+        g.pinned |= leaving | staying
+        decisions = [
+            Decision("split", record, target, customer, evidence={"records": sorted(leaving)}, by=steward)
+        ]
+        if len(staying) > 1:
+            g.pinned -= staying  # what stays is held by its own links (and earlier steward decisions)
+            decisions += self._split_unlinked(customer)
+            g.pinned |= {r for r in staying if r in g.customer_of}
+        return decisions
+
+    def confirm(self, a: str, b: str, steward: str) -> list[Decision]:
+        """A reviewed pair is the same customer."""
+        g = self.graph
+        g.together.add(frozenset((a, b)))
+        g.apart.discard(frozenset((a, b)))
+        decisions = [Decision("confirm", a, g.customer_of.get(a), b, by=steward)]
+        ca, cb = g.customer_of[a], g.customer_of[b]
+        if ca != cb:
+            decisions += self.merge(ca, cb, steward)
+        return decisions
+
+    def reject(self, a: str, b: str, steward: str) -> list[Decision]:
+        """A reviewed pair is two customers."""
+        g = self.graph
+        g.apart.add(frozenset((a, b)))
+        g.together.discard(frozenset((a, b)))
+        decisions = [Decision("reject", a, g.customer_of.get(a), b, by=steward)]
+        if g.customer_of.get(a) == g.customer_of.get(b):
+            decisions += self.split(g.customer_of[b], b, steward)
+        return decisions

@@ -1,0 +1,197 @@
+"""Identity resolution inside the hub: follows the log for source customer records that were
+created or changed, resolves them one at a time in the order they were recorded, and records
+every decision as an event of the record's ``CustomerLink`` — with the resolver's tables and the
+follower's position, in one transaction (a crash repeats nothing and skips nothing).
+
+Stewards' merge, split, confirm and reject go through the same path, recorded ``by`` the steward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.persistence import IntegrityError
+
+from aggregates import CustomerLink, Provenance, SourceCustomer, customer_id, link_id
+from hub.identity.model import DEFAULT_MODEL, MatchModel
+from hub.identity.normalise import Profile, normalise
+from hub.identity.resolver import Decision, Resolver
+from hub.identity.tables import IdentityTables, Loaded
+from hub.store import Store
+
+__all__ = ["IdentityService", "UnknownCustomer"]
+
+TRACKING = "identity"
+_ATTEMPTS = 5
+_SOURCE_TOPICS = tuple(
+    f":{SourceCustomer.__name__}.{e.__name__}" for e in (SourceCustomer.Registered, SourceCustomer.Changed)
+)
+
+
+class UnknownCustomer(LookupError):
+    """A customer or record named by a steward does not exist (the message says which)."""
+
+
+class IdentityService:
+    def __init__(
+        self,
+        store: Store,
+        region: Callable[[str], str] = lambda system: "DE",
+        model: MatchModel = DEFAULT_MODEL,
+        batch_size: int = 500,
+    ) -> None:
+        self.store, self.region, self.model, self.batch_size = store, region, model, batch_size
+        self.tables = IdentityTables(store)
+        with store.schema_lock(), store.transaction() as cursor:
+            self.tables.create(cursor)
+
+    # -- following the log ----------------------------------------------------------------------
+
+    def follow(self, upto: int | None = None) -> int:
+        """Resolve the customer records recorded since the last call; returns how many."""
+        position = self.store.position(TRACKING)
+        resolved = 0
+        while True:
+            notifications = self.store.notifications(position, self.batch_size, upto)
+            if not notifications:
+                return resolved
+            causes: dict[UUID, Provenance] = {}  # per record changed: the message that changed it last
+            for notification in notifications:
+                if notification.topic.endswith(_SOURCE_TOPICS):  # decode only what concerns us
+                    event = self.store.decode(notification)
+                    causes[event.originator_id] = event.provenance
+            profiles = self._profiles(list(causes))
+            cause = {p.record: causes[customer_id(*p.record.split(":", 1))] for p in profiles}
+            reached = notifications[-1].id
+            self._decide(
+                profiles,
+                [],
+                lambda r, batch=profiles, cause=cause: [
+                    (d, cause[p.record]) for p in batch for d in r.resolve(p)
+                ],
+                reached,
+            )
+            position = reached
+            resolved += len(profiles)
+
+    def _profiles(self, ids: list[UUID]) -> list[Profile]:
+        customers = self.store.replay(ids)
+        return [
+            normalise(f"{c.system}:{c.customer_ref}", c.fields, self.region(c.system))
+            for c in (customers[i] for i in ids if i in customers)
+        ]
+
+    def _decide(
+        self,
+        profiles: list[Profile],
+        customers: list[str],
+        act: Callable[[Resolver], list[tuple[Decision, Provenance]]],
+        reached: int | None = None,
+    ) -> list[Decision]:
+        """Read the neighbourhood, decide in memory, then write tables, events and position in one
+        transaction. Nothing is read while the write transaction is open (SQLite has one writer);
+        a concurrent decision on the same records shows as a version conflict of their
+        CustomerLink events, and the step is decided again on fresh state."""
+        for attempt in range(_ATTEMPTS):
+            with self.store.reading() as cursor:
+                graph = self.tables.load(cursor, profiles, customers)
+            before = Loaded(graph)
+            try:
+                decisions = act(Resolver(graph, self.model))
+            except KeyError as error:
+                raise UnknownCustomer(str(error.args[0])) from None
+            events = self._events(decisions)
+            try:
+                with self.store.transaction() as cursor:
+                    self.tables.save(cursor, graph, before, profiles)
+                    self.store.append(cursor, events)
+                    if reached is not None:
+                        self.store.track(cursor, TRACKING, reached)
+            except IntegrityError:
+                if attempt == _ATTEMPTS - 1:
+                    raise
+                continue
+            return [d for d, _ in decisions]
+        raise AssertionError("unreachable")
+
+    def _events(self, decisions: list[tuple[Decision, Provenance]]) -> list[Any]:
+        """Each decision as an event of every record it placed, with the message that caused it."""
+        placements: list[tuple[str, Decision, Provenance]] = []
+        for decision, provenance in decisions:
+            records = decision.evidence.get("records") if decision.kind in ("merge", "split") else None
+            for record in records or [decision.record]:
+                if record is not None:
+                    placements.append((record, decision, provenance))
+        links = self.store.replay([link_id(r) for r, _, _ in placements])
+        touched: dict[UUID, CustomerLink] = {}
+        for record, decision, provenance in placements:
+            key = link_id(record)
+            link = touched.get(key) or links.get(key) or CustomerLink.open(record, provenance)
+            touched[key] = link
+            leaving = decision.kind == "unlink"
+            link.decide(
+                kind=decision.kind,
+                customer=None if leaving else decision.customer,
+                other=decision.customer if leaving else decision.other,
+                score=decision.score,
+                evidence=decision.evidence,
+                model=decision.model,
+                by=decision.by,
+                provenance=provenance,
+            )
+        return [e for link in touched.values() for e in link.collect_events()]
+
+    # -- stewards -------------------------------------------------------------------------------
+
+    def customer_of(self, records: Iterable[str]) -> dict[str, str]:
+        wanted = list(records)
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        rows = self.store.query(
+            f"SELECT record, customer FROM hub_identity_records WHERE record IN ({marks})", wanted
+        )
+        return {row["record"]: row["customer"] for row in rows}
+
+    def members(self, customer: str) -> list[str]:
+        rows = self.store.query(
+            "SELECT record FROM hub_identity_records WHERE customer = ? ORDER BY record", [customer]
+        )
+        return [row["record"] for row in rows]
+
+    def _steward(
+        self, customers: list[str], steward: str, act: Callable[[Resolver], list[Decision]]
+    ) -> list[Decision]:
+        for customer in customers:
+            if not self.members(customer):
+                raise UnknownCustomer(f"no customer {customer!r}")
+        now = datetime.now(UTC).isoformat()
+        act_of: Provenance = {
+            "system": "steward",
+            "message_id": f"steward:{steward}:{uuid4()}",
+            "received_at": now,
+            "mapping": "steward",
+        }
+        return self._decide([], customers, lambda r: [(d, act_of) for d in act(r)])
+
+    def merge(self, keep: str, absorb: str, steward: str) -> list[Decision]:
+        return self._steward([keep, absorb], steward, lambda r: r.merge(keep, absorb, steward))
+
+    def split(self, customer: str, record: str, steward: str) -> list[Decision]:
+        return self._steward([customer], steward, lambda r: r.split(customer, record, steward))
+
+    def _pair(self, a: str, b: str) -> list[str]:
+        found = self.customer_of([a, b])
+        missing = [r for r in (a, b) if r not in found]
+        if missing:
+            raise UnknownCustomer(f"no source record {missing[0]!r} (write records as SYSTEM:REF)")
+        return sorted(set(found.values()))
+
+    def confirm(self, a: str, b: str, steward: str) -> list[Decision]:
+        return self._steward(self._pair(a, b), steward, lambda r: r.confirm(a, b, steward))
+
+    def reject(self, a: str, b: str, steward: str) -> list[Decision]:
+        return self._steward(self._pair(a, b), steward, lambda r: r.reject(a, b, steward))

@@ -1,0 +1,136 @@
+"""``hub customers`` as a data steward and a call-centre agent drive it: two systems' exports
+ingested, then search, the single customer view, export, review, merge and split — and the same
+over HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from hub.api import create_app
+from hub.bootstrap import bootstrap
+from hub.demo.people import Record, link_task
+from hub.server_thread import ServerThread
+from hub.settings import load_settings
+from tests.conftest import FIXTURES
+from tests.e2e.test_cli import hub
+
+PEOPLE = FIXTURES / "mappings" / "people"
+
+
+@pytest.fixture
+def customers(tmp_path: Path) -> list[Record]:
+    (tmp_path / "hub.toml").write_text(
+        "".join(
+            f'[systems.{s}]\nadapter = "file"\nphone_region = "DE"\nmappings = "{PEOPLE}"\n\n'
+            for s in ("crm", "shop")
+        )
+    )
+    records = [r for r in link_task(80, random.Random(21)) if "addresses" in r.fields]
+    for system in ("crm", "shop"):
+        lines = [
+            json.dumps({"headers": {}, "body": {"ref": r.record.split(":")[1], **r.fields}})
+            for r in records
+            if r.record.startswith(system)
+        ]
+        (tmp_path / f"{system}.jsonl").write_text("\n".join(lines) + "\n")
+        hub(tmp_path, "ingest", "--system", system, f"{system}.jsonl")
+    return records
+
+
+def _view(tmp_path: Path, ident: str) -> dict[str, Any]:
+    view = json.loads(hub(tmp_path, "customers", "show", ident, "--json").stdout)
+    for identity in view["identities"]:
+        identity.pop("decisions")  # the history of decisions grows; the customer is what must match
+    return view
+
+
+def test_search_show_and_export(tmp_path: Path, customers: list[Record]) -> None:
+    both = next(
+        r
+        for r in customers
+        if r.record.startswith("crm:") and any(o.record == f"shop:{r.truth}" for o in customers)
+    )
+    given, family = both.fields["given_name"], both.fields["family_name"]
+    hits = json.loads(hub(tmp_path, "customers", "search", f"{family} {given}", "--json").stdout)
+    assert both.record in hits[0]["records"] and hits[0]["matched_by"] == "name"
+    typo = family[:2] + family[3:] if len(family) > 4 else family
+    assert any(
+        both.record in h["records"]
+        for h in json.loads(hub(tmp_path, "customers", "search", f"{given} {typo}", "--json").stdout)
+    )
+
+    view = json.loads(hub(tmp_path, "customers", "show", both.record, "--json").stdout)
+    records = {i["record"] for i in view["identities"]}
+    assert both.record in records
+    assert (
+        view["golden"]["family_name"]["system"] in ("crm", "shop") and view["golden"]["family_name"]["rule"]
+    )
+    decisions = [d for i in view["identities"] for d in i["decisions"]]
+    assert decisions and all(d["by"] == "matcher" and d["model"] for d in decisions)
+    assert view["lifecycle"] == "prospect" and view["value"]["orders"] == 0
+    text = hub(tmp_path, "customers", "show", view["customer_id"]).stdout
+    assert "Identities" in text and both.record in text
+
+    rows = list(csv.DictReader(io.StringIO(hub(tmp_path, "customers", "export", "--format", "csv").stdout)))
+    assert len(rows) == len(customers) and {
+        "customer_id",
+        "system",
+        "source_id",
+        "golden_family_name",
+    } <= set(rows[0])
+    jsonl = hub(tmp_path, "customers", "export", "--format", "jsonl").stdout.splitlines()
+    assert len(jsonl) == len(customers)
+    missing = hub(tmp_path, "customers", "show", "crm:NOPE", check=False)
+    assert missing.returncode == 1 and "no customer holds the source record 'crm:NOPE'" in missing.stderr
+
+
+def test_merge_and_split_round_trip_restore_the_customer_view(
+    tmp_path: Path, customers: list[Record]
+) -> None:
+    first, second = customers[0].record, next(r.record for r in customers if r.truth != customers[0].truth)
+    before = (_view(tmp_path, first), _view(tmp_path, second))
+    keep, absorb = before[0]["customer_id"], before[1]["customer_id"]
+    hub(tmp_path, "customers", "merge", keep, absorb, "--steward", "maria")
+    merged = _view(tmp_path, keep)
+    assert {i["record"] for i in merged["identities"]} >= {first, second}
+    hub(tmp_path, "customers", "split", keep, second, "--steward", "maria")
+    assert (_view(tmp_path, first), _view(tmp_path, second)) == before
+    history = json.loads(hub(tmp_path, "customers", "show", second, "--json").stdout)
+    kinds = [
+        (d["kind"], d["by"]) for i in history["identities"] if i["record"] == second for d in i["decisions"]
+    ]
+    assert kinds[-2:] == [("merge", "maria"), ("split", "maria")]
+    assert json.loads(hub(tmp_path, "customers", "review", "--json").stdout) is not None
+    unknown = hub(tmp_path, "customers", "merge", keep, "00000000-0000-0000-0000-000000000000", check=False)
+    assert unknown.returncode == 1 and "no customer" in unknown.stderr
+
+
+def test_customers_over_http(
+    tmp_path: Path, customers: list[Record], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HUB_KEY_ENCRYPTION_KEY")  # the CLI made its key file beside the database: use it
+    settings = load_settings(tmp_path / "hub.toml").model_copy(
+        update={"database_url": f"sqlite:///{tmp_path / 'hub.db'}"}
+    )
+    hub_ = bootstrap(settings)
+    try:
+        with ServerThread(create_app(hub_)) as server, httpx.Client(base_url=server.url) as client:
+            record = customers[0]
+            email = record.fields.get("emails", [None])[0]
+            query = email or f"{record.fields['given_name']} {record.fields['family_name']}"
+            hits = client.get("/customers", params={"q": query}).json()
+            assert any(record.record in h["records"] for h in hits)
+            view = client.get(f"/customers/{hits[0]['customer_id']}").json()
+            assert view["customer_id"] == hits[0]["customer_id"] and view["identities"]
+            assert client.get(f"/customers/{record.record}").json()["customer_id"]
+            assert client.get("/customers/crm:NOPE").status_code == 404
+    finally:
+        hub_.close()

@@ -1,0 +1,161 @@
+"""Identity resolution inside the hub, on SQLite and PostgreSQL: customer records of several
+systems go through the real pipeline (inbox, mapping, SourceCustomer aggregates) and are
+resolved one at a time as they are recorded; every decision is a CustomerLink event with its
+evidence; stewards' decisions stand."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from aggregates import CustomerLink, link_id
+from hub.bootstrap import Hub
+from hub.demo.people import Record, hard_negatives, link_task, population, record_of
+from hub.identity.accuracy import measure
+from hub.settings import SystemConfig
+from tests.conftest import FIXTURES, TEST_SYSTEMS
+
+PEOPLE = FIXTURES / "mappings" / "people"
+SYSTEMS = ("crm", "shop", "erp", "phone")
+
+
+@pytest.fixture
+def people_hub(make_hub: Callable[..., Hub]) -> Hub:
+    systems = {system: SystemConfig(adapter="file", phone_region="DE") for system in SYSTEMS}
+    return make_hub(
+        systems={**TEST_SYSTEMS, **systems}, mapping_folders={system: PEOPLE for system in SYSTEMS}
+    )
+
+
+def feed(hub: Hub, records: list[Record]) -> None:
+    """Each record as its system sends it: an export row with the record's own reference."""
+    by_system: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        system, ref = record.record.split(":", 1)
+        by_system[system].append({"headers": {}, "body": {"ref": ref, **record.fields}})
+    for system, envelopes in by_system.items():
+        hub.receive(system, envelopes)
+    hub.process()
+    assert hub.dead_letters.list("open") == []
+
+
+def placement(hub: Hub) -> dict[str, str]:
+    rows = hub.store.query("SELECT record, customer FROM hub_identity_records")
+    return {row["record"]: row["customer"] for row in rows}
+
+
+def test_two_systems_resolve_as_they_arrive_with_evidence_on_every_decision(people_hub: Hub) -> None:
+    rng = random.Random(11)
+    records = link_task(400, rng)
+    rng.shuffle(records)
+    for start in range(0, len(records), 97):  # several arrivals, as exports come in
+        feed(people_hub, records[start : start + 97])
+    placed = placement(people_hub)
+    assert len(placed) == len(records)
+    accuracy = measure(placed, {r.record: r.truth for r in records})
+    assert accuracy.precision >= 0.98 and accuracy.recall >= 0.95, accuracy
+    links = people_hub.store.replay([link_id(r.record) for r in records])
+    assert all(
+        isinstance(link, CustomerLink) and link.customer == placed[link.record] for link in links.values()
+    )
+    linked = [
+        e for r in records[:100] for e in people_hub.store.events_of([link_id(r.record)])[link_id(r.record)]
+        if getattr(e, "kind", None) == "link"
+    ]  # fmt: skip
+    assert linked and all(e.model == "fs-default-1" and e.by == "matcher" for e in linked)
+    evidence = linked[0].evidence
+    assert set(evidence["levels"]) >= {"given", "family", "birth", "email"} and evidence["weights"]
+
+
+def test_twins_families_and_namesakes_are_never_linked(people_hub: Hub) -> None:
+    rng = random.Random(5)
+    people = [p for p in population(600, rng, firms=0.0)]
+    records = [record_of(p, f"{system}:{p.id}", rng) for p in people for system in ("crm", "shop")]
+    feed(people_hub, records)
+    placed = placement(people_hub)
+    hard = hard_negatives(people)
+    assert len(hard) > 30  # the population has them
+    wrongly = [
+        (a, b)
+        for a, b in hard
+        if {placed[f"{s}:{a}"] for s in ("crm", "shop")} & {placed[f"{s}:{b}"] for s in ("crm", "shop")}
+    ]
+    assert wrongly == []
+
+
+PERSON = {
+    "kind": "person",
+    "given_name": "Anna",
+    "family_name": "Schneider",
+    "birth_date": "1984-03-07",
+    "emails": ["anna.schneider@web.de"],
+    "phones": ["0221 4711000"],
+    "addresses": [{"lines": ["Lindenstraße 5"], "postcode": "50667", "city": "Köln", "country": "DE"}],
+}
+
+
+def send(hub: Hub, record: str, **fields: Any) -> None:
+    feed(hub, [Record(record, "-", {**PERSON, **fields})])
+
+
+def decisions(hub: Hub, record: str) -> list[tuple[str, str]]:
+    return [(e.kind, e.by) for e in hub.store.events_of([link_id(record)])[link_id(record)][1:]]
+
+
+def test_a_changed_record_leaves_and_a_chain_does_not_glue_two_people(people_hub: Hub) -> None:
+    hub = people_hub
+    send(hub, "crm:1")
+    send(hub, "shop:1", given_name="Anne-Marie", emails=["anna.schneider+shop@web.de"])
+    placed = placement(hub)
+    assert placed["crm:1"] == placed["shop:1"] and decisions(hub, "shop:1") == [("link", "matcher")]
+
+    # A~B (shop:1) and B~C: C is Anna's sister-in-law at the same address, with B's e-mail typed in.
+    send(hub, "phone:7", given_name="Berta", birth_date="1951-10-30", emails=["anna.schneider@web.de"])
+    placed = placement(hub)
+    assert placed["phone:7"] != placed["crm:1"]
+
+    # The shop's record turns out to be someone else entirely: it leaves Anna.
+    send(
+        hub,
+        "shop:1",
+        given_name="Jonas",
+        family_name="Keller",
+        birth_date="1990-12-01",
+        emails=["jk@posteo.de"],
+        phones=["030 1234567"],
+        addresses=[{"lines": ["Ringstraße 1"], "postcode": "10115", "city": "Berlin", "country": "DE"}],
+    )
+    placed = placement(hub)
+    assert placed["shop:1"] != placed["crm:1"]
+    assert [k for k, _ in decisions(hub, "shop:1")] == ["link", "unlink", "new"]
+
+
+def test_stewards_merge_and_split_round_trip_and_their_decisions_stand(people_hub: Hub) -> None:
+    hub = people_hub
+    send(hub, "crm:1")
+    send(hub, "crm:1b", given_name="Annette", birth_date=None, emails=["netti@gmx.de"], phones=[])
+    send(hub, "erp:9", given_name="A.", birth_date=None, emails=[], phones=[], addresses=[])
+    before = placement(hub)
+    assert len(set(before.values())) == 3  # not enough evidence: three customers
+
+    anna, annette = before["crm:1"], before["crm:1b"]
+    hub.identity.merge(anna, annette, steward="maria")
+    merged = placement(hub)
+    assert merged["crm:1b"] == anna and decisions(hub, "crm:1b")[-1] == ("merge", "maria")
+    send(hub, "crm:1b", phones=["0170 9999999"])  # a change does not undo a steward's merge
+    assert placement(hub)["crm:1b"] == anna
+
+    hub.identity.split(anna, "crm:1b", steward="maria")
+    assert placement(hub) == before  # merge + unmerge: the customers as they were, ids included
+
+    hub.identity.confirm("crm:1", "erp:9", steward="maria")
+    assert placement(hub)["erp:9"] == anna
+    hub.identity.reject("crm:1", "erp:9", steward="maria")
+    send(hub, "erp:9", emails=["anna.schneider@web.de"])  # now it would match: the rejection stands
+    assert placement(hub)["erp:9"] != anna
+    assert {("merge", "maria"), ("split", "maria")} <= set(decisions(hub, "erp:9"))
+    assert {("confirm", "maria"), ("reject", "maria")} <= set(decisions(hub, "crm:1"))

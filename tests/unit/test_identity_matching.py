@@ -1,0 +1,160 @@
+"""Identity resolution, pure: normalisation, comparisons, the weights' rules, and the resolver's
+clustering on hand-made cases — then its accuracy on generated data with a known truth."""
+
+from __future__ import annotations
+
+import random
+from itertools import combinations
+from typing import Any
+
+from hub.demo.people import dedup_task, hard_negatives, link_task, population, record_of
+from hub.identity.accuracy import measure
+from hub.identity.compare import compare
+from hub.identity.model import DEFAULT_MODEL, estimate
+from hub.identity.normalise import blocking_keys, canonical_email, normalise
+from hub.identity.resolver import Resolver
+
+ANNA = {
+    "given_name": "Anna",
+    "family_name": "Schneider",
+    "birth_date": "1984-03-07",
+    "emails": ["anna.schneider@web.de"],
+    "phones": ["+492214711000"],
+    "addresses": [{"lines": ["Lindenstraße 5"], "postcode": "50667", "city": "Köln", "country": "DE"}],
+}
+
+
+def person(record: str, **changes: Any) -> Any:
+    return normalise(record, {**ANNA, **changes})
+
+
+def score(a: Any, b: Any) -> Any:
+    return DEFAULT_MODEL.score(compare(a, b)[0])
+
+
+def test_normalisation_spells_every_attribute_one_way() -> None:
+    p = normalise(
+        "crm:1",
+        {
+            "given_name": "Bob",
+            "family_name": "Müller-Lüdenscheidt",
+            "emails": ["Bob.Mueller+shop@GoogleMail.com"],
+            "phones": ["0221 / 471 10 00"],
+            "addresses": [{"lines": ["Hauptstr. 5"], "postcode": "50 667", "city": "Köln"}],
+        },
+    )
+    assert (p.given, p.family) == ("robert", "mueller luedenscheidt")
+    assert p.emails == {"bobmueller@gmail.com"} and p.phones == {"+492214711000"}
+    assert (p.street, p.postcode, p.city) == ("haupt strasse 5", "50667", "koeln")
+    firm = normalise("erp:9", {"kind": "organisation", "organisation_name": "Nordlicht Handel G.m.b.H."})
+    assert (
+        firm.organisation
+        == normalise("shop:9", {"kind": "organisation", "organisation_name": "Nordlicht Handel"}).organisation
+    )
+    assert canonical_email("not an address") is None
+
+
+def test_typos_swapped_names_and_day_month_swaps_still_agree() -> None:
+    base = person("crm:1")
+    assert (
+        score(base, person("shop:1", given_name="Anan", birth_date="1984-07-03")).total >= DEFAULT_MODEL.link
+    )
+    swapped = person("phone:1", given_name="Schneider", family_name="Anna", emails=[], phones=[])
+    pattern, flipped = compare(base, swapped)
+    assert flipped and (pattern["given"], pattern["family"]) == ("exact", "exact")
+    assert blocking_keys(base) & blocking_keys(swapped)  # found despite the swap
+
+
+def test_family_members_twins_and_namesakes_are_kept_apart_by_rules() -> None:
+    base = person("crm:1")
+    sister = person("crm:2", given_name="Berta", birth_date="1980-11-30", emails=[])
+    assert score(base, sister).rule == "different_person" and score(base, sister).total < DEFAULT_MODEL.veto
+    twin = person("crm:3", given_name="Anne", birth_date="1984-03-12", emails=[])
+    assert score(base, twin).rule == "possible_twins" and score(base, twin).total < DEFAULT_MODEL.link
+    father = person("crm:4", birth_date="1950-01-01", emails=[])  # same name, same house
+    assert score(base, father).rule == "birth_dates_differ"
+    elsewhere = person(
+        "crm:5",
+        birth_date=None,
+        emails=[],
+        phones=[],
+        addresses=[{"lines": ["Ringstraße 1"], "postcode": "10115", "city": "Berlin"}],
+    )
+    assert score(base, elsewhere).total < DEFAULT_MODEL.link  # a namesake in another city
+
+
+def test_a_chain_does_not_glue_two_different_people() -> None:
+    resolver = Resolver()
+    a = person("crm:a", phones=[])
+    b = person("shop:b", given_name="Anna", birth_date=None, phones=[])  # Anna, sparse: links to A
+    c = person(
+        "erp:c", given_name="Berta", birth_date="1950-02-02", emails=["anna.schneider@web.de"], phones=[]
+    )
+    for p in (a, b, c):
+        resolver.resolve(p)
+    placed = resolver.graph.customer_of
+    assert placed["crm:a"] == placed["shop:b"] != placed["erp:c"]
+
+
+def test_a_changed_record_leaves_and_what_it_held_together_splits() -> None:
+    resolver = Resolver()
+    resolver.resolve(person("crm:a", phones=[], addresses=[]))
+    resolver.resolve(person("shop:b"))
+    resolver.resolve(person("erp:c", emails=[], birth_date=None))  # joins through B's phone and address
+    placed = resolver.graph.customer_of
+    assert placed["crm:a"] == placed["shop:b"] == placed["erp:c"]
+    kinds = [
+        d.kind
+        for d in resolver.resolve(
+            person(
+                "shop:b",
+                given_name="Karl",
+                family_name="Otto",
+                birth_date="1970-01-01",
+                emails=["k@o.de"],
+                phones=[],
+                addresses=[],
+            )
+        )
+    ]
+    placed = resolver.graph.customer_of
+    assert kinds[:2] == ["unlink", "split"] and len({placed["crm:a"], placed["shop:b"], placed["erp:c"]}) == 3
+
+
+def test_em_estimation_moves_the_weights_towards_the_data() -> None:
+    rng = random.Random(4)
+    records = [normalise(r.record, r.fields) for r in link_task(300, rng)]
+    patterns = [
+        compare(a, b)[0] for a, b in combinations(records[:120], 2) if blocking_keys(a) & blocking_keys(b)
+    ]
+    fitted = estimate(patterns)
+    assert fitted.version == "fs-default-1+em" and fitted.weights != DEFAULT_MODEL.weights
+    assert fitted.weights["email"]["exact"] > 0 > fitted.weights["email"]["diff"]
+
+
+def test_accuracy_on_generated_people_one_record_at_a_time() -> None:
+    """The figures the README quotes, at a size a unit test affords (bench/identity.py runs more)."""
+    for task, floor in ((link_task, 0.975), (dedup_task, 0.975)):
+        rng = random.Random(8)
+        records = task(1500, rng)
+        rng.shuffle(records)
+        resolver = Resolver()
+        for record in records:
+            resolver.resolve(normalise(record.record, record.fields))
+        result = measure(resolver.graph.customer_of, {r.record: r.truth for r in records})
+        assert result.precision >= 0.99 and result.f1 >= floor, (task.__name__, result)
+
+
+def test_no_links_among_twins_families_and_namesakes() -> None:
+    rng = random.Random(12)
+    people = population(2000, rng, firms=0.0)
+    records = [record_of(p, f"{s}:{p.id}", rng) for p in people for s in ("crm", "shop")]
+    rng.shuffle(records)
+    resolver = Resolver()
+    for record in records:
+        resolver.resolve(normalise(record.record, record.fields))
+    placed = resolver.graph.customer_of
+    customers_of = {p.id: {placed[f"{s}:{p.id}"] for s in ("crm", "shop")} for p in people}
+    hard = hard_negatives(people)
+    assert len(hard) > 50
+    assert [(a, b) for a, b in hard if customers_of[a] & customers_of[b]] == []
