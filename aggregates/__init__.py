@@ -1,9 +1,10 @@
 """The domain: event-sourced aggregates and their events, pure Python on eventsourcing."""
 
+from aggregates.activity import CLOSED_STATUSES, CustomerCase, CustomerInteraction
 from aggregates.customer import PERSONAL_FIELDS, SourceCustomer
 from aggregates.customer_link import CustomerLink
 from aggregates.errors import DomainRuleViolation
-from aggregates.identity import customer_id, link_id, master_id, order_id, stock_id
+from aggregates.identity import activity_id, customer_id, link_id, master_id, order_id, stock_id
 from aggregates.master import MasterRecord
 from aggregates.order import Order
 from aggregates.order_alias import OrderAlias
@@ -12,8 +13,11 @@ from aggregates.provenance import Provenance
 from aggregates.stock import StockPosition
 
 __all__ = [
+    "CLOSED_STATUSES",
     "PERSONAL_FIELDS",
     "STAGES",
+    "CustomerCase",
+    "CustomerInteraction",
     "CustomerLink",
     "DomainRuleViolation",
     "MasterRecord",
@@ -23,6 +27,7 @@ __all__ = [
     "Provenance",
     "SourceCustomer",
     "StockPosition",
+    "activity_id",
     "customer_id",
     "link_id",
     "master_id",

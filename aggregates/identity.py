@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-__all__ = ["customer_id", "link_id", "master_id", "order_id", "stock_id"]
+__all__ = ["activity_id", "customer_id", "link_id", "master_id", "order_id", "stock_id"]
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://integration-hub.invalid/aggregates")
 
@@ -34,3 +34,9 @@ def master_id(kind: str, ref: str) -> UUID:
 def link_id(record: str) -> UUID:
     """The identity-resolution decisions about one source record ("system:ref")."""
     return uuid5(_NAMESPACE, f"link\x1f{record}")
+
+
+@lru_cache(maxsize=65_536)
+def activity_id(kind: str, system: str, ref: str) -> UUID:
+    """An interaction or a service case, as its system numbers it."""
+    return uuid5(_NAMESPACE, f"activity\x1f{kind}\x1f{system}\x1f{ref}")

@@ -20,11 +20,13 @@ __all__ = [
     "CustomerRecord",
     "DeliveryConfirmation",
     "GoodsReceipt",
+    "Interaction",
     "OrderCancelled",
     "OrderLine",
     "OrderPlaced",
     "OrderReference",
     "PaymentUpdate",
+    "ServiceCase",
     "ShipmentLine",
     "ShipmentUpdate",
     "StockCount",
@@ -407,6 +409,52 @@ class SupplyOrder(Contract):
     updated_at: UtcDatetime | None = None
 
 
+class Interaction(Contract):
+    """One contact between the company and a customer: a call, an e-mail, a visit, a chat.
+
+    Whoever the customer is in the sending system (a CRM contact, a call-centre caller) is named by
+    ``customer_ref``; a source that knows the caller only by number embeds the ``customer`` record
+    it has, so identity resolution can join the caller to the customer behind the number.
+    """
+
+    interaction_id: Ref
+    customer_ref: Ref
+    customer_system: str | None = None  # owner of customer_ref when not the sender
+    customer: CustomerRecord | None = None
+    kind: Literal["call", "email", "visit", "chat", "letter", "meeting", "other"]
+    direction: Literal["inbound", "outbound"] | None = None
+    channel: Literal["phone", "email", "web", "store", "field", "social", "mail"]
+    agent: str | None = None
+    occurred_at: UtcDatetime
+    duration_seconds: int | None = Field(default=None, ge=0)
+    outcome: str | None = None
+    subject: str | None = None
+    case_ref: str | None = None
+    order_ref: str | None = None
+    updated_at: UtcDatetime | None = None
+
+
+class ServiceCase(Contract):
+    """A service case as the CRM holds it now (state transfer): each snapshot's differences become
+    the case's history — opened, updated, escalated, resolved, reopened."""
+
+    case_ref: Ref
+    customer_ref: Ref
+    customer_system: str | None = None  # owner of customer_ref when not the sender
+    number: str | None = None  # the number agents quote
+    kind: Literal["complaint", "question", "problem", "request", "return", "other"] = "other"
+    status: Literal["new", "open", "on_hold", "escalated", "resolved", "closed"]
+    escalated: bool = False
+    priority: Literal["low", "medium", "high", "critical"] | None = None
+    channel: Literal["phone", "email", "web", "store", "field", "social", "mail"] | None = None
+    subject: str | None = None
+    agent: str | None = None
+    order_ref: str | None = None
+    opened_at: UtcDatetime
+    resolved_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+
+
 CONTRACTS: dict[str, type[Contract]] = {
     model.__name__: model
     for model in (
@@ -421,5 +469,7 @@ CONTRACTS: dict[str, type[Contract]] = {
         GoodsReceipt,
         ItemMaster,
         SupplyOrder,
+        Interaction,
+        ServiceCase,
     )
 }

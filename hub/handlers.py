@@ -16,6 +16,8 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from aggregates import (
+    CustomerCase,
+    CustomerInteraction,
     DomainRuleViolation,
     MasterRecord,
     Order,
@@ -23,6 +25,7 @@ from aggregates import (
     Provenance,
     SourceCustomer,
     StockPosition,
+    activity_id,
     customer_id,
     master_id,
     order_id,
@@ -33,11 +36,13 @@ from hub.contracts import (
     CustomerRecord,
     DeliveryConfirmation,
     GoodsReceipt,
+    Interaction,
     ItemMaster,
     OrderCancelled,
     OrderPlaced,
     OrderReference,
     PaymentUpdate,
+    ServiceCase,
     ShipmentUpdate,
     StockCount,
     SupplyOrder,
@@ -119,9 +124,11 @@ def target_ids(record: Contract, system: str) -> list[UUID]:
         ids.append(stock_id(record.sku, record.location))
     if isinstance(record, ItemMaster | SupplyOrder):
         ids.append(master_id(*_master_key(record)))
+    if isinstance(record, Interaction | ServiceCase):
+        ids.append(activity_id(*_activity_key(record, system)))
     if isinstance(record, CustomerRecord):
         ids.append(customer_id(system, record.customer_ref))
-    elif isinstance(record, OrderPlaced) and record.customer is not None:
+    elif isinstance(record, OrderPlaced | Interaction) and record.customer is not None:
         ids.append(customer_id(system, record.customer.customer_ref))
     return ids
 
@@ -185,8 +192,12 @@ def _place(record: OrderPlaced, system: str, provenance: Provenance, ws: Workspa
     return key
 
 
-def _customer(record: CustomerRecord, system: str, provenance: Provenance, ws: Workspace) -> None:
-    fields = record.model_dump(mode="json", exclude={"customer_ref", "updated_at"})
+def _customer(
+    record: CustomerRecord, system: str, provenance: Provenance, ws: Workspace, *, partial: bool = False
+) -> None:
+    """``partial``: the record states only the fields its mapping sets (a call record knows the
+    caller's number, not the name an earlier order gave): the others are left as they are."""
+    fields = record.model_dump(mode="json", exclude={"customer_ref", "updated_at"}, exclude_unset=partial)
     key = customer_id(system, record.customer_ref)
     customer = ws.get(key)
     if customer is None:
@@ -339,6 +350,38 @@ def _master(record: ItemMaster | SupplyOrder, system: str, provenance: Provenanc
         existing.update(fields=fields, provenance=provenance, as_of=record.updated_at)
 
 
+def _activity_key(record: Interaction | ServiceCase, system: str) -> tuple[str, str, str]:
+    if isinstance(record, Interaction):
+        return "interaction", system, record.interaction_id
+    return "case", system, record.case_ref
+
+
+def _activity(record: Interaction | ServiceCase, system: str, provenance: Provenance, ws: Workspace) -> None:
+    if isinstance(record, Interaction) and record.customer is not None:
+        _customer(record.customer, system, provenance, ws, partial=True)
+    kind, _, ref = _activity_key(record, system)
+    customer = f"{record.customer_system or system}:{record.customer_ref}"
+    identity = {"interaction_id", "case_ref", "customer_ref", "customer_system", "customer", "updated_at"}
+    fields = record.model_dump(mode="json", exclude=identity)
+    existing = ws.get(activity_id(kind, system, ref))
+    if existing is not None:
+        ws.touch(existing)
+        change = existing.correct if isinstance(existing, CustomerInteraction) else existing.update
+        change(customer=customer, fields=fields, provenance=provenance, as_of=record.updated_at)
+        return
+    create = CustomerInteraction.record if kind == "interaction" else CustomerCase.open
+    ws.add(
+        create(
+            system=system,
+            ref=ref,
+            customer=customer,
+            fields=fields,
+            provenance=provenance,
+            as_of=record.updated_at,
+        )
+    )
+
+
 _HANDLERS: dict[type[Contract], Callable[..., UUID | None]] = {
     OrderPlaced: _place,
     CustomerRecord: _customer,
@@ -351,6 +394,8 @@ _HANDLERS: dict[type[Contract], Callable[..., UUID | None]] = {
     GoodsReceipt: _receipt,
     ItemMaster: _master,
     SupplyOrder: _master,
+    Interaction: _activity,
+    ServiceCase: _activity,
 }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from projections.ddmrp import BufferProfile
@@ -183,6 +183,38 @@ class CustomerSettings(BaseModel):
         return {attribute: rule.model_dump() for attribute, rule in self.survivorship.items()}
 
 
+class SoapFollowUp(BaseModel):
+    """The second operation of a two-step read: the next batch by locator, or records by id."""
+
+    operation: str
+    request: dict[str, Any] = Field(
+        default_factory=dict, description="arguments; strings may use {locator} or {ids}"
+    )
+    records: str = Field("@", description="JMESPath from its answer to the record list")
+    batch_size: int = Field(2000, ge=1, le=10_000, description="changes: ids per call")
+
+
+class SoapSession(BaseModel):
+    """A login operation that opens a session (``auth = "session"``), as Salesforce's ``login``:
+    its answer names the session id, sent in a SOAP header, and the server to talk to."""
+
+    operation: str = "login"
+    request: dict[str, Any] = Field(
+        default_factory=lambda: {"username": "{username}", "password": "{password}"},
+        description="login arguments; strings may use {username} and {password}",
+    )
+    session_id: str = Field("sessionId", description="JMESPath to the session id in the login answer")
+    server_url: str | None = Field("serverUrl", description="JMESPath to the endpoint to use from then on")
+    header: dict[str, Any] = Field(
+        default_factory=lambda: {"SessionHeader": {"sessionId": "{session}"}},
+        description="SOAP header sent with every call; strings may use {session}",
+    )
+    expired_faults: list[str] = Field(
+        default_factory=lambda: ["INVALID_SESSION_ID"],
+        description="fault codes meaning the session ended: log in again and retry",
+    )
+
+
 class SoapEntity(BaseModel):
     """One entity a SOAP source serves: which operation, how it pages, where its cursor is."""
 
@@ -192,8 +224,13 @@ class SoapEntity(BaseModel):
         description="request arguments; strings may use {since}, {page}, {page_size}, {bookmark}",
     )
     records: str = Field("@", description="JMESPath from the serialized response to the record list")
-    paging: Literal["page", "bookmark", "none"] = Field(
-        "page", description="page: page numbers; bookmark: key of the last record; none: one call"
+    paging: Literal["page", "bookmark", "none", "locator", "changes"] = Field(
+        "page",
+        description=(
+            "page: page numbers; bookmark: key of the last record; none: one call; locator: the "
+            "answer names the next batch (query/queryMore); changes: a list of changed ids, then "
+            "the records by id (getUpdated/retrieve)"
+        ),
     )
     page_size: int = Field(500, ge=1, le=10_000)
     cursor_field: str | None = Field(
@@ -204,6 +241,23 @@ class SoapEntity(BaseModel):
     )
     initial_cursor: str = Field("", description="'since' of the very first poll")
     bookmark_field: str | None = Field(None, description="record field passed back as {bookmark}")
+    more: SoapFollowUp | None = Field(
+        None, description="locator: the operation reading the next batch; changes: fetching records by id"
+    )
+    locator: str = Field("queryLocator", description="locator: JMESPath to the next batch's locator")
+    finished: str = Field("done", description="locator: JMESPath to 'no more batches'")
+    covered: str = Field(
+        "latestDateCovered", description="changes: JMESPath to the time the change list is complete up to"
+    )
+    lookback_days: float = Field(
+        29, gt=0, description="changes: how far back the first poll asks (change lists reach back 30 days)"
+    )
+
+    @model_validator(mode="after")
+    def _two_steps_need_the_second(self) -> SoapEntity:
+        if self.paging in ("locator", "changes") and self.more is None:
+            raise ValueError(f"paging = {self.paging!r} needs [more] (the operation of the second step)")
+        return self
 
 
 class SoapSource(BaseModel):
@@ -215,7 +269,12 @@ class SoapSource(BaseModel):
     port: str | None = Field(None, description="port name, when the service has several")
     timeout_seconds: float = Field(10, gt=0, description="connect/read timeout of WSDL and calls")
     operation_timeout_seconds: float = Field(30, gt=0, description="longest wait for one operation")
-    auth: Literal["none", "basic", "wsse"] = "none"
+    auth: Literal["none", "basic", "wsse", "session"] = "none"
+    session: SoapSession = Field(default_factory=SoapSession, description="the login of auth = 'session'")
+    permanent_faults: list[str] = Field(
+        default_factory=list,
+        description="fault codes that name a wrong request or login (not retried), e.g. MALFORMED_QUERY",
+    )
     username_env: str | None = Field(None, description="environment variable with the user name")
     password_env: str | None = Field(None, description="environment variable with the password")
     poll_interval_seconds: float = Field(30, gt=0, description="pause between polls in `hub run`")

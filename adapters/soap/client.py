@@ -24,9 +24,10 @@ from zeep.helpers import serialize_object
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
+from hub.mapping.paths import compile_path
 from hub.settings import ConfigError, SoapSource
 
-__all__ = ["SoapCallFailed", "SoapClient", "plain"]
+__all__ = ["SoapCallFailed", "SoapClient", "plain", "render_request"]
 
 T = TypeVar("T")
 
@@ -37,6 +38,25 @@ class SoapCallFailed(Exception):
     def __init__(self, operation: str, kind: str, detail: str, *, transient: bool) -> None:
         super().__init__(f"{operation}: {kind}: {detail}")
         self.operation, self.kind, self.detail, self.transient = operation, kind, detail, transient
+
+
+def render_request(template: Any, values: dict[str, Any]) -> Any:
+    """Fill ``{since}``, ``{page}``, … into the configured request; a value that is exactly one
+    placeholder keeps its type, and an argument whose placeholder is empty is left out."""
+    if isinstance(template, dict):
+        rendered = {key: render_request(value, values) for key, value in template.items()}
+        return {key: value for key, value in rendered.items() if value is not _OMIT}
+    if isinstance(template, list):
+        return [item for item in (render_request(v, values) for v in template) if item is not _OMIT]
+    if isinstance(template, str):
+        if template.startswith("{") and template.endswith("}") and template[1:-1] in values:
+            value = values[template[1:-1]]
+            return _OMIT if value is None else value
+        return template.format_map({k: "" if v is None else v for k, v in values.items()})
+    return template
+
+
+_OMIT = object()
 
 
 def plain(value: Any) -> Any:
@@ -127,13 +147,32 @@ class SoapClient:
         service = client.service
         if self.source.address:
             service = client.create_service(service._binding.name.text, self.source.address)
+        if self.source.auth == "session":
+            service = self._log_in(client, service)
         self._client, self._service = client, service
+        return service
+
+    def _log_in(self, client: Client, service: Any) -> Any:
+        """Open a session: its id goes into a header of every call, its server answers them."""
+        login = self.source.session
+        user, password = _credentials(self.source, self.system)
+        request = render_request(login.request, {"username": user, "password": password})
+        answer = self._invoke(login.operation, getattr(service, login.operation), request)
+        session = compile_path(login.session_id)(answer)
+        if not session:
+            raise SoapCallFailed(
+                login.operation, "no session", f"the answer has no {login.session_id!r}", transient=False
+            )
+        server = compile_path(login.server_url)(answer) if login.server_url else None
+        if server:
+            service = client.create_service(service._binding.name.text, server)
+        client.set_default_soapheaders(render_request(login.header, {"session": session}))
         return service
 
     def call(self, operation: str, request: dict[str, Any]) -> Any:
         """One call, no retries; the answer as plain data."""
+        service = self._connect()
         try:
-            service = self._connect()
             method = getattr(service, operation)
         except AttributeError:
             raise SoapCallFailed(
@@ -142,12 +181,20 @@ class SoapClient:
                 f"the WSDL of {self.system} has no operation {operation!r}",
                 transient=False,
             ) from None
+        return self._invoke(operation, method, request)
+
+    def _invoke(self, operation: str, method: Callable[..., Any], request: dict[str, Any]) -> Any:
         try:
             return plain(method(**request))
         except Fault as fault:
             code = str(fault.code or "")
             local = code.rsplit(":", 1)[-1]
-            if local.startswith("Client"):
+            if self.source.auth == "session" and local in self.source.session.expired_faults:
+                self._service = None  # the next attempt logs in again
+                raise SoapCallFailed(
+                    operation, "session expired", str(fault.message), transient=True
+                ) from None
+            if local.startswith("Client") or local in self.source.permanent_faults:
                 raise SoapCallFailed(
                     operation, f"refused ({local})", str(fault.message), transient=False
                 ) from None

@@ -14,10 +14,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adapters.soap.client import SoapCallFailed, SoapClient
+from adapters.soap.client import SoapCallFailed, SoapClient, render_request
 from adapters.soap.state import CIRCUIT, POLLING, AdapterState, lease_owner
 from hub.bootstrap import Hub
 from hub.intake import Receive
@@ -44,25 +44,6 @@ class PollReport:
     cursor: dict[str, Any] = field(default_factory=dict)
 
 
-def render_request(template: Any, values: dict[str, Any]) -> Any:
-    """Fill ``{since}``, ``{page}``, … into the configured request; a value that is exactly one
-    placeholder keeps its type, and an argument whose placeholder is empty is left out."""
-    if isinstance(template, dict):
-        rendered = {key: render_request(value, values) for key, value in template.items()}
-        return {key: value for key, value in rendered.items() if value is not _OMIT}
-    if isinstance(template, list):
-        return [item for item in (render_request(v, values) for v in template) if item is not _OMIT]
-    if isinstance(template, str):
-        if template.startswith("{") and template.endswith("}") and template[1:-1] in values:
-            value = values[template[1:-1]]
-            return _OMIT if value is None else value
-        return template.format_map({k: "" if v is None else v for k, v in values.items()})
-    return template
-
-
-_OMIT = object()
-
-
 def _cursor_value(entity: SoapEntity, raw: Any) -> Any:
     if raw is None or raw == "":
         return None
@@ -74,10 +55,32 @@ def _cursor_value(entity: SoapEntity, raw: Any) -> Any:
     return str(raw)
 
 
+def _newest(entity: SoapEntity, since: Any, records: list[dict[str, Any]]) -> tuple[Any, Any] | None:
+    """The newest change time among the records (parsed, raw), or None when none has one.
+
+    Raises ``SoapCallFailed`` (transient) for records older than the ``since`` asked for: a page
+    that contradicts its request (a stale or repeated page)."""
+    values = [
+        (value, record.get(entity.cursor_field or ""))
+        for record in records
+        if (value := _cursor_value(entity, record.get(entity.cursor_field or ""))) is not None
+    ]
+    floor = _cursor_value(entity, since)
+    if floor is not None and any(value < floor for value, _ in values):
+        raise SoapCallFailed(
+            entity.operation,
+            "inconsistent page",
+            f"records changed before the requested {since!r} came back (a stale or repeated page)",
+            transient=True,
+        )
+    return max(values, key=lambda pair: pair[0]) if values else None
+
+
 def next_position(
     entity: SoapEntity, position: dict[str, Any], records: list[dict[str, Any]]
 ) -> tuple[dict[str, Any], bool]:
-    """Where the next request starts, and whether this pass through the changes is complete.
+    """Where the next request starts, and whether this pass through the changes is complete
+    (paging by page number, bookmark or none).
 
     Raises ``SoapCallFailed`` (transient) for a page that contradicts its request.
     """
@@ -85,21 +88,10 @@ def next_position(
     since = position.get("since", entity.initial_cursor)
     following = dict(position)
     if entity.cursor_field:
-        values = [
-            (value, record.get(entity.cursor_field))
-            for record in records
-            if (value := _cursor_value(entity, record.get(entity.cursor_field))) is not None
-        ]
+        newest = _newest(entity, since, records)
         floor = _cursor_value(entity, since)
-        if floor is not None and any(value < floor for value, _ in values):
-            raise SoapCallFailed(
-                entity.operation,
-                "inconsistent page",
-                f"records changed before the requested {since!r} came back (a stale or repeated page)",
-                transient=True,
-            )
-        if values:
-            top_value, top_raw = max(values, key=lambda pair: pair[0])
+        if newest is not None:
+            top_value, top_raw = newest
             if entity.paging == "bookmark":
                 best = _cursor_value(entity, position.get("pass_max"))
                 if best is None or top_value > best:
@@ -124,6 +116,33 @@ def next_position(
     return following, done
 
 
+def _values(entity: SoapEntity, position: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "since": position.get("since", entity.initial_cursor),
+        "page": position.get("page", 1),
+        "page_size": entity.page_size,
+        "bookmark": position.get("bookmark"),
+        "now": datetime.now(UTC).isoformat(),
+    }
+
+
+def _record_list(operation: str, path: str, records: Any) -> list[dict[str, Any]]:
+    if records is None:
+        return []
+    if isinstance(records, dict):
+        return [records]  # a single record where the schema allows a list
+    if isinstance(records, list):
+        records = [r for r in records if r is not None]  # nil entries: records deleted meanwhile
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise SoapCallFailed(
+            operation,
+            "unexpected response",
+            f"records path {path!r} gave {type(records).__name__}, not a list of records",
+            transient=False,
+        )
+    return records
+
+
 class SoapPoller:
     """One source's entities, polled in configuration order."""
 
@@ -141,6 +160,8 @@ class SoapPoller:
         self.state = AdapterState(hub.store)
         self.records_path = {name: compile_path(e.records) for name, e in source.entities.items()}
         self._previous: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+        # Inside one pass of a two-step read: the next locator, or the ids still to fetch.
+        self._pending: dict[str, Any] = {}
         self.owner = lease_owner(self)
         # Renewed with every page; long enough for one page's every attempt.
         self.lease_seconds = 60 + source.retry_attempts * (
@@ -179,6 +200,7 @@ class SoapPoller:
 
     def poll_entity(self, name: str, on_page: Callable[[PollReport], None] | None = None) -> PollReport:
         entity = self.source.entities[name]
+        self._pending.pop(name, None)  # a locator of an earlier, failed poll may have expired
         saved = self.state.load(self.system, name).cursor
         position = saved or {"since": entity.initial_cursor, "page": 1, "bookmark": None}
         report = PollReport(self.system, name, cursor=position)
@@ -208,25 +230,12 @@ class SoapPoller:
     def _page(
         self, name: str, entity: SoapEntity, position: dict[str, Any]
     ) -> tuple[list[dict[str, Any]], dict[str, Any], bool]:
-        values = {
-            "since": position.get("since", entity.initial_cursor),
-            "page": position.get("page", 1),
-            "page_size": entity.page_size,
-            "bookmark": position.get("bookmark"),
-        }
-        answer = self.client.call(entity.operation, render_request(entity.request, values))
-        records = self.records_path[name](answer)
-        if records is None:
-            records = []
-        if isinstance(records, dict):
-            records = [records]  # a single record where the schema allows a list
-        if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-            raise SoapCallFailed(
-                entity.operation,
-                "unexpected response",
-                f"records path {entity.records!r} gave {type(records).__name__}, not a list of records",
-                transient=False,
-            )
+        if entity.paging == "locator":
+            return self._locator_batch(name, entity, position)
+        if entity.paging == "changes":
+            return self._changed_batch(name, entity, position)
+        answer = self.client.call(entity.operation, render_request(entity.request, _values(entity, position)))
+        records = _record_list(entity.operation, entity.records, self.records_path[name](answer))
         previous = self._previous.get(name)
         if (
             previous is not None
@@ -242,6 +251,66 @@ class SoapPoller:
             )
         following, done = next_position(entity, position, records)
         self._previous[name] = (position, records)
+        return records, following, done
+
+    def _locator_batch(
+        self, name: str, entity: SoapEntity, position: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any], bool]:
+        """``query`` then ``queryMore`` with the locator each answer names. The query must order
+        by the cursor field and ask for it with ``>=``: the durable cursor moves to the newest
+        change time of every stored batch, so a restart repeats at most records already stored."""
+        more = entity.more
+        assert more is not None  # settings validation
+        locator = self._pending.get(name)
+        if locator is None:
+            operation, request = entity.operation, render_request(entity.request, _values(entity, position))
+            path = self.records_path[name]
+        else:
+            operation, request = more.operation, render_request(more.request, {"locator": locator})
+            path = compile_path(more.records)
+        answer = self.client.call(operation, request)
+        records = _record_list(operation, more.records if locator else entity.records, path(answer))
+        done = bool(compile_path(entity.finished)(answer))
+        following = dict(position)
+        newest = _newest(entity, position.get("since", entity.initial_cursor), records)
+        if newest is not None:
+            following["since"] = newest[1]
+        if done:
+            self._pending.pop(name, None)
+        else:
+            self._pending[name] = compile_path(entity.locator)(answer)
+        return records, following, done
+
+    def _changed_batch(
+        self, name: str, entity: SoapEntity, position: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any], bool]:
+        """``getUpdated`` lists the ids changed in a window, ``retrieve`` reads them in batches.
+        The durable cursor moves to the end of the window only once every id was stored: a
+        restart lists the same window again (records already stored are duplicates)."""
+        more = entity.more
+        assert more is not None  # settings validation
+        pending = self._pending.get(name)
+        if pending is None:
+            now = datetime.now(UTC)
+            since = position.get("since") or (now - timedelta(days=entity.lookback_days)).isoformat()
+            values = _values(entity, position) | {"since": since, "now": now.isoformat()}
+            answer = self.client.call(entity.operation, render_request(entity.request, values))
+            ids = self.records_path[name](answer) or []
+            ids = [ids] if isinstance(ids, str) else list(ids)
+            pending = {"ids": ids, "covered": compile_path(entity.covered)(answer) or values["now"]}
+            self._pending[name] = pending
+        batch = pending["ids"][: more.batch_size]
+        records: list[dict[str, Any]] = []
+        if batch:
+            answer = self.client.call(more.operation, render_request(more.request, {"ids": batch}))
+            found = _record_list(more.operation, more.records, compile_path(more.records)(answer))
+            records = [r for r in found if any(v not in (None, "", []) for v in r.values())]  # deleted since
+        pending["ids"] = pending["ids"][len(batch) :]
+        done = not pending["ids"]
+        following = dict(position)
+        if done:
+            following["since"] = pending["covered"]
+            self._pending.pop(name, None)
         return records, following, done
 
     def _store(

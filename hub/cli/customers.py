@@ -86,6 +86,54 @@ def _print_customer(c: dict[str, Any]) -> None:
                 o["placed_at"][:10],
             )
         console.print(table)
+    _print_service(c)
+
+
+def _print_service(c: dict[str, Any]) -> None:
+    service = c["service"]
+    if service["service_flags"]:
+        console.print("[red]" + ", ".join(f.replace("_", " ") for f in service["service_flags"]) + "[/]")
+    if c["service_cases"]:
+        table = Table(
+            "case",
+            "kind",
+            "status",
+            "priority",
+            "opened",
+            "history",
+            box=box.SIMPLE_HEAD,
+            title="Service cases",
+        )
+        for case in c["service_cases"]:
+            table.add_row(
+                case.get("number") or case["case_ref"],
+                case.get("kind") or "",
+                case.get("status") or "",
+                case.get("priority") or "",
+                str(case.get("opened_at", ""))[:10],
+                " → ".join(h["event"] for h in case["history"]),
+            )
+        console.print(table)
+    if c["interactions"]:
+        shown = len(c["interactions"])
+        title = (
+            f"Interactions ({shown} newest of {service['interactions']})"
+            if shown < service["interactions"]
+            else "Interactions"
+        )
+        table = Table(
+            "when", "kind", "channel", "agent", "outcome", "subject", box=box.SIMPLE_HEAD, title=title
+        )
+        for item in c["interactions"]:
+            table.add_row(
+                str(item["occurred_at"])[:16].replace("T", " "),
+                item["kind"],
+                item["channel"],
+                item.get("agent") or "",
+                item.get("outcome") or "",
+                item.get("subject") or "",
+            )
+        console.print(table)
 
 
 @customers.command("record")

@@ -24,10 +24,11 @@ from uuid import UUID
 
 from rapidfuzz.distance import JaroWinkler
 
-from aggregates import CustomerLink, Order, customer_id, link_id
+from aggregates import CustomerCase, CustomerInteraction, CustomerLink, Order, customer_id, link_id
 from hub.identity.normalise import canonical_email, normalise, plain
 from hub.order_queries import OrderQueries
 from hub.store import Store
+from projections.customer_activity import case_view, interaction_view, service_summary
 from projections.customer_value import (
     SourceRecord,
     Thresholds,
@@ -51,6 +52,7 @@ class CustomerTables:
         self.orders = f"hub_cust_orders{suffix}"
         self.history = f"hub_cust_history{suffix}"
         self.reviews = f"hub_cust_reviews{suffix}"
+        self.activity = f"hub_cust_activity{suffix}"
 
     def shadow(self, suffix: str) -> CustomerTables:
         return CustomerTables(self.store, suffix)
@@ -61,7 +63,7 @@ class CustomerTables:
         return self.resolve() if self.resolve is not None else 0
 
     def _tables(self) -> list[str]:
-        return [self.members, self.orders, self.history, self.reviews]
+        return [self.members, self.orders, self.history, self.reviews, self.activity]
 
     def create(self, cursor: Any) -> None:
         for statement in (
@@ -74,6 +76,8 @@ class CustomerTables:
             f"CREATE TABLE IF NOT EXISTS {self.reviews} (a TEXT NOT NULL, b TEXT NOT NULL, "
             "score REAL NOT NULL, evidence TEXT NOT NULL, status TEXT NOT NULL, decided_by TEXT, "
             "PRIMARY KEY (a, b))",
+            f"CREATE TABLE IF NOT EXISTS {self.activity} (activity TEXT PRIMARY KEY, record TEXT NOT NULL, "
+            "kind TEXT NOT NULL)",
         ):
             cursor.execute(statement)
         self._index(cursor)
@@ -81,6 +85,7 @@ class CustomerTables:
     def _index(self, cursor: Any) -> None:
         cursor.execute(f"CREATE INDEX IF NOT EXISTS {self.members}_customer ON {self.members} (customer)")
         cursor.execute(f"CREATE INDEX IF NOT EXISTS {self.orders}_record ON {self.orders} (record)")
+        cursor.execute(f"CREATE INDEX IF NOT EXISTS {self.activity}_record ON {self.activity} (record)")
 
     def drop(self, cursor: Any) -> None:
         for table in self._tables():
@@ -90,7 +95,7 @@ class CustomerTables:
         live.drop(cursor)
         for table, target in zip(self._tables(), live._tables(), strict=True):
             cursor.execute(f"ALTER TABLE {table} RENAME TO {target}")
-        for table, column in ((self.members, "customer"), (self.orders, "record")):
+        for table, column in ((self.members, "customer"), (self.orders, "record"), (self.activity, "record")):
             cursor.execute(f"DROP INDEX IF EXISTS {table}_{column}")
         live._index(cursor)
 
@@ -103,6 +108,22 @@ class CustomerTables:
                 self._decision(cursor, event)
             elif isinstance(event, Order.Event | Order.Placed):
                 self._order(cursor, event)
+            elif isinstance(event, _ACTIVITY_EVENTS):
+                self._activity(cursor, event)
+
+    def _activity(self, cursor: Any, event: Any) -> None:
+        """Which source record each interaction and case is about (its customer follows the record)."""
+        record = getattr(event, "customer", None) or event.changes.get("customer")
+        if record is None:
+            return
+        kind = "interaction" if isinstance(event, _INTERACTION_EVENTS) else "case"
+        cursor.execute(
+            self.store.sql(
+                f"INSERT INTO {self.activity} (activity, record, kind) VALUES (?, ?, ?) "
+                "ON CONFLICT (activity) DO UPDATE SET record = excluded.record"
+            ),
+            [str(event.originator_id), record, kind],
+        )
 
     def _decision(self, cursor: Any, event: Any) -> None:
         sql = self.store.sql
@@ -178,6 +199,7 @@ class CustomerTables:
             ("member", f"SELECT record, customer FROM {self.members} ORDER BY record"),
             ("order", f"SELECT * FROM {self.orders} ORDER BY order_id"),
             ("held", f"SELECT customer || '/' || record AS k FROM {self.history} ORDER BY customer, record"),
+            ("activity", f"SELECT * FROM {self.activity} ORDER BY activity"),
             (
                 "review",
                 f"SELECT a || '/' || b AS k, score, evidence, status FROM {self.reviews} ORDER BY a, b",
@@ -187,6 +209,11 @@ class CustomerTables:
 
     def count(self) -> int:
         return int(self.store.query(f"SELECT COUNT(*) AS n FROM {self.members}")[0]["n"])
+
+
+_INTERACTION_EVENTS = (CustomerInteraction.Recorded, CustomerInteraction.Corrected)
+_ACTIVITY_EVENTS = (*_INTERACTION_EVENTS, CustomerCase.Opened, CustomerCase.Changed)
+INTERACTIONS_SHOWN = 50  # the newest; the summary counts them all
 
 
 class UnknownCustomerId(LookupError):
@@ -252,7 +279,8 @@ class CustomerQueries:
         else:
             orders = [o for o in (self.order_as_of(UUID(i), as_of) for i in order_ids) if o is not None]
         orders.sort(key=lambda o: (o["placed_at"], o["order_ref"]))
-        view = self._view(customer, records, sources, orders, self._decisions(records, as_of), now)
+        activity = self._activity(records, as_of)
+        view = self._view(customer, records, sources, orders, activity, self._decisions(records, as_of), now)
         return view | ({"as_of": as_of.isoformat()} if as_of else {})
 
     def _column(self, sql: str, params: list[Any]) -> list[str]:
@@ -264,9 +292,11 @@ class CustomerQueries:
         records: list[str],
         sources: dict[str, Any],
         orders: list[dict[str, Any]],
+        activity: tuple[list[dict[str, Any]], list[dict[str, Any]]],
         decisions: dict[str, list[dict[str, Any]]],
         now: datetime,
     ) -> dict[str, Any]:
+        interactions, cases = activity
         metrics = value(orders, now)
         thresholds = self.thresholds()
         return {
@@ -302,9 +332,47 @@ class CustomerQueries:
             "lifecycle": lifecycle(metrics),
             "rfm": rfm(metrics, thresholds),
             "pareto_class": pareto_class(Decimal(metrics["revenue"]), thresholds),
-            "interactions": [],
-            "service_cases": [],
+            "service": service_summary(interactions, cases, now),
+            "interactions": interactions[:INTERACTIONS_SHOWN],
+            "service_cases": cases,
         }
+
+    def _activity(
+        self, records: list[str], as_of: datetime | None
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The records' interactions (newest first) and service cases with their history, as
+        they stood at ``as_of`` when given."""
+        marks = ",".join("?" * len(records))
+        ids = [
+            UUID(i)
+            for i in self._column(
+                f"SELECT activity FROM {self.tables.activity} WHERE record IN ({marks})", records
+            )
+        ]
+        interactions, cases = [], []
+        for recorded in self.store.events_of(ids).values():
+            events = [e for e in recorded if as_of is None or e.timestamp <= as_of]
+            state: Any = None
+            for event in events:
+                state = event.mutate(state)
+            if state is None:
+                continue
+            if isinstance(state, CustomerInteraction):
+                interactions.append(interaction_view(state.system, state.ref, state.customer, state.fields))
+            else:
+                history = [
+                    {"event": type(e).__name__.lower(), "at": (e.as_of or e.timestamp.isoformat())}
+                    | (
+                        {"changes": e.changes}
+                        if hasattr(e, "changes")
+                        else {"status": e.fields.get("status")}
+                    )
+                    for e in events
+                ]
+                cases.append(case_view(state.system, state.ref, state.customer, state.fields, history))
+        interactions.sort(key=lambda i: i["occurred_at"], reverse=True)
+        cases.sort(key=lambda c: c["opened_at"], reverse=True)
+        return interactions, cases
 
     def _golden(self, sources: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         """Survivorship over the records' current fields; recency = the source's own update time,

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from adapters.soap.client import SoapCallFailed
-from adapters.soap.poller import next_position, render_request
+from adapters.soap.client import SoapCallFailed, render_request
+from adapters.soap.poller import next_position
+from hub.demo.crm import crm_system
 from hub.demo.erp import erp_system
 from hub.settings import HubSettings, SoapEntity
 from tests.conftest import ROOT
@@ -20,6 +21,19 @@ def test_the_documented_erp_block_is_what_the_demo_configures() -> None:
     ]
     demo = erp_system(documented.soap.wsdl)
     assert demo.model_dump() == documented.model_dump()
+
+
+def test_the_documented_crm_block_is_what_the_demo_configures() -> None:
+    documented = HubSettings(**tomllib.loads((ROOT / "deploy" / "crm-system.toml").read_text())).systems[
+        "crm"
+    ]
+    demo = crm_system(documented.soap.wsdl, documented.soap.address)
+    assert demo.model_dump() == documented.model_dump()
+
+
+def test_a_two_step_read_without_its_second_step_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"paging = 'changes' needs \[more\]"):
+        SoapEntity(operation="getUpdated", paging="changes")
 
 
 def test_placeholders_keep_their_type_and_empty_ones_are_left_out() -> None:

@@ -112,7 +112,14 @@ def test_broken_mapping_file_is_refused_with_its_name(tmp_path: Path) -> None:
         MappingSet.load("test", tmp_path)
 
 
-@pytest.mark.parametrize("system", ["shopify", "woocommerce", "feedback"])
+SHIPPED = sorted(p.name for p in (ROOT / "mappings").iterdir() if p.is_dir())
+
+
+def test_every_shipped_mapping_folder_is_checked() -> None:
+    assert {"shopify", "erp", "crm", "callcentre", "legacy_crm"} <= set(SHIPPED)
+
+
+@pytest.mark.parametrize("system", SHIPPED)
 def test_shipped_mapping_folders_pass_their_samples(system: str) -> None:
     results = list(check_samples(system, ROOT / "mappings" / system, SourceContext()))
     assert results, f"{system} has no samples"
