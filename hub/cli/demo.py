@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 import secrets as secret_tokens
 import tempfile
@@ -22,11 +23,11 @@ from rich.progress import Progress
 from rich.table import Table
 
 from adapters.filedrop import FileDrop
-from adapters.files import read_messages
+from adapters.files import read_messages, take_file
 from adapters.soap import outbound_syncers, planned_pushers, soap_pollers
 from adapters.webshop import SIGNATURE_CHECKS, webhook_router
 from adapters.webshop.signatures import sign
-from aggregates import STAGES
+from aggregates import STAGES, customer_id
 from hub.api import create_app
 from hub.audit.verify import verify
 from hub.background import BackgroundProcessor
@@ -36,8 +37,13 @@ from hub.cli.context import console, fail, settings_from
 from hub.cli.plan import print_buffers, print_schedule
 from hub.cli.server import serve
 from hub.demo import Traffic, Webhook, simulate
+from hub.demo.callcentre import write_call_centre_files
+from hub.demo.crm import WSDL as CRM_WSDL
+from hub.demo.crm import CrmSimulator, crm_system
+from hub.demo.crm.seed import CrmPerson, log_work, person_of, seed_contacts
 from hub.demo.erp import ErpSimulator, erp_system
 from hub.demo.erp.backoffice import seed_erp, work_through
+from hub.demo.people import population
 from hub.demo.planning import drop_planning_files
 from hub.demo.traffic import carrier_events
 from hub.demo.warehouse import drop_warehouse_files
@@ -62,6 +68,7 @@ DEMO_SYSTEMS = {
     "wms": SystemConfig(adapter="file", timezone="Europe/Berlin"),
     "planning": SystemConfig(adapter="file", timezone="Europe/Berlin"),
     "edi": SystemConfig(adapter="file"),
+    "callcentre": SystemConfig(adapter="file", timezone="Europe/Berlin", phone_region="DE"),
 }
 
 
@@ -74,11 +81,15 @@ def demo(
 ) -> None:
     """Feed simulated shop traffic through the hub and show what a user sees."""
     erp = ErpSimulator().start()  # the legacy ERP, a SOAP server on a loopback port
-    settings = _demo_settings(settings_from(ctx), erp)
+    crm = CrmSimulator().start()  # the front office's CRM: Salesforce's Enterprise API
+    os.environ.setdefault("CRM_USERNAME", crm.username)  # the simulator's own demo login
+    os.environ.setdefault("CRM_PASSWORD", crm.password)
+    settings = _demo_settings(settings_from(ctx), erp, crm)
     try:
         hub = bootstrap(settings)
     except DatabaseUrlError as error:
         erp.stop()
+        crm.stop()
         fail(f"HUB_DATABASE_URL {error}")
     secrets = {name: secret_tokens.token_hex(16) for name in ("shopify", "woocommerce", "carrier")}
     console.print(f"[bold]Integration hub demo[/] — database {hub.store.target.display}")
@@ -97,6 +108,7 @@ def demo(
         _erp_day(hub, erp, random.Random(seed))
         _warehouse(hub, random.Random(seed))
         _planning(hub, random.Random(seed), chart)
+        _front_office(hub, crm, random.Random(seed))
         _customers(hub)
         _report(hub)
         if serve_after:
@@ -105,13 +117,70 @@ def demo(
     finally:
         hub.close()
         erp.stop()
+        crm.stop()
 
 
-def _demo_settings(settings: HubSettings, erp: ErpSimulator) -> HubSettings:
+def _demo_settings(settings: HubSettings, erp: ErpSimulator, crm: CrmSimulator) -> HubSettings:
     demo_erp = erp_system(erp.wsdl_url, page_size=25, backoff_seconds=0.05, poll_interval_seconds=5)
-    # The demo's ERP is always the simulator, whatever the configuration names as "erp".
-    systems = {**DEMO_SYSTEMS, **settings.systems, "erp": demo_erp}
+    demo_crm = crm_system(str(CRM_WSDL), crm.login_url, backoff_seconds=0.05, poll_interval_seconds=5)
+    # The demo's ERP and CRM are always the simulators, whatever the configuration names so.
+    systems = {**DEMO_SYSTEMS, **settings.systems, "erp": demo_erp, "crm": demo_crm}
     return settings.model_copy(update={"systems": systems})
+
+
+def _front_office(hub: Hub, crm: CrmSimulator, rng: random.Random) -> None:
+    """The CRM knows most of the shop's and the ERP's customers (typed its own way) and some
+    prospects; the call centre takes calls and orders by phone from customers who also buy online."""
+    console.print("\n[bold]CRM[/] (Salesforce Enterprise API, " + crm.login_url + ")", highlight=False)
+    known = _known_people(hub)
+    people = rng.sample(known, k=len(known) * 2 // 3) + [
+        CrmPerson(e.given, e.family, e.email, None, f"{e.street} {e.number}", e.postcode, e.city)
+        for e in population(12, random.Random(99), firms=0)
+    ]
+    contacts = seed_contacts(crm.book, people, rng, firms=["Nordlicht Handel GmbH", "Hanse Logistik AG"])
+    logged = log_work(crm.book, contacts, rng)
+    crm.fail_next("getUpdated")  # a busy org's proxy answers once with an error page
+    for report in soap_pollers(hub)["crm"].poll():
+        retried = f", {report.retries} retry" if report.retries else ""
+        console.print(
+            f"  poll crm/{report.entity}: {report.records} records in {report.pages} batches{retried}"
+            + (f" [red]{report.error}[/]" if report.error else ""),
+            highlight=False,
+        )
+    hub.process()
+    console.print(
+        f"  contacts {len(contacts)} (of them {len(people) - 12} customers of the shops and the ERP), "
+        f"calls {logged['calls']}, e-mails {logged['emails']}, visits {logged['visits']}, "
+        f"cases {logged['cases']} ({logged['escalated']} escalated, {logged['closed']} closed)",
+        highlight=False,
+    )
+    callers = [p for p in people if p.phone][:6]  # customers of the shops the CRM knows too
+    with tempfile.TemporaryDirectory() as folder:
+        files = write_call_centre_files(Path(folder), callers, rng, datetime.now())
+        taken = [take_file(hub, hub.receive, "callcentre", path) for path in files]
+    hub.process()
+    phone_orders = [o for o in hub.orders.list() if o["channel"] == "phone"]
+    console.print(
+        f"\n[bold]Call centre[/] {taken[0].messages} calls and {taken[1].messages} orders taken by phone "
+        f"(channel phone: {len(phone_orders)} orders)",
+        highlight=False,
+    )
+    for letter in hub.dead_letters.list("open"):
+        if letter.system == "callcentre":
+            console.print(f"  [yellow]dead letter[/] {letter.reason[:120]}", highlight=False)
+
+
+def _known_people(hub: Hub) -> list[CrmPerson]:
+    """People the shops and the ERP know, each once (by name and e-mail)."""
+    rows = hub.store.query("SELECT record FROM hub_cust_members ORDER BY record")
+    records = [r["record"].split(":", 1) for r in rows if r["record"].split(":", 1)[0] in ("shopify", "erp")]
+    found = hub.store.replay([customer_id(system, ref) for system, ref in records])
+    people: dict[tuple[str, str, str | None], CrmPerson] = {}
+    for record in found.values():
+        person = person_of(record.fields)
+        if person is not None:
+            people.setdefault((person.given, person.family, person.email), person)
+    return list(people.values())
 
 
 def _warehouse(hub: Hub, rng: random.Random) -> None:
@@ -291,35 +360,66 @@ def _webhook_summary(answers: Counter[str]) -> None:
 
 
 def _customers(hub: Hub) -> None:
-    """Customers resolved across the shops and the ERP, with the evidence of one link."""
-    rows = hub.store.query(
-        "SELECT customer, COUNT(*) AS n FROM hub_cust_members GROUP BY customer ORDER BY 2 DESC"
-    )
-    records = sum(int(r["n"]) for r in rows)
-    shared = [r["customer"] for r in rows if int(r["n"]) > 1]
+    """Customers resolved across the shops, the ERP, the CRM and the call centre: the evidence of
+    their links, and one of them as an agent sees them on the phone."""
+    rows = hub.store.query("SELECT customer, record FROM hub_cust_members ORDER BY customer, record")
+    systems: dict[str, set[str]] = {}
+    for row in rows:
+        systems.setdefault(row["customer"], set()).add(row["record"].split(":", 1)[0])
+    shared = [c for c, known in systems.items() if len(known) > 1]
     console.print(
-        f"\n[bold]Single customer view[/] {records} source records are {len(rows)} customers; "
+        f"\n[bold]Single customer view[/] {len(rows)} source records are {len(systems)} customers; "
         f"{len(shared)} of them known to more than one system",
         highlight=False,
     )
-    for customer in shared[:3]:
+    mix = Counter(" + ".join(sorted(systems[c])) for c in shared)
+    for combination, count in mix.most_common(6):
+        console.print(f"  {count:>3}  {combination}", highlight=False)
+    ranked = sorted(shared, key=lambda c: (-len(systems[c]), "callcentre" not in systems[c], c))
+    for customer in ranked[:3]:
         view = hub.customers.show(customer)
-        golden = view["golden"]
-        name = display_name(golden)
-        console.print(f"  {name}: {', '.join(i['record'] for i in view['identities'])}", highlight=False)
+        console.print(f"  [bold]{display_name(view['golden'])}[/] ({customer})", highlight=False)
         for identity in view["identities"]:
-            link = next((d for d in identity["decisions"] if d["kind"] == "link"), None)
-            if link is not None:
-                levels = ", ".join(
-                    f"{k} {v}" for k, v in link["evidence"]["levels"].items() if v != "missing"
-                )
-                console.print(
-                    f"    {identity['record']} ~ {link['other']}: score {link['score']:.1f} ({levels})",
-                    highlight=False,
-                )
+            link = next((d for d in reversed(identity["decisions"]) if d["kind"] == "link"), None)
+            if link is None:
+                console.print(f"    {identity['record']}", highlight=False)
+                continue
+            levels = ", ".join(f"{k} {v}" for k, v in link["evidence"]["levels"].items() if v != "missing")
+            console.print(
+                f"    {identity['record']} ~ {link['other']}: score {link['score']:.1f} ({levels})",
+                highlight=False,
+            )
+    _agent_view(hub, ranked)
     console.print(
         "  hub customers search NAME / show ID / review   the customers, their evidence, the review band"
     )
+
+
+def _agent_view(hub: Hub, ranked: list[str]) -> None:
+    """The 360 view of a customer who calls, orders on two channels and has a case open."""
+    views = [hub.customers.show(customer) for customer in ranked]
+    candidates = [v for v in views if len(v["value"]["channels"]) > 1 and v["interactions"]]
+    if not candidates:
+        return
+    view = max(candidates, key=lambda v: (len(v["service_cases"]), len(v["interactions"])))
+    value, service = view["value"], view["service"]
+    channels = ", ".join(f"{k} {v['orders']}" for k, v in value["channels"].items())
+    stages = ", ".join(f"{o['order_ref']} {o['stage']}" for o in view["orders"][-3:])
+    console.print(f"\n[bold]On the phone:[/] {display_name(view['golden'])}", highlight=False)
+    console.print(
+        f"  {value['orders']} orders ({channels}), revenue {value['revenue']}, lifecycle "
+        f"{view['lifecycle']}; stages {stages}",
+        highlight=False,
+    )
+    contacts = ", ".join(f"{k} {n}" for k, n in service["interaction_channels"].items())
+    flags = f"; [red]{', '.join(service['service_flags'])}[/]" if service["service_flags"] else ""
+    console.print(
+        f"  {service['interactions']} interactions ({contacts}), open cases {service['open_cases']}{flags}",
+        highlight=False,
+    )
+    for item in view["interactions"][:3]:
+        when, agent, outcome = item["occurred_at"][:16], item.get("agent") or "", item.get("outcome") or ""
+        console.print(f"    {when} {item['kind']:<6} {agent:<18} {outcome}", highlight=False)
 
 
 def _report(hub: Hub) -> None:

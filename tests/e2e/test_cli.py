@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -224,8 +226,10 @@ def test_demo_shows_orders_in_every_stage(tmp_path: Path) -> None:
     tracked = [o for o in everything if any(src.startswith("carrier:") for src in o["sources"])]
     statuses = {s["status"] for o in tracked for s in o["shipments"]}
     assert len(tracked) == 4 and {"out_for_delivery", "delivered"} <= statuses
-    [erp] = json.loads(hub(tmp_path, "adapters", "status", "--json").stdout)
-    assert erp["name"] == "soap:erp" and erp["status"] == "unconfigured"  # the demo's ERP is gone
+    adapters = {a["name"]: a for a in json.loads(hub(tmp_path, "adapters", "status", "--json").stdout)}
+    erp, crm = adapters["soap:erp"], adapters["soap:crm"]
+    assert erp["status"] == crm["status"] == "unconfigured"  # the demo's ERP and CRM are gone
+    assert {e["entity"] for e in crm["entities"]} == {"accounts", "contacts", "tasks", "cases"}
     assert {e["entity"] for e in erp["entities"]} == {
         "customers",
         "orders",
@@ -247,11 +251,27 @@ def test_demo_shows_orders_in_every_stage(tmp_path: Path) -> None:
     assert "JKT-RAIN-L" in sync["attention"][0]["reason"]
     assert "waits for order 5999999999" in result.stdout
     letters = json.loads(hub(tmp_path, "deadletters", "list", "--json").stdout)
-    assert sorted(x["stage"] for x in letters) == ["domain", "mapping", "mapping", "mapping"]
+    assert sorted(x["stage"] for x in letters) == ["domain", "mapping", "mapping", "mapping", "mapping"]
     assert any("row 9" in x["reason"] and '"many"' in x["reason"] for x in letters)  # the WMS typo
+    assert any(x["system"] == "callcentre" and "anonymous" in x["reason"] for x in letters)
+    # The front office: CRM contacts, interactions and cases; phone orders joined to web customers.
+    assert "poll crm/contacts: 34 records" in result.stdout and "1 retry" in result.stdout
+    phone = [o for o in everything if o["channel"] == "phone"]
+    assert len(phone) == 3 and all(o["system"] == "callcentre" for o in phone)
+    exported = list(
+        csv.DictReader(io.StringIO(hub(tmp_path, "customers", "export", "--format", "csv").stdout))
+    )
+    systems_of: dict[str, set[str]] = {}
+    for row in exported:
+        systems_of.setdefault(row["customer_id"], set()).add(row["system"])
+    assert sum({"crm", "shopify", "erp"} <= known for known in systems_of.values()) >= 10
+    caller = next(c for c, known in systems_of.items() if {"callcentre", "shopify"} <= known)
+    view = json.loads(hub(tmp_path, "customers", "show", caller, "--json").stdout)
+    assert {"web", "phone"} <= set(view["value"]["channels"]) and view["interactions"]
+    assert "On the phone:" in result.stdout
     again = hub(tmp_path, "demo")  # the same traffic again changes nothing
     assert counts == {
         s: len(json.loads(hub(tmp_path, "orders", "list", "--stage", s, "--json").stdout)) for s in counts
     }
-    assert "Dead letters 4 open" in again.stdout
+    assert "Dead letters 5 open" in again.stdout
     assert "handed to the ERP as planned production orders: 0" in again.stdout  # on order already

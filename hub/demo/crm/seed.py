@@ -6,13 +6,14 @@ and closed."""
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from hub.demo.crm.book import CrmBook
 
-__all__ = ["CrmPerson", "log_work", "seed_contacts"]
+__all__ = ["CrmPerson", "log_work", "person_of", "seed_contacts"]
 
 AGENTS = ("0055g000000MARAAA", "0055g000000JONAAA", "0055g000000PIAAAA")
 DISPOSITIONS = ("Order taken", "Question answered", "Callback requested", "Complaint logged", "No answer")
@@ -36,6 +37,26 @@ class CrmPerson:
     city: str | None = None
     country: str = "DE"
     birth_date: date | None = None
+
+
+def person_of(fields: Mapping[str, Any]) -> CrmPerson | None:
+    """A person as another system's customer record has them (None for firms and nameless
+    records): what a sales team would have typed into the CRM about the same customer."""
+    if fields.get("kind") != "person" or not fields.get("family_name") or not fields.get("given_name"):
+        return None
+    address = (fields.get("addresses") or [{}])[0]
+    birth = fields.get("birth_date")
+    return CrmPerson(
+        given=fields["given_name"],
+        family=fields["family_name"],
+        email=next(iter(fields.get("emails") or []), None),
+        phone=next(iter(fields.get("phones") or []), None),
+        street=next(iter(address.get("lines") or []), None),
+        postcode=address.get("postcode"),
+        city=address.get("city"),
+        country=address.get("country") or "DE",
+        birth_date=date.fromisoformat(birth) if birth else None,
+    )
 
 
 def _national(phone: str) -> str:
