@@ -17,6 +17,7 @@ from hub.audit.history import History
 from hub.catalog import MappingCatalog
 from hub.dead_letters import DeadLetters, Failure
 from hub.identity.customers import CustomerQueries, CustomerTables
+from hub.identity.model import configured
 from hub.identity.service import IdentityService
 from hub.inbox import Inbox, RawMessage, RecordOutcome, received_at
 from hub.metrics import HubMetrics
@@ -107,7 +108,12 @@ def bootstrap(
     metrics = metrics or HubMetrics()
     catalog = MappingCatalog(settings, mapping_folders)
     planning = PlanningTables(store, settings.planning.policy())
-    identity = IdentityService(store, lambda system: settings.system(system).phone_region)
+    matching = settings.customers.matching
+    identity = IdentityService(
+        store,
+        lambda system: settings.system(system).phone_region,
+        configured(matching.link, matching.review, matching.veto),
+    )
     customers = CustomerTables(store, resolve=identity.follow)
     projector = Projector(store, metrics, [OrderTrackingTables(store), planning, customers])
     # Embedded, processing keeps the projections current in its own transaction; distributed,

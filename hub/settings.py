@@ -172,12 +172,30 @@ def _default_survivorship() -> dict[str, Survivorship]:
     return {attribute: Survivorship(**rule) for attribute, rule in rules.items()}
 
 
+class Matching(BaseModel):
+    """The identity matcher's thresholds (on the Fellegi-Sunter score, in bits). A change takes
+    effect for records resolved from then on; `hub customers rematch` replays every record through it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    link: float = Field(12.0, description="at or above: the same customer")
+    review: float = Field(6.0, description="at or above, below link: a steward decides")
+    veto: float = Field(0.0, description="below: a member that keeps a record out of its customer")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Matching:
+        if not self.veto <= self.review <= self.link:
+            raise ValueError(f"needs veto <= review <= link, got {self.veto}, {self.review}, {self.link}")
+        return self
+
+
 class CustomerSettings(BaseModel):
-    """The single customer view: golden-record survivorship per attribute."""
+    """The single customer view: golden-record survivorship per attribute, matching thresholds."""
 
     model_config = ConfigDict(extra="forbid")
 
     survivorship: dict[str, Survivorship] = Field(default_factory=_default_survivorship)
+    matching: Matching = Field(default_factory=Matching)
 
     def rules(self) -> dict[str, dict[str, Any]]:
         return {attribute: rule.model_dump() for attribute, rule in self.survivorship.items()}

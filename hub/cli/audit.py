@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from hub.audit.export import Selection, export
 from hub.audit.history import EntityNotFound, parse_instant
 from hub.audit.offline import main as offline_main
 from hub.audit.verify import checkpoint, read_checkpoint, verify
-from hub.cli.context import JSON, console, fail, open_hub, print_json
+from hub.cli.context import JSON, console, counting_progress, fail, open_hub, print_json
 
 __all__ = ["audit", "print_history"]
 
@@ -42,15 +41,8 @@ def audit_verify(
             fail(str(error))
     with open_hub(ctx) as hub:
         total = hub.store.head()
-        with Progress(
-            TextColumn("verifying"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal or as_json,
-        ) as progress:
-            task = progress.add_task("verify", total=total)
+        with counting_progress(as_json) as progress:
+            task = progress.add_task("verifying", total=total)
             report = verify(hub.store, mark, on_progress=lambda n: progress.advance(task, n))
     if as_json:
         print_json(report.to_json())
@@ -170,15 +162,8 @@ def audit_export(
         selection = Selection(aggregate, bounds[0], bounds[1])
         out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
         try:
-            with Progress(
-                TextColumn("exporting"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                console=console,
-                transient=True,
-                disable=output is None or not console.is_terminal,
-            ) as progress:
-                task = progress.add_task("export", total=None)
+            with counting_progress(output is None) as progress:
+                task = progress.add_task("exporting", total=None)
                 written = export(hub.store, selection, fmt, out, on_event=lambda: progress.advance(task))
         except ValueError as error:
             fail(str(error), code=1)

@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from hub.bootstrap import Hub, bootstrap
 from hub.mapping import MappingError
@@ -57,3 +58,16 @@ def open_hub(ctx: typer.Context, mapping_folders: dict[str, Path] | None = None)
 
 def print_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def counting_progress(quiet: bool = False) -> Progress:
+    """A bar counting items (n of total, time left) on a terminal; nothing when piped or quiet."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=quiet or not console.is_terminal,
+    )

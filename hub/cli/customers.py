@@ -14,7 +14,7 @@ from rich import box
 from rich.table import Table
 
 from hub.audit.history import EntityNotFound
-from hub.cli.context import JSON, console, fail, open_hub, print_json
+from hub.cli.context import JSON, console, counting_progress, fail, open_hub, print_json
 from hub.cli.queries import AS_OF, instant
 from hub.identity.customers import UnknownCustomerId
 from hub.identity.service import UnknownCustomer
@@ -24,6 +24,7 @@ __all__ = ["customers"]
 
 customers = typer.Typer(help="The single customer view across all systems.", no_args_is_help=True)
 STEWARD = typer.Option("steward", "--steward", help="who decides (recorded with the decision)")
+GRAPH_COLUMNS = ("customer_id", "record", "decision", "by", "model", "score", "at")
 
 
 @customers.command("show")
@@ -134,6 +135,79 @@ def _print_service(c: dict[str, Any]) -> None:
                 item.get("subject") or "",
             )
         console.print(table)
+
+
+@customers.command("graph")
+def graph(
+    ctx: typer.Context,
+    as_of: str | None = AS_OF,
+    output: str = typer.Option("table", "--format", help="table | csv | jsonl (one row per source record)"),
+) -> None:
+    """The identity graph — which customer each source record belonged to — now or as of a time,
+    rebuilt from the decisions in the log, with the decision that placed each record."""
+    if output not in ("table", "csv", "jsonl"):
+        fail(f"--format {output!r}: use table, csv or jsonl")
+    moment = instant(as_of)
+    with open_hub(ctx) as hub:
+        rows = hub.customers.graph(moment)
+    if output == "jsonl":
+        for row in rows:
+            print(json.dumps(row, sort_keys=True))
+        return
+    if output == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(GRAPH_COLUMNS))
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    members: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        members.setdefault(row["customer_id"], []).append(row)
+    shared = {c: m for c, m in members.items() if len(m) > 1}
+    when = f" as of {moment.isoformat()}" if moment else ""
+    console.print(
+        f"{len(rows)} source records in {len(members)} customers{when}; {len(shared)} customers hold "
+        "more than one record",
+        highlight=False,
+    )
+    table = Table("customer", "record", "placed by", "model", "score", "at", box=box.SIMPLE_HEAD)
+    for customer, held in sorted(shared.items(), key=lambda item: (-len(item[1]), item[0]))[:50]:
+        for row in held:
+            score = f"{row['score']:.1f}" if row["score"] is not None else ""
+            table.add_row(
+                customer,
+                row["record"],
+                f"{row['decision']} ({row['by']})",
+                row["model"] or "",
+                score,
+                row["at"][:19],
+            )
+    console.print(table)
+    if len(shared) > 50:
+        console.print(f"(50 of {len(shared)} customers shown; --format csv for all)")
+
+
+@customers.command("rematch")
+def rematch(
+    ctx: typer.Context,
+    dry_run: bool = typer.Option(False, "--dry-run", help="only count what would change (an estimate)"),
+    as_json: bool = JSON,
+) -> None:
+    """Resolve every source record again through the configured matching rules (after a change
+    to [customers.matching]): a replay in recording order; stewards' decisions stand."""
+    with open_hub(ctx) as hub, counting_progress(as_json) as progress:
+        task = progress.add_task("re-matching", total=None)
+        counts = hub.identity.rematch(
+            dry_run=dry_run,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+        version = hub.identity.model.version
+    result = {"model": version, "dry_run": dry_run, "decisions": dict(sorted(counts.items()))}
+    if as_json:
+        print_json(result)
+        return
+    verb = "would decide" if dry_run else "decided"
+    summary = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items())) or "nothing: every record stays"
+    console.print(f"re-match with model {version} {verb}: {summary}", highlight=False)
 
 
 @customers.command("record")

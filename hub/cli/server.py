@@ -58,6 +58,16 @@ schedule_days = 28           # days the load chart shows
 # variability_factor = 0.5
 # spike_threshold = 0.5
 
+[customers.matching]
+# Identity resolution thresholds on the Fellegi-Sunter score (bits); after a change,
+# `hub customers rematch` resolves every record again with them.
+link = 12.0
+review = 6.0
+veto = 0.0
+# Golden-record rules per attribute: see the README ("The single customer view").
+# [customers.survivorship]
+# given_name = { rule = "source_priority", systems = ["crm", "shopify", "erp"] }
+
 [privacy]
 # Personal fields are encrypted with a key per person; keys live in their own store.
 # key_store_url = "sqlite:///hub.keys.db"   # default: beside a SQLite database, or the PostgreSQL one
@@ -70,7 +80,8 @@ kek_env = "HUB_KEY_ENCRYPTION_KEY"          # variable with the key-encryption k
 
 # One table per source system. adapter: shopify | woocommerce | carrier | file | soap.
 # A legacy ERP polled over SOAP (and orders of other channels created in it) is a longer block:
-# see deploy/erp-system.toml and the README section "Legacy ERP over SOAP".
+# see deploy/erp-system.toml and the README section "Legacy ERP over SOAP"; a Salesforce CRM:
+# deploy/crm-system.toml and "The CRM and the call centre".
 [systems.shopify]
 adapter = "shopify"
 # mappings = "mappings/shopify"       # default: <mappings_dir>/<system name>

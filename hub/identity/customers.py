@@ -415,6 +415,40 @@ class CustomerQueries:
                 ]
         return found
 
+    # -- the identity graph ---------------------------------------------------------------------
+
+    def graph(self, as_of: datetime | None = None) -> list[dict[str, Any]]:
+        """Every source record with the customer it belonged to (now, or at ``as_of``) and the
+        decision that put it there — rebuilt from the CustomerLink events, not the tables."""
+        records = self._column(f"SELECT DISTINCT record FROM {self.tables.history}", [])
+        rows = []
+        for start in range(0, len(records), 1000):
+            keys = [link_id(r) for r in records[start : start + 1000]]
+            for events in self.store.events_of(keys).values():
+                placing = [
+                    e
+                    for e in events
+                    if isinstance(e, CustomerLink.Decided)
+                    and e.customer is not None
+                    and e.kind != "review"  # names the record's customer, but placed nothing
+                    and (as_of is None or e.timestamp <= as_of)
+                ]
+                if placing:
+                    last = placing[-1]
+                    rows.append(
+                        {
+                            "customer_id": last.customer,
+                            "record": last.record,
+                            "decision": last.kind,
+                            "by": last.by,
+                            "model": last.model,
+                            "score": last.score,
+                            "at": last.timestamp.isoformat(),
+                        }
+                    )
+        rows.sort(key=lambda row: (row["customer_id"], row["record"]))
+        return rows
+
     # -- population cut-offs ----------------------------------------------------------------------
 
     def thresholds(self, now: datetime | None = None) -> Thresholds:

@@ -26,12 +26,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hub.identity.compare import Pattern
 
-__all__ = ["DEFAULT_MODEL", "MatchModel", "Score", "estimate"]
+__all__ = ["DEFAULT_MODEL", "MatchModel", "Score", "configured", "estimate"]
 
 _PLACE = ("street", "postcode", "city")
 _IDENTIFYING = ("given", "family", "birth", "email")  # with the phone: what a household shares
@@ -154,6 +154,15 @@ DEFAULT_MODEL = MatchModel(
         "tax_id": {"exact": 0.0001, "diff": 0.9999},
     },
 )
+
+
+def configured(link: float, review: float, veto: float, base: MatchModel = DEFAULT_MODEL) -> MatchModel:
+    """The model with the configured thresholds; its version names them when they differ from the
+    base's, so every decision's evidence says which rule made it."""
+    if (link, review, veto) == (base.link, base.review, base.veto):
+        return base
+    version = f"{base.version}+link{link:g}/review{review:g}/veto{veto:g}"
+    return replace(base, version=version, link=link, review=review, veto=veto)
 
 
 def estimate(patterns: Iterable[Pattern], start: MatchModel = DEFAULT_MODEL, rounds: int = 50) -> MatchModel:

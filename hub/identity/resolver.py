@@ -22,6 +22,7 @@ back under its id, so merge + unmerge restores the customers as they were.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
@@ -143,6 +144,8 @@ class Resolver:
             elif best >= self.model.review:
                 review.append((best, best_mate))
         target = max(accepted)[1:] if accepted else None
+        if target is None and current is not None and g.members.get(current, set()) <= {record}:
+            return self._reviews(record, review, score)  # alone, and still no one's: it stays
         if current is not None and (target is None or target[0] != current):
             decisions += self._leave(record, current)
         if target is not None and target[0] != g.customer_of.get(record):
@@ -165,13 +168,23 @@ class Resolver:
             customer = g.new_customer(record)
             g.assign(record, customer)
             decisions.append(Decision("new", record, customer, model=self.model.version))
+        return decisions + self._reviews(record, review, score)
+
+    def _reviews(
+        self,
+        record: str,
+        review: list[tuple[float, str]],
+        score: Callable[[str], tuple[Score, dict[str, str], bool]],
+    ) -> list[Decision]:
+        """The best three pairs in the review band, for a steward."""
+        decisions = []
         for total, mate in sorted(review, reverse=True)[:3]:
             s, pattern, swapped = score(mate)
             decisions.append(
                 Decision(
                     "review",
                     record,
-                    g.customer_of[record],
+                    self.graph.customer_of[record],
                     mate,
                     total,
                     self._evidence(s, pattern, swapped),

@@ -8,6 +8,7 @@ Stewards' merge, split, confirm and reject go through the same path, recorded ``
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,7 @@ from aggregates import CustomerLink, Provenance, SourceCustomer, customer_id, li
 from hub.identity.model import DEFAULT_MODEL, MatchModel
 from hub.identity.normalise import Profile, normalise
 from hub.identity.resolver import Decision, Resolver
-from hub.identity.tables import IdentityTables, Loaded
+from hub.identity.tables import IdentityTables, Loaded, profile_of
 from hub.store import Store
 
 __all__ = ["IdentityService", "UnknownCustomer"]
@@ -84,12 +85,78 @@ class IdentityService:
             for c in (customers[i] for i in ids if i in customers)
         ]
 
+    # -- re-matching ----------------------------------------------------------------------------
+
+    def rematch(
+        self, *, dry_run: bool = False, on_progress: Callable[[int, int], None] | None = None
+    ) -> Counter[str]:
+        """Every record resolved again through the current model, in the order the records were
+        first recorded: a replay after a rule change. Records a steward placed stay where they
+        are, and confirmed and rejected pairs hold; what moves is recorded as decisions of the
+        new model version, caused by this re-match. Profiles are the ones stored (normalised
+        when the records came; erased people stay blank). A pair still waiting in the review
+        band with the same score is not queued again, so a second run changes nothing.
+
+        ``dry_run`` decides each batch against the stored graph without writing: an estimate
+        of what a re-match would change. Returns the decisions by kind."""
+        rows = self.store.query("SELECT record, profile FROM hub_identity_records")
+        profiles = {row["record"]: profile_of(row["profile"]) for row in rows}
+        order = self._recorded_order(profiles)
+        waiting = {
+            (row["a"], row["b"]): float(row["score"])
+            for row in self.store.query("SELECT a, b, score FROM hub_cust_reviews WHERE status = 'open'")
+        }
+        cause: Provenance = {
+            "system": "rematch",
+            "message_id": f"rematch:{self.model.version}:{uuid4()}",
+            "received_at": datetime.now(UTC).isoformat(),
+            "mapping": self.model.version,
+        }
+
+        def new(decision: Decision) -> bool:
+            if decision.kind != "review" or decision.other is None:
+                return True
+            pair = tuple(sorted((decision.record, decision.other)))
+            return pair not in waiting or abs(waiting[pair] - (decision.score or 0.0)) > 1e-9
+
+        counts: Counter[str] = Counter()
+        for start in range(0, len(order), self.batch_size):
+            batch = [profiles[r] for r in order[start : start + self.batch_size]]
+            decided = self._decide(
+                batch,
+                [],
+                lambda r, batch=batch: [(d, cause) for p in batch for d in r.resolve(p) if new(d)],
+                write=not dry_run,
+            )
+            counts.update(d.kind for d in decided)
+            if on_progress is not None:
+                on_progress(min(start + self.batch_size, len(order)), len(order))
+        return counts
+
+    def _recorded_order(self, profiles: dict[str, Profile]) -> list[str]:
+        """The records in the order their first version was recorded in the log."""
+        keys = {customer_id(*record.split(":", 1)): record for record in profiles}
+        order: dict[str, None] = {}
+        position = 0
+        while True:
+            notifications = self.store.notifications(position, 10_000)
+            if not notifications:
+                break
+            for notification in notifications:
+                record = keys.get(notification.originator_id)
+                if record is not None and notification.topic.endswith(_SOURCE_TOPICS):
+                    order.setdefault(record)
+            position = notifications[-1].id
+        return [*order, *sorted(set(profiles) - set(order))]
+
     def _decide(
         self,
         profiles: list[Profile],
         customers: list[str],
         act: Callable[[Resolver], list[tuple[Decision, Provenance]]],
         reached: int | None = None,
+        *,
+        write: bool = True,
     ) -> list[Decision]:
         """Read the neighbourhood, decide in memory, then write tables, events and position in one
         transaction. Nothing is read while the write transaction is open (SQLite has one writer);
@@ -103,6 +170,8 @@ class IdentityService:
                 decisions = act(Resolver(graph, self.model))
             except KeyError as error:
                 raise UnknownCustomer(str(error.args[0])) from None
+            if not write:
+                return [d for d, _ in decisions]
             events = self._events(decisions)
             try:
                 with self.store.transaction() as cursor:

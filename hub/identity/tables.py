@@ -19,7 +19,7 @@ from hub.identity.normalise import Profile, blocking_keys, name_key
 from hub.identity.resolver import MAX_BLOCK, IdentityGraph
 from hub.store import Store
 
-__all__ = ["IdentityTables", "Loaded"]
+__all__ = ["IdentityTables", "Loaded", "profile_of"]
 
 
 def _profile_json(p: Profile) -> str:
@@ -29,7 +29,7 @@ def _profile_json(p: Profile) -> str:
     return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
 
-def _profile(text: str) -> Profile:
+def profile_of(text: str) -> Profile:
     data = json.loads(text)
     data["birth"] = date.fromisoformat(data["birth"]) if data["birth"] else None
     data["emails"], data["phones"] = frozenset(data["emails"]), frozenset(data["phones"])
@@ -117,7 +117,7 @@ class IdentityTables:
             record = row["record"]
             if record in graph.profiles:
                 continue
-            graph.profiles[record] = _profile(row["profile"])
+            graph.profiles[record] = profile_of(row["profile"])
             graph.customer_of[record] = row["customer"]
             graph.members[row["customer"]].add(record)
             if row["pinned"]:
