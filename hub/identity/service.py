@@ -26,6 +26,7 @@ from hub.store import Store
 __all__ = ["IdentityService", "UnknownCustomer"]
 
 TRACKING = "identity"
+NOTIFICATIONS_PER_STEP = 5000  # log entries read per step: one neighbourhood load and one commit each
 _ATTEMPTS = 5
 _SOURCE_TOPICS = tuple(
     f":{SourceCustomer.__name__}.{e.__name__}" for e in (SourceCustomer.Registered, SourceCustomer.Changed)
@@ -56,16 +57,17 @@ class IdentityService:
         position = self.store.position(TRACKING)
         resolved = 0
         while True:
-            notifications = self.store.notifications(position, self.batch_size, upto)
+            notifications = self.store.notifications(position, NOTIFICATIONS_PER_STEP, upto)
             if not notifications:
                 return resolved
-            causes: dict[UUID, Provenance] = {}  # per record changed: the message that changed it last
+            changes: dict[UUID, list[Any]] = {}  # per record changed: its events in this step
             for notification in notifications:
                 if notification.topic.endswith(_SOURCE_TOPICS):  # decode only what concerns us
                     event = self.store.decode(notification)
-                    causes[event.originator_id] = event.provenance
-            profiles = self._profiles(list(causes))
-            cause = {p.record: causes[customer_id(*p.record.split(":", 1))] for p in profiles}
+                    changes.setdefault(event.originator_id, []).append(event)
+            profiles = self._profiles(changes)
+            # The message that changed each record last is the cause of what is decided about it.
+            cause = {p.record: changes[customer_id(*p.record.split(":", 1))][-1].provenance for p in profiles}
             reached = notifications[-1].id
             self._decide(
                 profiles,
@@ -78,11 +80,23 @@ class IdentityService:
             position = reached
             resolved += len(profiles)
 
-    def _profiles(self, ids: list[UUID]) -> list[Profile]:
-        customers = self.store.replay(ids)
+    def _profiles(self, changes: dict[UUID, list[Any]]) -> list[Profile]:
+        """The records' current state: a record registered in this step is its own events folded;
+        only records that existed before are replayed from the log."""
+        states: dict[UUID, Any] = {}
+        earlier = []
+        for key, events in changes.items():
+            if isinstance(events[0], SourceCustomer.Registered):
+                state = None
+                for event in events:
+                    state = event.mutate(state)
+                states[key] = state
+            else:
+                earlier.append(key)
+        states.update(self.store.replay(earlier))
         return [
             normalise(f"{c.system}:{c.customer_ref}", c.fields, self.region(c.system))
-            for c in (customers[i] for i in ids if i in customers)
+            for c in (states[key] for key in changes if key in states)
         ]
 
     # -- re-matching ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import date
 from typing import Any
 
@@ -22,8 +22,11 @@ from hub.store import Store
 __all__ = ["IdentityTables", "Loaded", "profile_of"]
 
 
+_FIELDS = tuple(f.name for f in fields(Profile))
+
+
 def _profile_json(p: Profile) -> str:
-    data = asdict(p)
+    data = {name: getattr(p, name) for name in _FIELDS}  # dataclasses.asdict deep-copies: slow
     data["birth"] = p.birth.isoformat() if p.birth else None
     data["emails"], data["phones"] = sorted(p.emails), sorted(p.phones)
     return json.dumps(data, separators=(",", ":"), sort_keys=True)
@@ -169,13 +172,16 @@ class IdentityTables:
     def save(self, cursor: Any, graph: IdentityGraph, before: Loaded, changed: Iterable[Profile]) -> None:
         sql = self.store.sql
         changed = list(changed)
-        for profile in changed:
-            cursor.execute(sql("DELETE FROM hub_identity_keys WHERE record = ?"), [profile.record])
-            keys = blocking_keys(profile) | ({name} if (name := name_key(profile)) else set())  # + search
-            cursor.executemany(
-                sql("INSERT INTO hub_identity_keys (key, record) VALUES (?, ?)"),
-                [(key, profile.record) for key in sorted(keys)],
+        records = [p.record for p in changed]
+        for start in range(0, len(records), 500):
+            chunk = records[start : start + 500]
+            cursor.execute(
+                sql(f"DELETE FROM hub_identity_keys WHERE record IN ({','.join('?' * len(chunk))})"), chunk
             )
+        cursor.executemany(
+            sql("INSERT INTO hub_identity_keys (key, record) VALUES (?, ?)"),
+            [(key, profile.record) for profile in changed for key in sorted(_stored_keys(profile))],
+        )
         touched = {p.record for p in changed}
         touched |= {r for r, c in graph.customer_of.items() if before.customer_of.get(r) != c}
         touched |= {r for r in graph.pinned ^ before.pinned}
@@ -216,6 +222,12 @@ class IdentityTables:
             ),
             [(r, o, i) for r, (o, i) in graph.merged_from.items() if before.merged_from.get(r) != (o, i)],
         )
+
+
+def _stored_keys(profile: Profile) -> set[str]:
+    """The blocking keys, and the name as a key for search only."""
+    name = name_key(profile)
+    return blocking_keys(profile) | ({name} if name else set())
 
 
 def _kinds(together: set[frozenset[str]], apart: set[frozenset[str]]) -> dict[frozenset[str], str]:
