@@ -38,6 +38,7 @@ def write_call_centre_files(
                 {
                     "call_id": f"C-{number:03d}-{attempt}",
                     "started_at": at.strftime("%Y-%m-%d %H:%M:%S"),
+                    "caller_id": f"T-{number:06d}",
                     "caller_number": shown,
                     "agent": rng.choice(AGENTS),
                     "direction": "in",
@@ -60,6 +61,7 @@ def write_call_centre_files(
                         "currency": "EUR",
                         "total": str(total),
                         "caller": {
+                            "id": f"T-{number:06d}",
                             "number": shown,
                             "first_name": caller.given,
                             "last_name": caller.family,
@@ -75,6 +77,7 @@ def write_call_centre_files(
         {
             "call_id": "C-999-0",
             "started_at": (now - timedelta(hours=3)).strftime("%Y-%m-%d %H:%M:%S"),
+            "caller_id": "T-000000",
             "caller_number": "anonymous",
             "agent": "jon",
             "direction": "in",

@@ -13,10 +13,10 @@ from hub.settings import SystemConfig
 from tests.conftest import TEST_SYSTEMS
 from tests.shop_messages import order
 
-CALLS = """call_id,started_at,caller_number,agent,direction,duration_s,outcome,order_no
-C-1,2026-11-20 10:31:05,+1 555-625-1199,mara,in,312,order,CC-1042
-C-2,2026-11-21 16:02:40,+1 555-625-1199,jon,out,95,callback,
-C-3,2026-11-21 16:10:00,anonymous,jon,in,45,info,
+CALLS = """call_id,started_at,caller_id,caller_number,agent,direction,duration_s,outcome,order_no
+C-1,2026-11-20 10:31:05,T-17,+1 555-625-1199,mara,in,312,order,CC-1042
+C-2,2026-11-21 16:02:40,T-17,+1 555-625-1199,jon,out,95,callback,
+C-3,2026-11-21 16:10:00,T-0,anonymous,jon,in,45,info,
 """
 
 PHONE_ORDER = {
@@ -26,6 +26,7 @@ PHONE_ORDER = {
     "total": "64.80",
     "agent": "mara",
     "caller": {
+        "id": "T-17",
         "number": "+1 555-625-1199",
         "first_name": "Bob",
         "last_name": "Norman",
@@ -56,10 +57,10 @@ def test_web_and_phone_orders_are_one_customer_with_the_calls(
         take_file(hub, hub.receive, "callcentre", path)
     hub.process()
 
-    customer = hub.customers.resolve("callcentre:+15556251199")
+    customer = hub.customers.resolve("callcentre:T-17")
     assert hub.customers.resolve("shopify:207119551") == customer
     view = hub.customers.show(customer)
-    assert sorted(i["record"] for i in view["identities"]) == ["callcentre:+15556251199", "shopify:207119551"]
+    assert sorted(i["record"] for i in view["identities"]) == ["callcentre:T-17", "shopify:207119551"]
     assert sorted((o["system"], o["channel"]) for o in view["orders"]) == [
         ("callcentre", "phone"),
         ("shopify", "web"),
