@@ -10,13 +10,14 @@ older than the last one applied changes nothing, whatever order the sources deli
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 
 from aggregates.identity import activity_id
 from aggregates.provenance import Provenance
+from aggregates.stamps import utc_stamp
 
 __all__ = ["CLOSED_STATUSES", "CustomerCase", "CustomerInteraction"]
 
@@ -40,11 +41,34 @@ class _Snapshots(Aggregate):
         self.system, self.ref, self.customer = system, ref, customer
         self.fields, self.as_of = dict(fields), as_of
 
+    @classmethod
+    def _first(
+        cls,
+        created: type[Any],
+        kind: str,
+        system: str,
+        ref: str,
+        customer: str,
+        fields: dict[str, Any],
+        provenance: Provenance,
+        as_of: datetime | None,
+    ) -> Any:
+        return cls._create(
+            created,
+            id=activity_id(kind, system, ref),
+            system=system,
+            ref=ref,
+            customer=customer,
+            fields=fields,
+            provenance=provenance,
+            as_of=utc_stamp(as_of),
+        )
+
     def _diff(
         self, customer: str, fields: dict[str, Any], as_of: datetime | None
     ) -> tuple[dict[str, Any], str | None]:
         """What a snapshot changes; nothing when it is older than the one applied."""
-        stamp = _utc(as_of)
+        stamp = utc_stamp(as_of)
         if stamp is not None and self.as_of is not None and stamp < self.as_of:
             return {}, stamp
         changes = {k: v for k, v in fields.items() if self.fields.get(k) != v}
@@ -88,16 +112,7 @@ class CustomerInteraction(_Snapshots):
         provenance: Provenance,
         as_of: datetime | None,
     ) -> CustomerInteraction:
-        return cls._create(
-            cls.Recorded,
-            id=activity_id("interaction", system, ref),
-            system=system,
-            ref=ref,
-            customer=customer,
-            fields=fields,
-            provenance=provenance,
-            as_of=_utc(as_of),
-        )
+        return cls._first(cls.Recorded, "interaction", system, ref, customer, fields, provenance, as_of)
 
     def correct(
         self, *, customer: str, fields: dict[str, Any], provenance: Provenance, as_of: datetime | None
@@ -151,16 +166,7 @@ class CustomerCase(_Snapshots):
         provenance: Provenance,
         as_of: datetime | None,
     ) -> CustomerCase:
-        return cls._create(
-            cls.Opened,
-            id=activity_id("case", system, ref),
-            system=system,
-            ref=ref,
-            customer=customer,
-            fields=fields,
-            provenance=provenance,
-            as_of=_utc(as_of),
-        )
+        return cls._first(cls.Opened, "case", system, ref, customer, fields, provenance, as_of)
 
     @property
     def closed(self) -> bool:
@@ -194,7 +200,3 @@ def _closed(fields: dict[str, Any]) -> bool:
 
 def _escalated(fields: dict[str, Any]) -> bool:
     return bool(fields.get("escalated")) or fields.get("status") == "escalated"
-
-
-def _utc(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="microseconds")

@@ -9,13 +9,14 @@ processed in either order) ends in the same state.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 
 from aggregates.identity import customer_id
 from aggregates.provenance import Provenance
+from aggregates.stamps import utc_stamp
 
 __all__ = ["PERSONAL_FIELDS", "SourceCustomer"]
 
@@ -94,20 +95,15 @@ class SourceCustomer(Aggregate):
             customer_ref=customer_ref,
             fields=fields,
             provenance=provenance,
-            as_of=_utc(as_of),
+            as_of=utc_stamp(as_of),
         )
 
     def update(
         self, *, fields: dict[str, Any], provenance: Provenance, as_of: datetime | None = None
     ) -> None:
-        stamp = _utc(as_of)
+        stamp = utc_stamp(as_of)
         if stamp is not None and self.as_of is not None and stamp < self.as_of:
             return  # an older snapshot than the one applied: it says nothing new
         changes = {k: v for k, v in fields.items() if self.fields.get(k) != v}
         if changes:
             self.trigger_event(self.Changed, changes=changes, provenance=provenance, as_of=stamp)
-
-
-def _utc(moment: datetime | None) -> str | None:
-    """Comparable as text: one zone, one precision."""
-    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="microseconds")

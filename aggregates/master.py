@@ -9,13 +9,14 @@ last one *from the same system* changes nothing.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 
 from aggregates.identity import master_id
 from aggregates.provenance import Provenance
+from aggregates.stamps import utc_stamp
 
 __all__ = ["MasterRecord"]
 
@@ -58,18 +59,14 @@ class MasterRecord(Aggregate):
             ref=ref,
             fields=fields,
             provenance=provenance,
-            as_of=_utc(as_of),
+            as_of=utc_stamp(as_of),
         )
 
     def update(self, *, fields: dict[str, Any], provenance: Provenance, as_of: datetime | None) -> None:
-        stamp = _utc(as_of)
+        stamp = utc_stamp(as_of)
         known = self.seen.get(provenance["system"])
         if stamp is not None and known is not None and stamp < known:
             return  # older than what this system said last
         changes = {k: v for k, v in fields.items() if self.fields.get(k) != v}
         if changes:
             self.trigger_event(self.Changed, changes=changes, provenance=provenance, as_of=stamp)
-
-
-def _utc(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="microseconds")
