@@ -302,11 +302,24 @@ class Store:
         """Rows of ``statement`` (``?`` placeholders, ``{marks}`` where the IN list goes) for many
         values, 500 at a time (SQLite's parameter limit); ``extra`` parameters follow the list."""
         found: list[Any] = []
+        for _ in self._each_in(cursor, statement, values, extra):
+            found.extend(cursor.fetchall())
+        return found
+
+    def execute_in(
+        self, cursor: Any, statement: str, values: Sequence[Any], extra: Sequence[Any] = ()
+    ) -> None:
+        """``statement`` (an UPDATE or DELETE with ``{marks}``) for many values, 500 at a time."""
+        for _ in self._each_in(cursor, statement, values, extra):
+            pass
+
+    def _each_in(
+        self, cursor: Any, statement: str, values: Sequence[Any], extra: Sequence[Any]
+    ) -> Iterator[None]:
         for start in range(0, len(values), 500):
             chunk = list(values[start : start + 500])
             cursor.execute(self.sql(statement.format(marks=",".join("?" * len(chunk)))), [*chunk, *extra])
-            found.extend(cursor.fetchall())
-        return found
+            yield
 
     def rowcount(self, cursor: Any) -> int:
         """Rows changed by the last statement (eventsourcing's SQLite cursor hides it)."""

@@ -16,6 +16,7 @@ import tempfile
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import typer
@@ -376,8 +377,8 @@ def _customers(hub: Hub) -> None:
     for combination, count in mix.most_common(6):
         console.print(f"  {count:>3}  {combination}", highlight=False)
     ranked = sorted(shared, key=lambda c: (-len(systems[c]), "callcentre" not in systems[c], c))
-    for customer in ranked[:3]:
-        view = hub.customers.show(customer)
+    views = [hub.customers.show(customer) for customer in ranked]
+    for customer, view in zip(ranked[:3], views, strict=False):
         console.print(f"  [bold]{display_name(view['golden'])}[/] ({customer})", highlight=False)
         for identity in view["identities"]:
             link = next((d for d in reversed(identity["decisions"]) if d["kind"] == "link"), None)
@@ -389,15 +390,14 @@ def _customers(hub: Hub) -> None:
                 f"    {identity['record']} ~ {link['other']}: score {link['score']:.1f} ({levels})",
                 highlight=False,
             )
-    _agent_view(hub, ranked)
+    _agent_view(views)
     console.print(
         "  hub customers search NAME / show ID / review   the customers, their evidence, the review band"
     )
 
 
-def _agent_view(hub: Hub, ranked: list[str]) -> None:
+def _agent_view(views: list[dict[str, Any]]) -> None:
     """The 360 view of a customer who calls, orders on two channels and has a case open."""
-    views = [hub.customers.show(customer) for customer in ranked]
     candidates = [v for v in views if len(v["value"]["channels"]) > 1 and v["interactions"]]
     if not candidates:
         return

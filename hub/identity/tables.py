@@ -172,12 +172,9 @@ class IdentityTables:
     def save(self, cursor: Any, graph: IdentityGraph, before: Loaded, changed: Iterable[Profile]) -> None:
         sql = self.store.sql
         changed = list(changed)
-        records = [p.record for p in changed]
-        for start in range(0, len(records), 500):
-            chunk = records[start : start + 500]
-            cursor.execute(
-                sql(f"DELETE FROM hub_identity_keys WHERE record IN ({','.join('?' * len(chunk))})"), chunk
-            )
+        self.store.execute_in(
+            cursor, "DELETE FROM hub_identity_keys WHERE record IN ({marks})", [p.record for p in changed]
+        )
         cursor.executemany(
             sql("INSERT INTO hub_identity_keys (key, record) VALUES (?, ?)"),
             [(key, profile.record) for profile in changed for key in sorted(_stored_keys(profile))],

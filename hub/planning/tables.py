@@ -162,17 +162,13 @@ class PlanningTables:
             tracked = apply_event(orders.get(key), event)
             if tracked is not None:
                 orders[key] = tracked
-        touched: set[str] = set()
-        for chunk in _chunks(ids):
-            marks = ",".join("?" * len(chunk))
-            cursor.execute(
-                self.store.sql(f"SELECT DISTINCT sku FROM {self.demand} WHERE order_id IN ({marks})"),
-                list(chunk),
+        touched = {
+            row["sku"]
+            for row in self.store.select_in(
+                cursor, f"SELECT DISTINCT sku FROM {self.demand} WHERE order_id IN ({{marks}})", ids
             )
-            touched.update(row["sku"] for row in cursor.fetchall())
-            cursor.execute(
-                self.store.sql(f"DELETE FROM {self.demand} WHERE order_id IN ({marks})"), list(chunk)
-            )
+        }
+        self.store.execute_in(cursor, f"DELETE FROM {self.demand} WHERE order_id IN ({{marks}})", ids)
         rows = [
             (
                 line.order_id,
