@@ -162,11 +162,13 @@ def _birth(rng: random.Random) -> date:
 
 def _email(rng: random.Random, given: str, family: str, birth: date | None, taken: set[str]) -> str:
     """A mailbox of its own: e-mail addresses are personal (a clash gets digits appended)."""
+    from hub.identity.normalise import canonical_email
+
     email = _mailbox(rng, given, family, birth)
-    while email in taken:
+    while canonical_email(email) in taken:  # Gmail ignores dots: "a.b" and "ab" are one mailbox
         local, domain = email.split("@")
         email = f"{local}{rng.randint(1, 9)}@{domain}"
-    taken.add(email)
+    taken.add(canonical_email(email) or email)
     return email
 
 

@@ -11,11 +11,12 @@ reading is kept.
 from __future__ import annotations
 
 from datetime import date
+from importlib.resources import files
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
-from hub.identity.normalise import Profile
+from hub.identity.normalise import NICKNAMES, Profile
 
 __all__ = ["Pattern", "compare"]
 
@@ -23,19 +24,48 @@ Pattern = dict[str, str]
 _RANK = {"exact": 4, "close": 3, "initial": 2, "diff": 0, "missing": 1}
 
 
+_GIVEN_NAMES = frozenset(
+    word
+    for line in (files("hub.identity") / "data" / "given_names.txt").read_text("utf-8").splitlines()
+    if not line.startswith("#")
+    for word in line.split()
+)
+_SHORT_FORMS: dict[str, tuple[str, ...]] = {}
+for _short, _full in NICKNAMES.items():
+    _SHORT_FORMS[_full] = (*_SHORT_FORMS.get(_full, ()), _short)
+
+
+def _forms(name: str) -> tuple[str, ...]:
+    """A name as normalised, and the short forms of its first word: a typo may have hit the short
+    form ("Hasn" for Hans, normalised to Johannes), and a swapped record's family-name field holds
+    the short form unexpanded."""
+    first, _, rest = name.partition(" ")
+    return (name, *(f"{short} {rest}".strip() for short in _SHORT_FORMS.get(first, ())))
+
+
+def _spelling(a: str, b: str) -> str:
+    if a == b or a.split(" ")[0] == b.split(" ")[0]:
+        return "exact"
+    shortest, longest = sorted((len(a), len(b)))
+    if a.split(" ")[0] in _GIVEN_NAMES and b.split(" ")[0] in _GIVEN_NAMES:
+        return "diff"  # Helen and Helene, Johanna and Johannes: two names, not a typo
+    edits = DamerauLevenshtein.distance(a, b)
+    if edits == 1 and (shortest >= 4 or (shortest == 3 and longest == 4)):
+        # a typo: a letter swapped, changed, lost or doubled ("Ema"/"Emma"); but two different
+        # three-letter names ("jan"/"jon") are two names
+        return "close"
+    if edits == 2 and shortest >= 8 and JaroWinkler.similarity(a, b) >= 0.9:
+        return "close"  # two typos in a long name
+    return "diff"
+
+
 def _name(a: str, b: str, *, initials: bool = False) -> str:
     if not a or not b:
         return "missing"
-    if a == b or a.split(" ")[0] == b.split(" ")[0]:
-        return "exact"
-    shortest, edits = min(len(a), len(b)), DamerauLevenshtein.distance(a, b)
-    if (shortest >= 4 and edits == 1) or (
-        shortest >= 8 and edits == 2 and JaroWinkler.similarity(a, b) >= 0.9
-    ):
-        return "close"  # a typo; "andreas"/"andrew" are similar but two names, "jan"/"jon" too
-    if initials and (len(a) == 1 or len(b) == 1) and a[0] == b[0]:
-        return "initial"
-    return "diff"
+    level = max((_spelling(x, y) for x in _forms(a) for y in _forms(b)), key=_RANK.__getitem__)
+    if level == "diff" and initials and (len(a) == 1 or len(b) == 1) and a[0] == b[0]:
+        return "initial"  # of the name itself: "P." is not Margaret, though Peggy is
+    return level
 
 
 def _birth(a: date | None, b: date | None) -> str:
@@ -71,7 +101,9 @@ def compare(a: Profile, b: Profile) -> tuple[Pattern, bool]:
     straight = (_name(a.given, b.given, initials=True), _name(a.family, b.family))
     # Read crosswise, either record may be the swapped one, so which comparison is the first
     # name's is unknown: the weaker counts as the first name (the stronger as the family name).
-    crosswise = sorted((_name(a.given, b.family, initials=True), _name(a.family, b.given)), key=_RANK.get)
+    crosswise = sorted(
+        (_name(a.given, b.family, initials=True), _name(a.family, b.given, initials=True)), key=_RANK.get
+    )
     flip = sum(_RANK[x] for x in crosswise) > sum(_RANK[x] for x in straight) + 2
     given, family = (crosswise[0], crosswise[1]) if flip else straight
     pattern = {

@@ -16,9 +16,11 @@ What the independence assumption gets wrong is handled as rules, named in the ev
   rest says (``rule: different_person``) - twins and siblings never merge; when only one of
   them clearly differs (a father and son of one name, a couple at one address) and nothing
   personal agrees (the e-mail, a tax id, for a first name also the birth date), the pair is
-  never linked automatically, at most sent to review; nor is a pair whose first names differ by a
-  typo and whose birthdays by a day or a digit, unless the e-mail or a tax id agrees (twins:
-  Marie and Maria).
+  never linked automatically, at most sent to review (and as a member of a customer, such a
+  record keeps the other out: a chain cannot glue them); nor is a pair whose first names differ
+  by a typo and whose birthdays by a day or a digit, unless the e-mail or a tax id agrees (twins:
+  Marie and Maria), nor one whose first name is an initial and whose birth dates do not agree
+  (the household says the family, the initial not which member).
 """
 
 from __future__ import annotations
@@ -89,10 +91,14 @@ class MatchModel:
         if given == "diff" and birth == "diff":
             return Score(min(total, self.veto - 1), weights, "different_person")
         personal = pattern.get("email") == "exact" or pattern.get("tax_id") == "exact"
-        if given == "diff" and not (personal or birth == "exact") and total >= self.link:
-            return Score(round(self.link - 0.001, 3), weights, "given_names_differ")  # a steward decides
-        if birth == "diff" and not personal and total >= self.link:
-            return Score(round(self.link - 0.001, 3), weights, "birth_dates_differ")
+        if given == "diff" and not (personal or birth == "exact"):
+            # a steward decides; and as a member of a customer, someone else: keeps a chain apart
+            return Score(min(total, round(self.link - 0.001, 3)), weights, "given_names_differ")
+        if birth == "diff" and not personal:  # a father and son of one name: as given names above
+            return Score(min(total, round(self.link - 0.001, 3)), weights, "birth_dates_differ")
+        if given == "initial" and not (personal or birth in ("exact", "transposed")) and total >= self.link:
+            # "H. Horn" at the Horns' address and number: Helen, or her twin Hannah?
+            return Score(round(self.link - 0.001, 3), weights, "initial_only")
         if given in ("close", "initial") and birth == "near" and not personal and total >= self.link:
             # Marie and Maria, born five days apart at one address: twins far more often than two typos
             return Score(round(self.link - 0.001, 3), weights, "possible_twins")

@@ -9,7 +9,11 @@ Joining is by *every* member, not by one: a record joins a customer when its bes
 reaches the link threshold and no member is clearly someone else (a score below the veto
 threshold - evidence against, not merely too little evidence for - or a rule that keeps the
 pair apart). So A~B and B~C cannot glue A to C when A and C differ;
-C stays apart and the B-C pair goes to review. A changed record is re-resolved: if it no longer
+C stays apart and the B-C pair goes to review. A record that matches two customers who clearly
+differ from each other (a typo of either twin's name) joins neither: a steward decides. One that
+matches two customers who could be one person (each knew too little of the other: one the
+e-mail, the other the address) joins them into one (``merge``, by the matcher, with the
+evidence of the bridging pair). A changed record is re-resolved: if it no longer
 belongs, it leaves (``unlink``), and a customer it held together falls apart into its linked
 parts (``split``).
 
@@ -144,6 +148,13 @@ class Resolver:
             elif best >= self.model.review:
                 review.append((best, best_mate))
         target = max(accepted)[1:] if accepted else None
+        if target is not None and max(accepted)[0] != float("inf"):
+            rivals = [
+                (b, c, m) for b, c, m in accepted if c != target[0] and not self._compatible(target[0], c)
+            ]
+            if rivals:  # "H. Horn" matches Helen and her twin Hannah: a steward decides which
+                review += [(b, m) for b, _, m in (max(accepted), *rivals)]
+                target = None
         if target is None and current is not None and g.members.get(current, set()) <= {record}:
             return self._reviews(record, review, score)  # alone, and still no one's: it stays
         if current is not None and (target is None or target[0] != current):
@@ -168,7 +179,42 @@ class Resolver:
             customer = g.new_customer(record)
             g.assign(record, customer)
             decisions.append(Decision("new", record, customer, model=self.model.version))
+        if target is not None:
+            for _, customer, mate in sorted(accepted, reverse=True):
+                if customer != g.customer_of[record] and customer in g.members:
+                    decisions += self._bridge(record, customer, mate, score(mate))
         return decisions + self._reviews(record, review, score)
+
+    def _bridge(
+        self, record: str, other: str, mate: str, scored: tuple[Score, dict[str, str], bool]
+    ) -> list[Decision]:
+        """The record links two customers that arrived apart (neither knew enough of the other):
+        they become one, unless a steward placed any of them or any two of their members clearly
+        differ, so a bridge never glues two people together."""
+        g = self.graph
+        customer = g.customer_of[record]
+        moving = sorted(g.members[other])
+        if any(r in g.pinned for r in moving) or not self._compatible(customer, other):
+            return []
+        s, pattern, swapped = scored
+        for r in moving:
+            g.assign(r, customer)
+        g.links[frozenset((record, mate))] = s.total
+        evidence = {"records": moving, "via": record, "mate": mate, **self._evidence(s, pattern, swapped)}
+        return [Decision("merge", None, customer, other, s.total, evidence, self.model.version)]
+
+    def _compatible(self, one: str, other: str) -> bool:
+        """Could the two customers be one: no two of their members clearly differ, and no
+        steward kept any two of them apart."""
+        g = self.graph
+        for a in g.members[one]:
+            for b in g.members[other]:
+                if frozenset((a, b)) in g.apart:
+                    return False
+                s = self.model.score(compare(g.profiles[a], g.profiles[b])[0])
+                if s.rule or s.total < self.model.veto:
+                    return False
+        return True
 
     def _reviews(
         self,

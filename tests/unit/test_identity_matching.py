@@ -65,12 +65,30 @@ def test_typos_swapped_names_and_day_month_swaps_still_agree() -> None:
     assert blocking_keys(base) & blocking_keys(swapped)  # found despite the swap
 
 
+def test_given_names_compare_as_typed_and_as_known_names() -> None:
+    def given(a: str, b: str) -> str:
+        return compare(person("crm:1", given_name=a), person("shop:1", given_name=b))[0]["given"]
+
+    assert given("Hans", "Hasn") == "close"  # the typo hit the short form of Johannes
+    assert given("Betty", "Bety") == "close" and given("Ema", "Emma") == "close"
+    assert given("Jan", "Jon") == "diff"  # two three-letter names
+    assert given("Helen", "Helene") == given("Johanna", "Johannes") == "diff"  # two known names
+    assert given("Margaret", "P.") == "diff" and given("Margaret", "M.") == "initial"  # not by Peggy
+    lena = person("crm:2", given_name="Fischer", family_name="Lena", emails=[], phones=[])
+    pattern, flipped = compare(person("shop:2", given_name="Lena", family_name="Fischer"), lena)
+    assert flipped and pattern["given"] == pattern["family"] == "exact"  # swapped, short form kept
+
+
 def test_family_members_twins_and_namesakes_are_kept_apart_by_rules() -> None:
     base = person("crm:1")
     sister = person("crm:2", given_name="Berta", birth_date="1980-11-30", emails=[])
     assert score(base, sister).rule == "different_person" and score(base, sister).total < DEFAULT_MODEL.veto
-    twin = person("crm:3", given_name="Anne", birth_date="1984-03-12", emails=[])
-    assert score(base, twin).rule == "possible_twins" and score(base, twin).total < DEFAULT_MODEL.link
+    twin = person("crm:3", given_name="Anne", birth_date="1984-03-12", emails=[])  # two names, not a typo
+    assert score(base, twin).rule == "given_names_differ" and score(base, twin).total < DEFAULT_MODEL.link
+    typed = person("crm:3", given_name="Anan", birth_date="1984-03-12", emails=[])  # a typo, or a twin?
+    assert score(base, typed).rule == "possible_twins" and score(base, typed).total < DEFAULT_MODEL.link
+    initial = person("crm:6", given_name="A.", birth_date=None, emails=[])  # which of the household?
+    assert score(base, initial).rule == "initial_only" and score(base, initial).total < DEFAULT_MODEL.link
     father = person("crm:4", birth_date="1950-01-01", emails=[])  # same name, same house
     assert score(base, father).rule == "birth_dates_differ"
     elsewhere = person(
@@ -94,6 +112,28 @@ def test_a_chain_does_not_glue_two_different_people() -> None:
         resolver.resolve(p)
     placed = resolver.graph.customer_of
     assert placed["crm:a"] == placed["shop:b"] != placed["erp:c"]
+
+
+def test_a_record_that_bridges_two_customers_merges_them_unless_they_clearly_differ() -> None:
+    resolver = Resolver()
+    mail = person("shop:m", birth_date=None, phones=[], addresses=[])  # name and e-mail only
+    home = person("erp:h", emails=[], birth_date=None)  # name, phone and address only
+    resolver.resolve(mail)
+    resolver.resolve(home)
+    placed = resolver.graph.customer_of
+    assert placed["shop:m"] != placed["erp:h"]  # nothing in common but the name
+    decisions = resolver.resolve(person("crm:b"))  # knows both the e-mail and the address
+    assert [d.kind for d in decisions] == ["link", "merge"]
+    assert len({placed["shop:m"], placed["erp:h"], placed["crm:b"]}) == 1
+    assert decisions[1].evidence["via"] == "crm:b"
+
+    twins = Resolver()
+    twins.resolve(person("crm:anna", emails=[], phones=[]))
+    twins.resolve(person("crm:anke", given_name="Anke", birth_date="1984-03-20", emails=[], phones=[]))
+    decisions = twins.resolve(person("shop:a", given_name="Anka", birth_date=None, emails=[]))
+    # "Anka Schneider" at the twins' address is a typo of either, who clearly differ: a steward decides
+    assert [d.kind for d in decisions] == ["new", "review", "review"]
+    assert len(set(twins.graph.customer_of.values())) == 3
 
 
 def test_a_changed_record_leaves_and_what_it_held_together_splits() -> None:
