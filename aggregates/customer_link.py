@@ -21,6 +21,8 @@ __all__ = ["CustomerLink"]
 
 class CustomerLink(Aggregate):
     class Opened(Aggregate.Created):
+        """How logs written before ``Placed`` begin: the record alone, its first decision next."""
+
         class_version = 1
         record: str  # "system:ref"
         provenance: Provenance  # the source message that first brought the record
@@ -41,13 +43,43 @@ class CustomerLink(Aggregate):
             if self.customer is not None:
                 link.customer = self.customer
 
+    class Placed(Decided, Aggregate.Created):
+        """The first decision about a record, which also begins its log: one event, not two, for
+        every record the hub sees (a reader of decisions takes it as one: it is a ``Decided``)."""
+
+        class_version = 1
+
     def __init__(self, record: str, provenance: Provenance) -> None:
         self.record = record
         self.customer: str | None = None
 
     @classmethod
-    def open(cls, record: str, provenance: Provenance) -> CustomerLink:
-        return cls._create(cls.Opened, id=link_id(record), record=record, provenance=provenance)
+    def place(
+        cls,
+        record: str,
+        *,
+        kind: str,
+        customer: str | None,
+        other: str | None,
+        score: float | None,
+        evidence: dict[str, Any],
+        model: str | None,
+        by: str,
+        provenance: Provenance,
+    ) -> CustomerLink:
+        return cls._create(
+            cls.Placed,
+            id=link_id(record),
+            record=record,
+            kind=kind,
+            customer=customer,
+            other=other,
+            score=score,
+            evidence=evidence,
+            model=model,
+            by=by,
+            provenance=provenance,
+        )
 
     def decide(
         self,

@@ -1,20 +1,26 @@
 """Identity resolution: accuracy on generated data with a known truth, and speed through the hub.
 
-    python bench/identity.py accuracy [--size 5000] [--seeds 3]
+    python bench/identity.py accuracy [--size 5000] [--seeds 3] [--noise realistic|fewer-gaps]
     python bench/identity.py speed [--records 100000] [--backend sqlite|postgres|both]
 
 accuracy: for a two-system link task (persons only, no national id) and a four-system dedup task
 (persons and firms), records are resolved one at a time in random arrival order by the resolver
 (in memory); prints pairwise precision, recall and F1, the share of true clusters reproduced
 exactly, and the links among the hard negatives (twins and family members at one address with
-different first names and birthdays; namesakes in different cities), per seed and as medians.
+different first names and birthdays; namesakes in different cities), per seed and as medians,
+with the recall ceiling of the records themselves: the share of true pairs with any evidence
+beyond the name (``hub.identity.accuracy.recall_ceiling``) and the F1 that recall would give at
+precision 1.
 
 speed: the dedup task's records go through the whole hub (inbox, mapping, SourceCustomer
 aggregates, identity resolution with its tables and CustomerLink events, the customers
-projection) in batches of 1,000; prints records/s for the first 10 % and the last 10 % (how the
-per-record cost grows), the raw limit of the same backend (plain indexed point lookups, the
-reads a record's neighbourhood needs), and then ``customers show`` latency p50/p99 over 1,000
-random customers. PostgreSQL: HUB_BENCH_DATABASE_URL or HUB_TEST_DATABASE_URL (an admin URL; a
+projection) in batches of 1,000; prints records/s overall and of identity resolution alone, the
+raw limit of the same backend (plain indexed point lookups, the reads a record's neighbourhood
+needs), and then ``customers show`` latency p50/p99 over 1,000 random customers. How the
+per-record cost grows with the data is measured on probes of the same mix at each tenth (half
+further records of people already known, half new people): early in a random arrival order
+most records are new people, late most join someone, so the stream's own tenths would compare
+different work. PostgreSQL: HUB_BENCH_DATABASE_URL or HUB_TEST_DATABASE_URL (an admin URL; a
 database is created and dropped per run).
 """
 
@@ -37,42 +43,61 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hub.bootstrap import bootstrap  # noqa: E402
-from hub.demo.people import dedup_task, hard_negatives, link_task, population  # noqa: E402
-from hub.identity.accuracy import measure  # noqa: E402
+from hub.demo.people import (  # noqa: E402
+    FEWER_GAPS,
+    REALISTIC,
+    Entity,
+    Noise,
+    Record,
+    dedup_task,
+    hard_negatives,
+    link_task,
+    population,
+    record_of,
+)
+from hub.identity.accuracy import measure, recall_ceiling  # noqa: E402
 from hub.identity.normalise import normalise  # noqa: E402
 from hub.identity.resolver import Resolver  # noqa: E402
 from hub.runtime import tune_garbage_collector  # noqa: E402
 from hub.settings import HubSettings, SystemConfig  # noqa: E402
 
 PEOPLE = ROOT / "tests" / "fixtures" / "mappings" / "people"
-SYSTEMS = ("shop", "erp", "crm", "phone", "shop-2", "erp-2", "crm-2", "phone-2")
+NOISE = {"realistic": REALISTIC, "fewer-gaps": FEWER_GAPS}
+SYSTEMS = ("shop", "erp", "crm", "phone", "shop-2", "erp-2", "crm-2", "phone-2", "probe", "fresh")
 
 
-def accuracy(size: int, seeds: int) -> None:
+def accuracy(size: int, seeds: int, noise: Noise) -> None:
     results: dict[str, list[tuple[float, float, float, float, int]]] = defaultdict(list)
     for seed in range(1, seeds + 1):
         for name, task in (("two-system link", link_task), ("multi-system dedup", dedup_task)):
             rng = random.Random(seed)
-            records = task(size, rng)
+            records = task(size, rng, noise)
             rng.shuffle(records)
             resolver = Resolver()
+            profiles = {r.record: normalise(r.record, r.fields) for r in records}
             for record in records:
-                resolver.resolve(normalise(record.record, record.fields))
+                resolver.resolve(profiles[record.record])
             placed = resolver.graph.customer_of
-            result = measure(placed, {r.record: r.truth for r in records})
+            truth = {r.record: r.truth for r in records}
+            result = measure(placed, truth)
             hard = _hard_negative_links(task, size, seed, placed)
-            results[name].append((result.precision, result.recall, result.f1, result.clusters_exact, hard))
+            ceiling = recall_ceiling(profiles, truth)
+            row = (result.precision, result.recall, result.f1, result.clusters_exact, hard, ceiling)
+            results[name].append(row)
             print(
                 f"seed {seed} {name}: {len(records):,} records, "
                 f"P {result.precision:.4f} R {result.recall:.4f} "
-                f"F1 {result.f1:.4f}, clusters exact {result.clusters_exact:.4f}, hard-negative links {hard}",
+                f"F1 {result.f1:.4f}, clusters exact {result.clusters_exact:.4f}, "
+                f"hard-negative links {hard}; recall ceiling without name-only links {ceiling:.4f} "
+                f"(F1 {2 * ceiling / (1 + ceiling):.4f})",
                 flush=True,
             )
     for name, rows in results.items():
-        p, r, f, c, h = (statistics.median(x[i] for x in rows) for i in range(5))
+        p, r, f, c, h, top = (statistics.median(x[i] for x in rows) for i in range(6))
         print(
             f"median {name}: P {p:.4f} R {r:.4f} F1 {f:.4f}, clusters exact {c:.4f}, "
-            f"hard-negative links {h:g}"
+            f"hard-negative links {h:g}; recall ceiling without name-only links {top:.4f} "
+            f"(F1 {2 * top / (1 + top):.4f})"
         )
 
 
@@ -132,7 +157,6 @@ def _speed(url: str, wanted: int) -> None:
     records = dedup_task(int(wanted / 2.1), rng)[:wanted]
     rng.shuffle(records)
     print(f"{hub.store.target.display}: {len(records):,} records", flush=True)
-    timings: list[tuple[int, float]] = []
     follow = hub.identity.follow
     resolving = [0.0]
 
@@ -144,9 +168,10 @@ def _speed(url: str, wanted: int) -> None:
             resolving[0] += time.perf_counter() - began
 
     hub.projector.projections["customers"].resolve = timed_follow  # its upstream step
-    resolver_timings: list[float] = []
-    for start in range(0, len(records), 1000):
-        batch = records[start : start + 1000]
+    entities = {e.id: e for e in population(int(wanted / 2.1), random.Random(7))}  # dedup_task's own
+
+    def feed(batch: list[Record]) -> tuple[float, float]:
+        """Seconds through the whole hub, and of those in identity resolution."""
         by_system: dict[str, list[dict[str, object]]] = defaultdict(list)
         for r in batch:
             system, ref = r.record.split(":", 1)
@@ -155,29 +180,38 @@ def _speed(url: str, wanted: int) -> None:
         for system, envelopes in by_system.items():
             hub.receive(system, envelopes)
         hub.process()
-        timings.append((len(batch), time.perf_counter() - began))
-        resolver_timings.append(resolving[0] - resolved_before)
-        if len(timings) % 10 == 0:
-            done = sum(n for n, _ in timings)
-            rate = sum(n for n, _ in timings[-10:]) / sum(t for _, t in timings[-10:])
-            print(f"  {done:,} records, last 10,000 at {rate:,.0f} records/s", flush=True)
-    tenth = max(1, len(timings) // 10)
-    first = sum(n for n, _ in timings[:tenth]) / sum(t for _, t in timings[:tenth])
-    last = sum(n for n, _ in timings[-tenth:]) / sum(t for _, t in timings[-tenth:])
-    total = sum(n for n, _ in timings) / sum(t for _, t in timings)
+        return time.perf_counter() - began, resolving[0] - resolved_before
+
+    main = [0.0, 0.0]
+    probes: list[tuple[int, float, float]] = []
+    for start in range(0, len(records), 1000):
+        spent = feed(records[start : start + 1000])
+        main = [main[0] + spent[0], main[1] + spent[1]]
+        done = start + 1000
+        if done % (len(records) // 10 or 1000) == 0 or done >= len(records):
+            spent = feed(_probe(records[:done], entities, done))
+            probes.append((done, *spent))
+            print(
+                f"  {min(done, len(records)):,} records: probe of {PROBE:,} at "
+                f"{PROBE / spent[0]:,.0f} records/s through the hub, {PROBE / spent[1]:,.0f} resolving",
+                flush=True,
+            )
     raw = _raw_lookups(hub)
+    (n0, hub0, res0), (n1, hub1, res1) = probes[0], probes[-1]
     print(
-        f"  resolved through the hub: {total:,.0f} records/s overall; first 10 % {first:,.0f}/s, last 10 % "
-        f"{last:,.0f}/s (per-record cost grew {first / last:.2f}x); raw indexed lookups {raw:,.0f}/s",
+        f"  resolved through the hub: {len(records) / main[0]:,.0f} records/s overall (inbox, mapping, "
+        f"aggregates, resolution, projections); raw indexed lookups {raw:,.0f}/s",
         flush=True,
     )
     print(
         f"  of that, identity resolution alone (reading the records' events, neighbourhood, decisions, "
-        f"tables and CustomerLink events): {len(records) / resolving[0]:,.0f} records/s, "
-        f"{resolving[0] / sum(t for _, t in timings):.0%} of the time; ratio to raw lookups "
-        f"{len(records) / resolving[0] / raw:.4f}; its per-record cost grew "
-        f"{sum(resolver_timings[-tenth:]) / sum(resolver_timings[:tenth]):.2f}x "
-        "from the first to the last 10 %",
+        f"tables and CustomerLink events): {len(records) / main[1]:,.0f} records/s, "
+        f"{main[1] / main[0]:.0%} of the time; ratio to raw lookups {len(records) / main[1] / raw:.4f}",
+        flush=True,
+    )
+    print(
+        f"  per-record cost of the same mix (half new people, half more records of people known) from "
+        f"{n0:,} to {n1:,} records: through the hub {hub1 / hub0:.2f}x, resolving {res1 / res0:.2f}x",
         flush=True,
     )
     customers = [r["customer"] for r in hub.store.query("SELECT DISTINCT customer FROM hub_cust_members")]
@@ -195,6 +229,20 @@ def _speed(url: str, wanted: int) -> None:
         f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
     )
     hub.close()
+
+
+PROBE = 1000
+
+
+def _probe(loaded: list[Record], entities: dict[str, Entity], done: int) -> list[Record]:
+    """The same mix at every size: half records of people the hub already knows (a record in a
+    further system), half of people new to it."""
+    rng = random.Random(done)
+    known = rng.sample(sorted({r.truth for r in loaded}), PROBE // 2)
+    fresh = population(PROBE // 2, random.Random(-done))
+    return [record_of(entities[e], f"probe:{e}-{done}", rng) for e in known] + [
+        record_of(e, f"fresh:{e.id}-{done}", rng) for e in fresh
+    ]
 
 
 def _raw_lookups(hub: object) -> float:
@@ -218,13 +266,19 @@ def main() -> None:
     acc = sub.add_parser("accuracy")
     acc.add_argument("--size", type=int, default=5000, help="entities per task")
     acc.add_argument("--seeds", type=int, default=3)
+    acc.add_argument(
+        "--noise",
+        choices=sorted(NOISE),
+        default="realistic",
+        help="realistic: the generator's default; fewer-gaps: the same errors, fewer blank fields",
+    )
     spd = sub.add_parser("speed")
     spd.add_argument("--records", type=int, default=100_000)
     spd.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="sqlite")
     args = parser.parse_args()
     tune_garbage_collector()
     if args.part == "accuracy":
-        accuracy(args.size, args.seeds)
+        accuracy(args.size, args.seeds, NOISE[args.noise])
     else:
         speed(args.records, ["sqlite", "postgres"] if args.backend == "both" else [args.backend])
 

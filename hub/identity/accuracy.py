@@ -1,13 +1,17 @@
-"""Pairwise and cluster accuracy of a resolution against a known truth."""
+"""Pairwise and cluster accuracy of a resolution against a known truth, and the recall any
+matcher could reach on the same records without linking on a name alone."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import combinations
 
-__all__ = ["Accuracy", "measure"]
+from hub.identity.compare import compare
+from hub.identity.normalise import Profile
+
+__all__ = ["Accuracy", "measure", "recall_ceiling"]
 
 
 @dataclass(frozen=True)
@@ -48,3 +52,34 @@ def measure(predicted: Mapping[str, str], truth: Mapping[str, str]) -> Accuracy:
     return Accuracy(
         len(real), len(guessed), len(guessed & real), reproduced / len(by_truth) if by_truth else 1.0
     )
+
+
+_NAMES = frozenset({"given", "family", "organisation", "city"})
+_AGREE = frozenset({"exact", "close", "transposed", "near"})
+
+
+def recall_ceiling(profiles: Mapping[str, Profile], truth: Mapping[str, str]) -> float:
+    """The share of true pairs joined by evidence beyond the name: records of one entity that
+    agree, even loosely, on a birth date, e-mail, phone, street, postcode or tax id — directly or
+    through another record of theirs. The rest share nothing but a name, as namesakes do: a
+    matcher that never links on a name alone cannot find them, so this bounds its recall."""
+    by_truth: dict[str, list[Profile]] = defaultdict(list)
+    for record, entity in truth.items():
+        by_truth[entity].append(profiles[record])
+    pairs = joined = 0
+    for group in by_truth.values():
+        part = list(range(len(group)))
+
+        def root(i: int, part: list[int] = part) -> int:
+            while part[i] != i:
+                i = part[i]
+            return i
+
+        for i, j in combinations(range(len(group)), 2):
+            pattern, _ = compare(group[i], group[j])
+            if any(level in _AGREE for a, level in pattern.items() if a not in _NAMES):
+                part[root(i)] = root(j)
+        sizes = Counter(root(i) for i in range(len(group)))
+        pairs += len(group) * (len(group) - 1) // 2
+        joined += sum(n * (n - 1) // 2 for n in sizes.values())
+    return joined / pairs if pairs else 1.0

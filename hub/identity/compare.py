@@ -11,6 +11,7 @@ reading is kept.
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from importlib.resources import files
 
 from rapidfuzz import fuzz
@@ -59,9 +60,12 @@ def _spelling(a: str, b: str) -> str:
     return "diff"
 
 
+@lru_cache(maxsize=1 << 16)  # the same pairs of names come up again and again
 def _name(a: str, b: str, *, initials: bool = False) -> str:
     if not a or not b:
         return "missing"
+    if a == b:
+        return "exact"
     level = max((_spelling(x, y) for x in _forms(a) for y in _forms(b)), key=_RANK.__getitem__)
     if level == "diff" and initials and (len(a) == 1 or len(b) == 1) and a[0] == b[0]:
         return "initial"  # of the name itself: "P." is not Margaret, though Peggy is

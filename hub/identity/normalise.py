@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property, lru_cache
 from typing import Any
 
 import jellyfish
@@ -58,6 +59,11 @@ def plain(text: str | None) -> str:
     """Lower case, umlauts spelled out, accents and punctuation gone, single spaces."""
     if not text:
         return ""
+    return _plain(text)
+
+
+@lru_cache(maxsize=1 << 16)  # names, cities and streets repeat: a spelling is worked out once
+def _plain(text: str) -> str:
     text = text.lower().translate(_UMLAUTS)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
@@ -119,6 +125,11 @@ class Profile:
     country: str
     tax_id: str
 
+    @cached_property
+    def keys(self) -> frozenset[str]:
+        """The blocking keys, worked out once: a record's neighbourhood asks for them often."""
+        return frozenset(_blocking_keys(self))
+
     @property
     def family_code(self) -> str:
         return jellyfish.nysiis(self.family) if self.family else ""
@@ -158,19 +169,28 @@ def name_key(p: Profile) -> str | None:
     return "n:" + ":".join(sorted((p.family_code, p.given_code)))
 
 
-def blocking_keys(p: Profile) -> set[str]:
+def blocking_keys(p: Profile) -> frozenset[str]:
     """Keys under which candidates are looked up: a true match shares at least one of them even
     when most of its attributes are misspelt, missing or swapped."""
+    return p.keys
+
+
+def _blocking_keys(p: Profile) -> set[str]:
     keys = {f"e:{e}" for e in p.emails} | {f"p:{n}" for n in p.phones}
     if p.tax_id:
         keys.add(f"t:{p.tax_id}")
     names = [n for n in (p.family_code, p.given_code) if n]
     if p.kind == "organisation" and p.organisation:
         words = sorted(p.organisation.split(), key=len, reverse=True)
-        keys.add(f"o:{jellyfish.nysiis(words[0])}:{p.postcode or p.city}")
+        if p.postcode or p.city:  # the firm's main word where it is: found despite a typo elsewhere
+            keys.add(f"o:{jellyfish.nysiis(words[0])}:{p.postcode or p.city}")
+        keys.add(f"of:{p.organisation}")  # its whole name, wherever: firms' names are nearly unique
+    if p.postcode and p.given and p.family:
+        # each name's sound with the other's initial, so a typo in either name and swapped names
+        # still meet, but an Anna does not meet every other Anna of the postcode
+        keys.add(f"np:{p.family_code}:{p.given[:1]}:{p.postcode}")
+        keys.add(f"np:{p.given_code}:{p.family[:1]}:{p.postcode}")
     for code in names:  # either name, so swapped given/family names still meet
-        if p.postcode:
-            keys.add(f"np:{code}:{p.postcode}")
         if p.birth:
             keys.add(f"nb:{code}:{p.birth.isoformat()}")
     if p.birth and p.given and p.family:  # misspelt family name and moved house: given + birth day

@@ -186,7 +186,7 @@ class IdentityService:
                 raise UnknownCustomer(str(error.args[0])) from None
             if not write:
                 return [d for d, _ in decisions]
-            events = self._events(decisions)
+            events = self._events(decisions, before.customer_of)
             try:
                 with self.store.transaction() as cursor:
                     self.tables.save(cursor, graph, before, profiles)
@@ -200,31 +200,37 @@ class IdentityService:
             return [d for d, _ in decisions]
         raise AssertionError("unreachable")
 
-    def _events(self, decisions: list[tuple[Decision, Provenance]]) -> list[Any]:
-        """Each decision as an event of every record it placed, with the message that caused it."""
+    def _events(self, decisions: list[tuple[Decision, Provenance]], placed: Iterable[str]) -> list[Any]:
+        """Each decision as an event of every record it placed, with the message that caused it.
+        ``placed``: the records placed before, the only ones with a CustomerLink to read."""
         placements: list[tuple[str, Decision, Provenance]] = []
         for decision, provenance in decisions:
             records = decision.evidence.get("records") if decision.kind in ("merge", "split") else None
             for record in records or [decision.record]:
                 if record is not None:
                     placements.append((record, decision, provenance))
-        links = self.store.replay([link_id(r) for r, _, _ in placements])
+        known = set(placed)
+        links = self.store.replay([link_id(r) for r, _, _ in placements if r in known])
         touched: dict[UUID, CustomerLink] = {}
         for record, decision, provenance in placements:
             key = link_id(record)
-            link = touched.get(key) or links.get(key) or CustomerLink.open(record, provenance)
-            touched[key] = link
             leaving = decision.kind == "unlink"
-            link.decide(
-                kind=decision.kind,
-                customer=None if leaving else decision.customer,
-                other=decision.customer if leaving else decision.other,
-                score=decision.score,
-                evidence=decision.evidence,
-                model=decision.model,
-                by=decision.by,
-                provenance=provenance,
-            )
+            fields = {
+                "kind": decision.kind,
+                "customer": None if leaving else decision.customer,
+                "other": decision.customer if leaving else decision.other,
+                "score": decision.score,
+                "evidence": decision.evidence,
+                "model": decision.model,
+                "by": decision.by,
+                "provenance": provenance,
+            }
+            link = touched.get(key) or links.get(key)
+            if link is None:
+                touched[key] = CustomerLink.place(record, **fields)
+            else:
+                touched[key] = link
+                link.decide(**fields)
         return [e for link in touched.values() for e in link.collect_events()]
 
     # -- stewards -------------------------------------------------------------------------------

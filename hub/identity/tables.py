@@ -55,6 +55,7 @@ class Loaded:
 class IdentityTables:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.crowded: set[str] = set()  # keys seen held by more than MAX_BLOCK records
 
     def create(self, cursor: Any) -> None:
         for statement in (
@@ -92,23 +93,20 @@ class IdentityTables:
         """The neighbourhood of these (new or changed) profiles and of these customers."""
         graph = IdentityGraph()
         wanted = {p.record: p for p in profiles}
-        keys = sorted({k for p in wanted.values() for k in blocking_keys(p)})
-        sizes = {
-            row["key"]: int(row["n"])
-            for row in self.store.select_in(
-                cursor,
-                "SELECT key, COUNT(*) AS n FROM hub_identity_keys WHERE key IN ({marks}) GROUP BY key",
-                keys,
-            )
-        }
-        small = [k for k in keys if sizes.get(k, 0) <= MAX_BLOCK]
-        graph.crowded = set(keys) - set(small)
-        records = set(wanted)
+        keys = sorted({k for p in wanted.values() for k in blocking_keys(p)} - self.crowded)
         for row in self.store.select_in(
-            cursor, "SELECT key, record FROM hub_identity_keys WHERE key IN ({marks})", small
+            cursor, "SELECT key, record FROM hub_identity_keys WHERE key IN ({marks})", keys
         ):
             graph.keys[row["key"]].add(row["record"])
-            records.add(row["record"])
+        # A key held by too many records finds no one: it is read in full once, then remembered.
+        self.crowded |= {k for k, holders in graph.keys.items() if len(holders) > MAX_BLOCK}
+        graph.crowded = set(self.crowded)
+        records = set(wanted)
+        for key in list(graph.keys):
+            if key in graph.crowded:
+                del graph.keys[key]
+            else:
+                records |= graph.keys[key]
         rows = self.store.select_in(
             cursor, "SELECT * FROM hub_identity_records WHERE record IN ({marks})", sorted(records)
         )

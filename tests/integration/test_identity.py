@@ -104,7 +104,8 @@ def send(hub: Hub, record: str, **fields: Any) -> None:
 
 
 def decisions(hub: Hub, record: str) -> list[tuple[str, str]]:
-    return [(e.kind, e.by) for e in hub.store.events_of([link_id(record)])[link_id(record)][1:]]
+    events = hub.store.events_of([link_id(record)])[link_id(record)]
+    return [(e.kind, e.by) for e in events if isinstance(e, CustomerLink.Decided)]
 
 
 def test_a_changed_record_leaves_and_a_chain_does_not_glue_two_people(people_hub: Hub) -> None:

@@ -35,8 +35,7 @@ def test_a_real_shopify_order_is_placed_paid_and_fulfilled(hub: Hub) -> None:
         "Order.ShipmentRecorded",
         "OrderAlias.Created",
         # … and identity resolution placed the customer record (a new customer, with its evidence).
-        "CustomerLink.Opened",
-        "CustomerLink.Decided",
+        "CustomerLink.Placed",
     ]
 
 
@@ -46,7 +45,7 @@ def test_the_same_message_twice_is_stored_and_processed_once(hub: Hub) -> None:
     hub.process()
     assert (first.stored, first.duplicates, second.stored, second.duplicates) == (1, 1, 0, 1)
     assert hub.inbox.count_after(0) == 1
-    assert len(events_in_log(hub)) == 4  # customer + order, and the customer's placement (opened, decided)
+    assert len(events_in_log(hub)) == 3  # customer + order, and the customer's placement
 
 
 def test_a_resent_unchanged_record_under_a_new_id_appends_nothing(hub: Hub) -> None:

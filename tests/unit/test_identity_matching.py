@@ -8,7 +8,7 @@ from itertools import combinations
 from typing import Any
 
 from hub.demo.people import dedup_task, hard_negatives, link_task, population, record_of
-from hub.identity.accuracy import measure
+from hub.identity.accuracy import measure, recall_ceiling
 from hub.identity.compare import compare
 from hub.identity.model import DEFAULT_MODEL, estimate
 from hub.identity.normalise import blocking_keys, canonical_email, normalise
@@ -198,3 +198,16 @@ def test_no_links_among_twins_families_and_namesakes() -> None:
     hard = hard_negatives(people)
     assert len(hard) > 50
     assert [(a, b) for a, b in hard if customers_of[a] & customers_of[b]] == []
+
+
+def test_the_recall_ceiling_counts_pairs_with_evidence_beyond_the_name() -> None:
+    bare = {"given_name": "Anna", "family_name": "Schneider"}
+    profiles = {
+        "crm:1": normalise("crm:1", {**bare, "emails": ["a@web.de"]}),
+        "shop:1": normalise("shop:1", {**bare, "emails": ["a@web.de"], "birth_date": "1984-03-07"}),
+        "erp:1": normalise("erp:1", {**bare, "birth_date": "1984-07-03"}),  # through shop:1's birthday
+        "crm:2": normalise("crm:2", {**bare, "phones": ["0221 4711"]}),
+        "shop:2": normalise("shop:2", bare),  # a name and nothing else: a namesake could be the same
+    }
+    truth = {"crm:1": "A", "shop:1": "A", "erp:1": "A", "crm:2": "B", "shop:2": "B"}
+    assert recall_ceiling(profiles, truth) == 3 / 4
