@@ -47,6 +47,7 @@ class IdentityService:
     ) -> None:
         self.store, self.region, self.model, self.batch_size = store, region, model, batch_size
         self.tables = IdentityTables(store)
+        self.resolved = self.analysed = 0  # records resolved by this process, and at the last ANALYZE
         with store.schema_lock(), store.transaction() as cursor:
             self.tables.create(cursor)
 
@@ -79,6 +80,19 @@ class IdentityService:
             )
             position = reached
             resolved += len(profiles)
+            self._keep_statistics(len(profiles))
+
+    def _keep_statistics(self, resolved: int) -> None:
+        """PostgreSQL plans a neighbourhood's IN lists by the tables' statistics: with none, or
+        with those of a much smaller table (autovacuum off or behind), it scans the whole table
+        instead of the index, and the cost of a record grows with the number of customers. So
+        the tables are analysed whenever this process has resolved twice as many records as at
+        the last time (1,000, 2,000, 4,000, ...): a few times in a bulk load, rarely after."""
+        self.resolved += resolved
+        if self.store.dialect == "postgres" and self.resolved >= max(1000, 2 * self.analysed):
+            with self.store.transaction() as cursor:
+                self.tables.analyse(cursor)
+            self.analysed = self.resolved
 
     def _profiles(self, changes: dict[UUID, list[Any]]) -> list[Profile]:
         """The records' current state: a record registered in this step is its own events folded;

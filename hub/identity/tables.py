@@ -77,6 +77,12 @@ class IdentityTables:
         ):
             cursor.execute(statement)
 
+    def analyse(self, cursor: Any) -> None:
+        """Fresh planner statistics for the tables a neighbourhood is read from (PostgreSQL)."""
+        cursor.execute(
+            "ANALYZE hub_identity_keys, hub_identity_records, hub_identity_links, hub_identity_pairs"
+        )
+
     def forget(self, cursor: Any, record: str) -> int:
         """Erasure: the record keeps its customer, but nothing that identified the person."""
         blank = Profile(record, "person", "", "", "", None, frozenset(), frozenset(), "", "", "", "", "")
