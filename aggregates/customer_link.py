@@ -54,32 +54,9 @@ class CustomerLink(Aggregate):
         self.customer: str | None = None
 
     @classmethod
-    def place(
-        cls,
-        record: str,
-        *,
-        kind: str,
-        customer: str | None,
-        other: str | None,
-        score: float | None,
-        evidence: dict[str, Any],
-        model: str | None,
-        by: str,
-        provenance: Provenance,
-    ) -> CustomerLink:
-        return cls._create(
-            cls.Placed,
-            id=link_id(record),
-            record=record,
-            kind=kind,
-            customer=customer,
-            other=other,
-            score=score,
-            evidence=evidence,
-            model=model,
-            by=by,
-            provenance=provenance,
-        )
+    def place(cls, record: str, **decision: Any) -> CustomerLink:
+        """A record's log begun with its first decision (the keyword arguments of ``decide``)."""
+        return cls._create(cls.Placed, id=link_id(record), record=record, **decision)
 
     def decide(
         self,

@@ -15,8 +15,10 @@ import json
 import logging
 import os
 import socket
+import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -97,6 +99,8 @@ def create_worker_app(hub: Hub, *, name: str | None = None, web_port: int | None
         key_serializer="raw",
         value_serializer="raw",
         store="memory://",
+        # faust makes "<app id>-data/v1/tables" even for memory tables: not in the working directory
+        datadir=Path(tempfile.gettempdir()) / f"{streaming.app_id}-faust-data",
         topic_partitions=streaming.partitions,
         topic_replication_factor=streaming.replication_factor,
         topic_allow_declare=False,  # `create_topics` owns partitions and retention
