@@ -69,17 +69,18 @@ def recall_ceiling(profiles: Mapping[str, Profile], truth: Mapping[str, str]) ->
     pairs = joined = 0
     for group in by_truth.values():
         part = list(range(len(group)))
-
-        def root(i: int, part: list[int] = part) -> int:
-            while part[i] != i:
-                i = part[i]
-            return i
-
         for i, j in combinations(range(len(group)), 2):
             pattern, _ = compare(group[i], group[j])
             if any(level in _AGREE for a, level in pattern.items() if a not in _NAMES):
-                part[root(i)] = root(j)
-        sizes = Counter(root(i) for i in range(len(group)))
+                part[_root(part, i)] = _root(part, j)
+        sizes = Counter(_root(part, i) for i in range(len(group)))
         pairs += len(group) * (len(group) - 1) // 2
         joined += sum(n * (n - 1) // 2 for n in sizes.values())
     return joined / pairs if pairs else 1.0
+
+
+def _root(part: list[int], i: int) -> int:
+    """The representative of ``i``'s group in a union-find forest."""
+    while part[i] != i:
+        i = part[i]
+    return i

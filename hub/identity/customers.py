@@ -103,13 +103,15 @@ class CustomerTables:
         """Nothing is cached between transactions."""
 
     def apply(self, cursor: Any, events: list[Any], position: int, reaches: int) -> None:
+        decided = _Decided()
         for event in events:
             if isinstance(event, CustomerLink.Decided):
-                self._decision(cursor, event)
+                decided.add(event)
             elif isinstance(event, Order.Event | Order.Placed):
                 self._order(cursor, event)
             elif isinstance(event, _ACTIVITY_EVENTS):
                 self._activity(cursor, event)
+        self._decisions(cursor, decided)
 
     def _activity(self, cursor: Any, event: Any) -> None:
         """Which source record each interaction and case is about (its customer follows the record)."""
@@ -125,44 +127,36 @@ class CustomerTables:
             [str(event.originator_id), record, kind],
         )
 
-    def _decision(self, cursor: Any, event: Any) -> None:
+    def _decisions(self, cursor: Any, decided: _Decided) -> None:
+        """The placements and review pairs of a batch, one statement each (these tables are
+        written by decisions only, so their rows keep the events' order)."""
         sql = self.store.sql
-        if event.customer is not None:
-            cursor.execute(
-                sql(
-                    f"INSERT INTO {self.members} (record, customer) VALUES (?, ?) "
-                    "ON CONFLICT (record) DO UPDATE SET customer = excluded.customer"
-                ),
-                [event.record, event.customer],
-            )
-            cursor.execute(
-                sql(
-                    f"INSERT INTO {self.history} (customer, record) VALUES (?, ?) "
-                    "ON CONFLICT (customer, record) DO NOTHING"
-                ),
-                [event.customer, event.record],
-            )
-        if event.kind in ("review", "confirm", "reject") and event.other:
-            a, b = sorted((event.record, event.other))
-            status = {"review": "open", "confirm": "confirmed", "reject": "rejected"}[event.kind]
+        cursor.executemany(
+            sql(
+                f"INSERT INTO {self.members} (record, customer) VALUES (?, ?) "
+                "ON CONFLICT (record) DO UPDATE SET customer = excluded.customer"
+            ),
+            decided.members,
+        )
+        cursor.executemany(
+            sql(
+                f"INSERT INTO {self.history} (customer, record) VALUES (?, ?) "
+                "ON CONFLICT (customer, record) DO NOTHING"
+            ),
+            decided.history,
+        )
+        for status, rows in (("open", decided.opened), ("decided", decided.settled)):
             keep = (
                 "score = excluded.score, evidence = excluded.evidence"
                 if status == "open"
-                else ("status = excluded.status, decided_by = excluded.decided_by")
+                else "status = excluded.status, decided_by = excluded.decided_by"
             )
-            cursor.execute(
+            cursor.executemany(
                 sql(
                     f"INSERT INTO {self.reviews} (a, b, score, evidence, status, decided_by) "
                     f"VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET {keep}"
                 ),
-                [
-                    a,
-                    b,
-                    event.score or 0.0,
-                    json.dumps(event.evidence, sort_keys=True),
-                    status,
-                    None if status == "open" else event.by,
-                ],
+                rows,
             )
 
     def _order(self, cursor: Any, event: Any) -> None:
@@ -214,6 +208,29 @@ class CustomerTables:
 _INTERACTION_EVENTS = (CustomerInteraction.Recorded, CustomerInteraction.Corrected)
 _ACTIVITY_EVENTS = (*_INTERACTION_EVENTS, CustomerCase.Opened, CustomerCase.Changed)
 INTERACTIONS_SHOWN = 50  # the newest; the summary counts them all
+
+
+class _Decided:
+    """The rows a batch of CustomerLink decisions writes, in the events' order."""
+
+    def __init__(self) -> None:
+        self.members: list[tuple[str, str]] = []
+        self.history: list[tuple[str, str]] = []
+        self.opened: list[tuple[Any, ...]] = []  # review pairs: score and evidence
+        self.settled: list[tuple[Any, ...]] = []  # confirmed or rejected pairs: status and steward
+
+    def add(self, event: Any) -> None:
+        if event.customer is not None:
+            self.members.append((event.record, event.customer))
+            self.history.append((event.customer, event.record))
+        if event.kind in ("review", "confirm", "reject") and event.other:
+            a, b = sorted((event.record, event.other))
+            status = {"review": "open", "confirm": "confirmed", "reject": "rejected"}[event.kind]
+            row = (a, b, event.score or 0.0, json.dumps(event.evidence, sort_keys=True), status)
+            if status == "open":
+                self.opened.append((*row, None))
+            else:
+                self.settled.append((*row, event.by))
 
 
 class UnknownCustomerId(LookupError):

@@ -9,7 +9,7 @@ Stewards' merge, split, confirm and reject go through the same path, recorded ``
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -214,7 +214,7 @@ class IdentityService:
             return [d for d, _ in decisions]
         raise AssertionError("unreachable")
 
-    def _events(self, decisions: list[tuple[Decision, Provenance]], placed: Iterable[str]) -> list[Any]:
+    def _events(self, decisions: list[tuple[Decision, Provenance]], placed: Container[str]) -> list[Any]:
         """Each decision as an event of every record it placed, with the message that caused it.
         ``placed``: the records placed before, the only ones with a CustomerLink to read."""
         placements: list[tuple[str, Decision, Provenance]] = []
@@ -223,8 +223,7 @@ class IdentityService:
             for record in records or [decision.record]:
                 if record is not None:
                     placements.append((record, decision, provenance))
-        known = set(placed)
-        links = self.store.replay([link_id(r) for r, _, _ in placements if r in known])
+        links = self.store.replay([link_id(r) for r, _, _ in placements if r in placed])
         touched: dict[UUID, CustomerLink] = {}
         for record, decision, provenance in placements:
             key = link_id(record)

@@ -106,7 +106,7 @@ class IdentityTables:
             graph.keys[row["key"]].add(row["record"])
         # A key held by too many records finds no one: it is read in full once, then remembered.
         self.crowded |= {k for k, holders in graph.keys.items() if len(holders) > MAX_BLOCK}
-        graph.crowded = set(self.crowded)
+        graph.crowded = self.crowded  # read only by the resolver
         records = set(wanted)
         for key in list(graph.keys):
             if key in graph.crowded:
