@@ -5,7 +5,9 @@ keystroke, two in long names; a token-set ratio for streets and firm names), ini
 (a birth date with day and month swapped), near (two of day, month and year agree), diff - and
 missing when either side lacks the attribute, which is no evidence either way. A person whose
 given and family names were entered the wrong way round is compared both ways and the better
-reading is kept.
+reading is kept; when both records were, their family-name fields hold two first names, and they
+are compared as first names. A typo on an umlaut ("Mnller" for Müller, spelt "mueller") counts as
+one keystroke.
 """
 
 from __future__ import annotations
@@ -48,9 +50,11 @@ def _spelling(a: str, b: str) -> str:
     if a == b or a.split(" ")[0] == b.split(" ")[0]:
         return "exact"
     shortest, longest = sorted((len(a), len(b)))
-    if a.split(" ")[0] in _GIVEN_NAMES and b.split(" ")[0] in _GIVEN_NAMES:
+    if _known(a) and _known(b):
         return "diff"  # Helen and Helene, Johanna and Johannes: two names, not a typo
-    edits = DamerauLevenshtein.distance(a, b)
+    # a typo that hit an umlaut costs two letters once it is spelt out ("Mnller" and "mueller"):
+    # compared without the spelt-out vowels' e, it is one keystroke again
+    edits = min(DamerauLevenshtein.distance(a, b), DamerauLevenshtein.distance(_unspelt(a), _unspelt(b)))
     if edits == 1 and (shortest >= 4 or (shortest == 3 and longest == 4)):
         # a typo: a letter swapped, changed, lost or doubled ("Ema"/"Emma"); but two different
         # three-letter names ("jan"/"jon") are two names
@@ -58,6 +62,14 @@ def _spelling(a: str, b: str) -> str:
     if edits == 2 and shortest >= 8 and JaroWinkler.similarity(a, b) >= 0.9:
         return "close"  # two typos in a long name
     return "diff"
+
+
+def _known(name: str) -> bool:
+    return name.split(" ")[0] in _GIVEN_NAMES
+
+
+def _unspelt(name: str) -> str:
+    return name.replace("ae", "a").replace("oe", "o").replace("ue", "u")
 
 
 @lru_cache(maxsize=1 << 16)  # the same pairs of names come up again and again
@@ -110,6 +122,10 @@ def compare(a: Profile, b: Profile) -> tuple[Pattern, bool]:
     )
     flip = sum(_RANK[x] for x in crosswise) > sum(_RANK[x] for x in straight) + 2
     given, family = (crosswise[0], crosswise[1]) if flip else straight
+    if family == "diff" and given != "diff" and _known(a.family) and _known(b.family):
+        # two different first names in the family-name fields: both records were typed the wrong
+        # way round (Lisa and Luise Günther, not one Günther with two surnames)
+        given, family = family, given
     pattern = {
         "birth": _birth(a.birth, b.birth),
         "email": _same(a.emails, b.emails),

@@ -79,6 +79,20 @@ def test_given_names_compare_as_typed_and_as_known_names() -> None:
     assert flipped and pattern["given"] == pattern["family"] == "exact"  # swapped, short form kept
 
 
+def test_family_names_spelt_out_and_typed_the_wrong_way_round_on_both_sides() -> None:
+    def family(a: str, b: str) -> str:
+        return compare(person("crm:1", family_name=a), person("shop:1", family_name=b))[0]["family"]
+
+    assert family("Müller", "Mnller") == family("Krüger", "Kriger") == "close"  # the typo hit the umlaut
+    assert family("Müller", "Meier") == family("Schröder", "Schneider") == "diff"
+    # Lisa and Luise Günther, both typed surname first: two first names differ, not two surnames
+    lisa = person("crm:7", given_name="Günther", family_name="Lisa", birth_date=None, emails=[])
+    luise = person("crm:8", given_name="Günther", family_name="Luise", birth_date=None, emails=[])
+    pattern, _ = compare(lisa, luise)
+    assert (pattern["given"], pattern["family"]) == ("diff", "exact")
+    assert score(lisa, luise).rule == "given_names_differ" and score(lisa, luise).total < DEFAULT_MODEL.link
+
+
 def test_family_members_twins_and_namesakes_are_kept_apart_by_rules() -> None:
     base = person("crm:1")
     sister = person("crm:2", given_name="Berta", birth_date="1980-11-30", emails=[])
