@@ -25,7 +25,7 @@ from uuid import UUID
 from rapidfuzz.distance import JaroWinkler
 
 from aggregates import CustomerCase, CustomerInteraction, CustomerLink, Order, customer_id, link_id
-from hub.identity.normalise import canonical_email, normalise, plain
+from hub.identity.normalise import NICKNAMES, canonical_email, normalise, plain, word_keys
 from hub.order_queries import OrderQueries
 from hub.store import Store
 from projections.customer_activity import case_view, interaction_view, service_summary
@@ -205,6 +205,7 @@ class CustomerTables:
         return int(self.store.query(f"SELECT COUNT(*) AS n FROM {self.members}")[0]["n"])
 
 
+_SIMILAR = 0.8  # a word of the query and of a name this alike (Jaro-Winkler): a typo, not another name
 _INTERACTION_EVENTS = (CustomerInteraction.Recorded, CustomerInteraction.Corrected)
 _ACTIVITY_EVENTS = (*_INTERACTION_EVENTS, CustomerCase.Opened, CustomerCase.Changed)
 INTERACTIONS_SHOWN = 50  # the newest; the summary counts them all
@@ -518,23 +519,39 @@ class CustomerQueries:
             )
             scored = {row["customer"]: (1.0, "email" if probe.emails else "phone") for row in rows}
         else:
-            words = plain(text).split()
-            codes = sorted({_code(w) for w in words if w})
-            pattern = "n:%" + "%".join(codes) + "%"
-            rows = self.store.query(
-                "SELECT r.customer AS customer, r.profile AS profile FROM hub_identity_keys k "
-                "JOIN hub_identity_records r ON r.record = k.record WHERE k.key LIKE ? LIMIT 2000",
-                [pattern],
-            )
-            wanted = " ".join(sorted(words))
-            for row in rows:
-                profile = json.loads(row["profile"])
-                name = " ".join(sorted(f"{profile['given']} {profile['family']}".split()))
-                similarity = JaroWinkler.similarity(wanted, name)
-                if similarity > scored.get(row["customer"], (0.0, ""))[0]:
-                    scored[row["customer"]] = (similarity, "name")
+            scored = self._by_name(plain(text).split())
         best = sorted(scored.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
         return [self._hit(customer, score, how) for customer, (score, how) in best]
+
+    def _by_name(self, words: list[str]) -> dict[str, tuple[float, str]]:
+        """Records with every word of the query, each by its first three letters or its sound
+        (a short form by its full name's too); when a typo hid a word from both, records with any
+        of them. Each customer scores as its best record: per word of the query, the closest word
+        of the name (Jaro-Winkler), averaged."""
+        forms = [{word, NICKNAMES.get(word, word)} for word in words if len(word) > 1]
+        keys = [sorted({key for form in group for key in word_keys(form)}) for group in forms]
+        one = "SELECT * FROM (SELECT record FROM hub_identity_keys WHERE key IN ({})) AS w{}"
+        parts = [one.format(",".join("?" * len(k)), i) for i, k in enumerate(keys)]
+        rows: list[Any] = []
+        for joiner in (" INTERSECT ", " UNION ")[: len(parts)]:
+            query = f"{joiner.join(parts)} LIMIT 2000"
+            found = [row["record"] for row in self.store.query(query, [a for k in keys for a in k])]
+            if found:
+                marks = ",".join("?" * len(found))
+                rows = self.store.query(
+                    f"SELECT customer, profile FROM hub_identity_records WHERE record IN ({marks})", found
+                )
+                break
+        scored: dict[str, tuple[float, str]] = {}
+        for row in rows:
+            profile = json.loads(row["profile"])
+            name = (profile["organisation"] or f"{profile['given']} {profile['family']}").split()
+            similarity = sum(
+                max(JaroWinkler.similarity(form, word) for form in group for word in name) for group in forms
+            ) / len(forms)
+            if similarity >= _SIMILAR and similarity > scored.get(row["customer"], (0.0, ""))[0]:
+                scored[row["customer"]] = (similarity, "name")
+        return scored
 
     def _hit(self, customer: str, score: float, how: str) -> dict[str, Any]:
         records = self._column(f"SELECT record FROM {self.tables.members} WHERE customer = ?", [customer])
@@ -615,9 +632,3 @@ def _query_fields(text: str) -> dict[str, Any]:
     if digits >= 6 and digits >= len(text.replace(" ", "")) - 4:
         return {"phones": [text]}
     return {}
-
-
-def _code(word: str) -> str:
-    import jellyfish
-
-    return jellyfish.nysiis(word)

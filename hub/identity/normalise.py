@@ -19,7 +19,7 @@ from typing import Any
 import jellyfish
 import phonenumbers
 
-__all__ = ["Profile", "blocking_keys", "canonical_email", "name_key", "normalise", "plain"]
+__all__ = ["Profile", "blocking_keys", "canonical_email", "normalise", "plain", "search_keys", "word_keys"]
 
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "oe", "å": "aa"})
 _NOT_WORD = re.compile(r"[^a-z0-9 ]+")
@@ -160,13 +160,17 @@ def normalise(record: str, fields: dict[str, Any], region: str = "DE") -> Profil
     )
 
 
-def name_key(p: Profile) -> str | None:
-    """The full name, phonetically and in either order: how ``hub customers search`` finds a
-    name. Not a blocking key - a name alone never links, and the block of a common name grows
-    with the number of customers."""
-    if not (p.family_code and p.given_code):
-        return None
-    return "n:" + ":".join(sorted((p.family_code, p.given_code)))
+def search_keys(p: Profile) -> set[str]:
+    """Each word of the name by its first three letters and by its sound: how ``hub customers
+    search`` finds a name typed with a typo ("Jansn" keeps "jan", "Jahnsen" the sound of Jansen).
+    Not blocking keys: a name alone never links, and these blocks grow with the customers."""
+    words = (p.organisation if p.kind == "organisation" else f"{p.given} {p.family}").split()
+    return {key for word in words for key in word_keys(word)}
+
+
+def word_keys(word: str) -> set[str]:
+    """A word's search keys; none for an initial."""
+    return {f"w:{word[:3]}", f"w:{jellyfish.nysiis(word)}"} if len(word) > 1 else set()
 
 
 def blocking_keys(p: Profile) -> frozenset[str]:

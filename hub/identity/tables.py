@@ -15,7 +15,7 @@ from dataclasses import fields
 from datetime import date
 from typing import Any
 
-from hub.identity.normalise import Profile, blocking_keys, name_key
+from hub.identity.normalise import Profile, blocking_keys, search_keys
 from hub.identity.resolver import MAX_BLOCK, IdentityGraph
 from hub.store import Store
 
@@ -76,6 +76,28 @@ class IdentityTables:
             "into_customer TEXT NOT NULL)",
         ):
             cursor.execute(statement)
+
+    def add_search_keys(self, cursor: Any) -> int:
+        """Once, for a database from before the words of a name were search keys: every stored
+        profile's search keys, instead of the whole-name phonetic key search used to read.
+        Returns the number of records keyed (0 when there was nothing to do)."""
+        cursor.execute("SELECT record FROM hub_identity_records LIMIT 1")
+        if cursor.fetchone() is None:
+            return 0
+        sql = self.store.sql
+        cursor.execute(sql("SELECT key FROM hub_identity_keys WHERE key LIKE ? LIMIT 1"), ["w:%"])
+        if cursor.fetchone() is not None:
+            return 0
+        cursor.execute(sql("DELETE FROM hub_identity_keys WHERE key LIKE ?"), ["n:%"])
+        cursor.execute("SELECT record, profile FROM hub_identity_records")
+        profiles = [profile_of(row["profile"]) for row in cursor.fetchall()]
+        cursor.executemany(
+            self.store.sql(
+                "INSERT INTO hub_identity_keys (key, record) VALUES (?, ?) ON CONFLICT DO NOTHING"
+            ),
+            [(key, p.record) for p in profiles for key in sorted(search_keys(p))],
+        )
+        return len(profiles)
 
     def analyse(self, cursor: Any) -> None:
         """Fresh planner statistics for the tables a neighbourhood is read from (PostgreSQL)."""
@@ -226,9 +248,8 @@ class IdentityTables:
 
 
 def _stored_keys(profile: Profile) -> set[str]:
-    """The blocking keys, and the name as a key for search only."""
-    name = name_key(profile)
-    return blocking_keys(profile) | ({name} if name else set())
+    """The blocking keys, and the name's words as keys for search only."""
+    return blocking_keys(profile) | search_keys(profile)
 
 
 def _kinds(together: set[frozenset[str]], apart: set[frozenset[str]]) -> dict[frozenset[str], str]:

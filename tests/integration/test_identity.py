@@ -214,3 +214,32 @@ def test_rematch_after_a_rule_change_is_a_replay_and_the_graph_rebuilds_as_of(
     assert then == before
     now = {row["record"]: row["customer_id"] for row in strict.customers.graph()}
     assert now == after
+
+
+def test_search_finds_names_typed_with_typos_and_keys_an_older_database_once(people_hub: Hub) -> None:
+    hub = people_hub
+    send(hub, "crm:1")  # Anna Schneider
+    send(hub, "crm:2", given_name="Johannes", family_name="Jansen", emails=["jj@web.de"], birth_date=None)
+    send(hub, "crm:3", given_name="Anna", family_name="Schreiber", emails=["as@web.de"], phones=[])
+
+    def found(text: str) -> list[str]:
+        return [r for hit in hub.customers.search(text) for r in hit["records"]]
+
+    assert found("anna schneider") == ["crm:1", "crm:3"]  # the closest first: Schreiber is a near miss
+    assert found("Schnieder Anna")[0] == "crm:1"  # a typo, the words swapped
+    assert found("anna schnder")[0] == "crm:1"  # a letter lost: the first three letters still agree
+    assert found("hans jansn") == ["crm:2"]  # a short form, and a typo
+    assert found("xanna schneider")[0] == "crm:1"  # a typo hid one word from both keys
+    assert set(found("anna")) == {"crm:1", "crm:3"} and found("Quillfeather") == []
+
+    # A database from before the words were search keys: the old whole-name keys go, the new
+    # ones come, once, when the hub opens it.
+    with hub.store.transaction() as cursor:
+        cursor.execute(hub.store.sql("DELETE FROM hub_identity_keys WHERE key LIKE ?"), ["w:%"])
+        cursor.execute("INSERT INTO hub_identity_keys (key, record) VALUES ('n:ANA:SNADAR', 'crm:1')")
+    assert found("anna schneider") == []
+    with hub.store.transaction() as cursor:
+        assert hub.identity.tables.add_search_keys(cursor) == 3
+        assert hub.identity.tables.add_search_keys(cursor) == 0
+    assert hub.store.query("SELECT key FROM hub_identity_keys WHERE key LIKE ?", ["n:%"]) == []
+    assert found("anna schneider")[0] == "crm:1"
