@@ -205,7 +205,9 @@ class CustomerTables:
         return int(self.store.query(f"SELECT COUNT(*) AS n FROM {self.members}")[0]["n"])
 
 
-_SIMILAR = 0.8  # a word of the query and of a name this alike (Jaro-Winkler): a typo, not another name
+# How alike (Jaro-Winkler) the words of a query and of a name are, on average and each at least:
+# a typo, not another name
+_SIMILAR, _WORD = 0.8, 0.7
 _INTERACTION_EVENTS = (CustomerInteraction.Recorded, CustomerInteraction.Corrected)
 _ACTIVITY_EVENTS = (*_INTERACTION_EVENTS, CustomerCase.Opened, CustomerCase.Changed)
 INTERACTIONS_SHOWN = 50  # the newest; the summary counts them all
@@ -527,10 +529,11 @@ class CustomerQueries:
         """Records with every word of the query, each by its first three letters or its sound
         (a short form by its full name's too); when a typo hid a word from both, records with any
         of them. Each customer scores as its best record: per word of the query, the closest word
-        of the name (Jaro-Winkler), averaged."""
+        of the name (Jaro-Winkler, each word of the name matched once), averaged; a word of the
+        query that no word of the name is close to leaves the record out."""
         forms = [{word, NICKNAMES.get(word, word)} for word in words if len(word) > 1]
         keys = [sorted({key for form in group for key in word_keys(form)}) for group in forms]
-        one = "SELECT * FROM (SELECT record FROM hub_identity_keys WHERE key IN ({})) AS w{}"
+        one = "SELECT * FROM (SELECT record FROM hub_identity_words WHERE key IN ({})) AS w{}"
         parts = [one.format(",".join("?" * len(k)), i) for i, k in enumerate(keys)]
         rows: list[Any] = []
         for joiner in (" INTERSECT ", " UNION ")[: len(parts)]:
@@ -546,10 +549,11 @@ class CustomerQueries:
         for row in rows:
             profile = json.loads(row["profile"])
             name = (profile["organisation"] or f"{profile['given']} {profile['family']}").split()
-            similarity = sum(
-                max(JaroWinkler.similarity(form, word) for form in group for word in name) for group in forms
-            ) / len(forms)
-            if similarity >= _SIMILAR and similarity > scored.get(row["customer"], (0.0, ""))[0]:
+            best = _alike(forms, name)
+            similarity = sum(best) / len(best)
+            if min(best) < _WORD or similarity < _SIMILAR:
+                continue
+            if similarity > scored.get(row["customer"], (0.0, ""))[0]:
                 scored[row["customer"]] = (similarity, "name")
         return scored
 
@@ -615,6 +619,26 @@ def _flat(value: Any) -> Any:
             str(v) if not isinstance(v, list) else " ".join(map(str, v)) for v in value.values() if v
         )
     return value
+
+
+def _alike(forms: list[set[str]], name: list[str]) -> list[float]:
+    """Per word of the query (in its forms), its similarity to the word of the name it is paired
+    with: the closest pairs first, each word of the name used once ("jansen" cannot pair with
+    Johannes once "hans" has)."""
+    pairs = sorted(
+        (
+            (max(JaroWinkler.similarity(form, word) for form in group), i, j)
+            for i, group in enumerate(forms)
+            for j, word in enumerate(name)
+        ),
+        reverse=True,
+    )
+    best, taken = [0.0] * len(forms), set()
+    for similarity, i, j in pairs:
+        if not best[i] and j not in taken:
+            best[i] = similarity
+            taken.add(j)
+    return best
 
 
 def _is_uuid(text: str) -> bool:

@@ -50,7 +50,7 @@ class IdentityService:
         self.resolved = self.analysed = 0  # records resolved by this process, and at the last ANALYZE
         with store.schema_lock(), store.transaction() as cursor:
             self.tables.create(cursor)
-            self.tables.add_search_keys(cursor)
+            self.tables.add_search_words(cursor)
 
     # -- following the log ----------------------------------------------------------------------
 

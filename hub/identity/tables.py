@@ -49,7 +49,7 @@ class Loaded:
         self.pinned = set(graph.pinned)
         self.merged_from = dict(graph.merged_from)
         self.founded = dict(graph.founded)
-        self.records = set(graph.profiles)
+        self.profiles = dict(graph.profiles)  # as stored: what their search words were
 
 
 class IdentityTables:
@@ -66,6 +66,9 @@ class IdentityTables:
             "CREATE TABLE IF NOT EXISTS hub_identity_keys (key TEXT NOT NULL, record TEXT NOT NULL, "
             "PRIMARY KEY (key, record))",
             "CREATE INDEX IF NOT EXISTS hub_identity_keys_record ON hub_identity_keys (record)",
+            # search only: no index by record, a record's words are known from its profile
+            "CREATE TABLE IF NOT EXISTS hub_identity_words (key TEXT NOT NULL, record TEXT NOT NULL, "
+            "PRIMARY KEY (key, record))",
             "CREATE TABLE IF NOT EXISTS hub_identity_links (a TEXT NOT NULL, b TEXT NOT NULL, "
             "score REAL NOT NULL, PRIMARY KEY (a, b))",
             "CREATE INDEX IF NOT EXISTS hub_identity_links_b ON hub_identity_links (b)",
@@ -77,38 +80,47 @@ class IdentityTables:
         ):
             cursor.execute(statement)
 
-    def add_search_keys(self, cursor: Any) -> int:
-        """Once, for a database from before the words of a name were search keys: every stored
-        profile's search keys, instead of the whole-name phonetic key search used to read.
-        Returns the number of records keyed (0 when there was nothing to do)."""
-        cursor.execute("SELECT record FROM hub_identity_records LIMIT 1")
-        if cursor.fetchone() is None:
-            return 0
-        sql = self.store.sql
-        cursor.execute(sql("SELECT key FROM hub_identity_keys WHERE key LIKE ? LIMIT 1"), ["w:%"])
+    def add_search_words(self, cursor: Any) -> int:
+        """Once, for a database from before the words of a name were searched: every stored
+        profile's words, and the whole-name phonetic keys search used to read go. Returns the
+        number of records keyed (0 when there was nothing to do)."""
+        cursor.execute("SELECT record FROM hub_identity_words LIMIT 1")
         if cursor.fetchone() is not None:
             return 0
-        cursor.execute(sql("DELETE FROM hub_identity_keys WHERE key LIKE ?"), ["n:%"])
         cursor.execute("SELECT record, profile FROM hub_identity_records")
         profiles = [profile_of(row["profile"]) for row in cursor.fetchall()]
-        cursor.executemany(
-            self.store.sql(
-                "INSERT INTO hub_identity_keys (key, record) VALUES (?, ?) ON CONFLICT DO NOTHING"
-            ),
-            [(key, p.record) for p in profiles for key in sorted(search_keys(p))],
-        )
+        if profiles:
+            cursor.execute(self.store.sql("DELETE FROM hub_identity_keys WHERE key LIKE ?"), ["n:%"])
+            self._words(cursor, {}, profiles)
         return len(profiles)
+
+    def _words(self, cursor: Any, before: dict[str, Profile], changed: list[Profile]) -> None:
+        """The search words of changed profiles: those they lost deleted, those they gained added."""
+        sql = self.store.sql
+        gone, came = [], []
+        for profile in changed:
+            old = before.get(profile.record)
+            had, has = search_keys(old) if old else set(), search_keys(profile)
+            gone += [(key, profile.record) for key in sorted(had - has)]
+            came += [(key, profile.record) for key in sorted(has - had)]
+        cursor.executemany(sql("DELETE FROM hub_identity_words WHERE key = ? AND record = ?"), gone)
+        cursor.executemany(sql("INSERT INTO hub_identity_words (key, record) VALUES (?, ?)"), came)
 
     def analyse(self, cursor: Any) -> None:
         """Fresh planner statistics for the tables a neighbourhood is read from (PostgreSQL)."""
         cursor.execute(
-            "ANALYZE hub_identity_keys, hub_identity_records, hub_identity_links, hub_identity_pairs"
+            "ANALYZE hub_identity_keys, hub_identity_records, hub_identity_links, hub_identity_pairs, "
+            "hub_identity_words"
         )
 
     def forget(self, cursor: Any, record: str) -> int:
         """Erasure: the record keeps its customer, but nothing that identified the person."""
         blank = Profile(record, "person", "", "", "", None, frozenset(), frozenset(), "", "", "", "", "")
         cursor.execute(self.store.sql("DELETE FROM hub_identity_keys WHERE record = ?"), [record])
+        cursor.execute(self.store.sql("SELECT profile FROM hub_identity_records WHERE record = ?"), [record])
+        row = cursor.fetchone()
+        if row is not None:
+            self._words(cursor, {record: profile_of(row["profile"])}, [blank])
         cursor.execute(
             self.store.sql("UPDATE hub_identity_records SET profile = ? WHERE record = ?"),
             [_profile_json(blank), record],
@@ -203,8 +215,9 @@ class IdentityTables:
         )
         cursor.executemany(
             sql("INSERT INTO hub_identity_keys (key, record) VALUES (?, ?)"),
-            [(key, profile.record) for profile in changed for key in sorted(_stored_keys(profile))],
+            [(key, profile.record) for profile in changed for key in sorted(blocking_keys(profile))],
         )
+        self._words(cursor, before.profiles, changed)
         touched = {p.record for p in changed}
         touched |= {r for r, c in graph.customer_of.items() if before.customer_of.get(r) != c}
         touched |= {r for r in graph.pinned ^ before.pinned}
@@ -245,11 +258,6 @@ class IdentityTables:
             ),
             [(r, o, i) for r, (o, i) in graph.merged_from.items() if before.merged_from.get(r) != (o, i)],
         )
-
-
-def _stored_keys(profile: Profile) -> set[str]:
-    """The blocking keys, and the name's words as keys for search only."""
-    return blocking_keys(profile) | search_keys(profile)
 
 
 def _kinds(together: set[frozenset[str]], apart: set[frozenset[str]]) -> dict[frozenset[str], str]:

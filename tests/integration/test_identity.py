@@ -232,14 +232,22 @@ def test_search_finds_names_typed_with_typos_and_keys_an_older_database_once(peo
     assert found("xanna schneider")[0] == "crm:1"  # a typo hid one word from both keys
     assert set(found("anna")) == {"crm:1", "crm:3"} and found("Quillfeather") == []
 
-    # A database from before the words were search keys: the old whole-name keys go, the new
-    # ones come, once, when the hub opens it.
+    # A database from before the words were searched: its whole-name keys go, the words come,
+    # once, when the hub opens it.
     with hub.store.transaction() as cursor:
-        cursor.execute(hub.store.sql("DELETE FROM hub_identity_keys WHERE key LIKE ?"), ["w:%"])
+        cursor.execute("DELETE FROM hub_identity_words")
         cursor.execute("INSERT INTO hub_identity_keys (key, record) VALUES ('n:ANA:SNADAR', 'crm:1')")
     assert found("anna schneider") == []
     with hub.store.transaction() as cursor:
-        assert hub.identity.tables.add_search_keys(cursor) == 3
-        assert hub.identity.tables.add_search_keys(cursor) == 0
+        assert hub.identity.tables.add_search_words(cursor) == 3
+        assert hub.identity.tables.add_search_words(cursor) == 0
     assert hub.store.query("SELECT key FROM hub_identity_keys WHERE key LIKE ?", ["n:%"]) == []
     assert found("anna schneider")[0] == "crm:1"
+
+    # A record that changes its name is found by the new one only; an erased one by none.
+    send(hub, "crm:2", given_name="Johannes", family_name="Petersen", emails=["jj@web.de"], birth_date=None)
+    assert found("hans jansen") == [] and found("hans petersen") == ["crm:2"]
+    with hub.store.transaction() as cursor:
+        hub.identity.tables.forget(cursor, "crm:2")
+    assert found("hans petersen") == []
+    assert hub.store.query("SELECT key FROM hub_identity_words WHERE record = ?", ["crm:2"]) == []
