@@ -16,7 +16,8 @@ speed: the dedup task's records go through the whole hub (inbox, mapping, Source
 aggregates, identity resolution with its tables and CustomerLink events, the customers
 projection) in batches of 1,000; prints records/s overall and of identity resolution alone, the
 raw limit of the same backend (plain indexed point lookups, the reads a record's neighbourhood
-needs), and then ``customers show`` latency p50/p99 over 1,000 random customers. How the
+needs), and then ``customers show`` latency p50/p99 over 1,000 random customers and ``customers
+search`` latency for 500 names typed with a typo (with how often the person is among the hits). How the
 per-record cost grows with the data is measured on probes of the same mix at each tenth (half
 further records of people already known, half new people): early in a random arrival order
 most records are new people, late most join someone, so the stream's own tenths would compare
@@ -230,10 +231,37 @@ def _speed(url: str, wanted: int) -> None:
         f"  customers show over {len(sample)} of {len(customers):,} customers: "
         f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
     )
+    _search_latency(hub)
     hub.close()
 
 
 PROBE = 1000
+
+
+def _search_latency(hub: object) -> None:
+    """``customers search`` for 500 random persons' names with a letter of the family name lost
+    (a typo): latency, and how often the person's customer is among the hits."""
+    rows = hub.store.query(  # type: ignore[attr-defined]
+        "SELECT customer, profile FROM hub_identity_records ORDER BY record"
+    )
+    people = [(r["customer"], json.loads(r["profile"])) for r in rows]
+    people = [(c, p) for c, p in people if p["kind"] == "person" and p["given"] and len(p["family"]) > 4]
+    rng = random.Random(5)
+    latencies, found = [], 0
+    for customer, profile in rng.sample(people, min(500, len(people))):
+        family = profile["family"]
+        cut = rng.randrange(1, len(family))
+        query = f"{profile['given'].split()[0]} {family[:cut] + family[cut + 1 :]}"
+        began = time.perf_counter()
+        hits = hub.customers.search(query)  # type: ignore[attr-defined]
+        latencies.append((time.perf_counter() - began) * 1000)
+        found += any(h["customer_id"] == customer for h in hits)
+    latencies.sort()
+    p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99) - 1]
+    print(
+        f"  customers search for {len(latencies)} names with a typo: p50 {p50:.1f} ms, p99 {p99:.1f} ms; "
+        f"the person among the hits {found / len(latencies):.1%}"
+    )
 
 
 def _probe(loaded: list[Record], entities: dict[str, Entity], done: int) -> list[Record]:

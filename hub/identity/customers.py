@@ -530,8 +530,10 @@ class CustomerQueries:
         (a short form by its full name's too); when a typo hid a word from both, records with any
         of them. Each customer scores as its best record: per word of the query, the closest word
         of the name (Jaro-Winkler, each word of the name matched once), averaged; a word of the
-        query that no word of the name is close to leaves the record out."""
+        query that no word of the name is close to leaves the record out, and so does an initial
+        that no word of the name starts with."""
         forms = [{word, NICKNAMES.get(word, word)} for word in words if len(word) > 1]
+        initials = [word for word in words if len(word) == 1]
         keys = [sorted({key for form in group for key in word_keys(form)}) for group in forms]
         one = "SELECT * FROM (SELECT record FROM hub_identity_words WHERE key IN ({})) AS w{}"
         parts = [one.format(",".join("?" * len(k)), i) for i, k in enumerate(keys)]
@@ -553,6 +555,8 @@ class CustomerQueries:
             similarity = sum(best) / len(best)
             if min(best) < _WORD or similarity < _SIMILAR:
                 continue
+            if not all(any(word.startswith(initial) for word in name) for initial in initials):
+                continue  # "R. Klein": a Klein whose name has an R
             if similarity > scored.get(row["customer"], (0.0, ""))[0]:
                 scored[row["customer"]] = (similarity, "name")
         return scored

@@ -161,16 +161,20 @@ def normalise(record: str, fields: dict[str, Any], region: str = "DE") -> Profil
 
 
 def search_keys(p: Profile) -> set[str]:
-    """Each word of the name by its first three letters and by its sound: how ``hub customers
-    search`` finds a name typed with a typo ("Jansn" keeps "jan", "Jahnsen" the sound of Jansen).
+    """Each word of the name by its first three letters, its sound and its ends: how ``hub
+    customers search`` finds a name typed with a typo ("Jansn" keeps "jan", "Jahnsen" the sound
+    of Jansen).
     Not blocking keys: a name alone never links, and these blocks grow with the customers."""
     words = (p.organisation if p.kind == "organisation" else f"{p.given} {p.family}").split()
     return {key for word in words for key in word_keys(word)}
 
 
 def word_keys(word: str) -> set[str]:
-    """A word's search keys; none for an initial."""
-    return {f"w:{word[:3]}", f"w:{jellyfish.nysiis(word)}"} if len(word) > 1 else set()
+    """A word's search keys: its first three letters, its sound, and its first and last two
+    letters (a typo inside a short name keeps them: "Maer" for Mayer); none for an initial."""
+    if len(word) < 2:
+        return set()
+    return {f"w:{word[:3]}", f"w:{jellyfish.nysiis(word)}", f"w:{word[:2]}-{word[-2:]}"}
 
 
 def blocking_keys(p: Profile) -> frozenset[str]:

@@ -231,6 +231,7 @@ def test_search_finds_names_typed_with_typos_and_keys_an_older_database_once(peo
     assert found("hans jansn") == ["crm:2"]  # a short form, and a typo
     assert found("xanna schneider")[0] == "crm:1"  # a typo hid one word from both keys
     assert set(found("anna")) == {"crm:1", "crm:3"} and found("Quillfeather") == []
+    assert found("A. Schneider")[0] == "crm:1" and found("B. Schneider") == []  # an initial filters
 
     # A database from before the words were searched: its whole-name keys go, the words come,
     # once, when the hub opens it.
