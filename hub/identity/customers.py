@@ -526,9 +526,9 @@ class CustomerQueries:
         return [self._hit(customer, score, how) for customer, (score, how) in best]
 
     def _by_name(self, words: list[str]) -> dict[str, tuple[float, str]]:
-        """Records with every word of the query, each by its first three letters or its sound
-        (a short form by its full name's too); when a typo hid a word from both, records with any
-        of them. Each customer scores as its best record: per word of the query, the closest word
+        """Records with every word of the query, each by one of its search keys (``word_keys``; a
+        short form by its full name's too); when a typo hid a word from all of them, records with
+        any of the words. Each customer scores as its best record: per word of the query, the closest word
         of the name (Jaro-Winkler, each word of the name matched once), averaged; a word of the
         query that no word of the name is close to leaves the record out, and so does an initial
         that no word of the name starts with."""

@@ -163,8 +163,8 @@ def normalise(record: str, fields: dict[str, Any], region: str = "DE") -> Profil
 def search_keys(p: Profile) -> set[str]:
     """Each word of the name by its first three letters, its sound and its ends: how ``hub
     customers search`` finds a name typed with a typo ("Jansn" keeps "jan", "Jahnsen" the sound
-    of Jansen).
-    Not blocking keys: a name alone never links, and these blocks grow with the customers."""
+    of Jansen). Not blocking keys: a name alone never links, and these blocks grow with the
+    number of customers."""
     words = (p.organisation if p.kind == "organisation" else f"{p.given} {p.family}").split()
     return {key for word in words for key in word_keys(word)}
 

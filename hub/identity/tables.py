@@ -1,5 +1,6 @@
 """The resolver's working state in the database: each record's profile and customer, the blocking
-index, the links that hold customers together, the stewards' pair decisions and merges.
+index, the links that hold customers together, the stewards' pair decisions and merges; and,
+for ``hub customers search`` only, the words of each record's name.
 
 Resolving a record loads only its neighbourhood — the records sharing a blocking key with it and
 the members of their customers — into an ``IdentityGraph``, lets the resolver work on it, and
