@@ -526,12 +526,12 @@ class CustomerQueries:
         return [self._hit(customer, score, how) for customer, (score, how) in best]
 
     def _by_name(self, words: list[str]) -> dict[str, tuple[float, str]]:
-        """Records with every word of the query, each by one of its search keys (``word_keys``; a
-        short form by its full name's too); when a typo hid a word from all of them, records with
-        any of the words. Each customer scores as its best record: per word of the query, the closest word
-        of the name (Jaro-Winkler, each word of the name matched once), averaged; a word of the
-        query that no word of the name is close to leaves the record out, and so does an initial
-        that no word of the name starts with."""
+        """Records with every word of the query, each by one of its search keys (``word_keys``;
+        a short form by its full name's too); when a typo hid a word from all of them, records
+        with any of the words. Each customer scores as its best record: per word of the query,
+        the closest word of the name (Jaro-Winkler, each word of the name matched once),
+        averaged; a word of the query that no word of the name is close to leaves the record
+        out, and so does an initial that no word of the name starts with."""
         forms = [{word, NICKNAMES.get(word, word)} for word in words if len(word) > 1]
         initials = [word for word in words if len(word) == 1]
         keys = [sorted({key for form in group for key in word_keys(form)}) for group in forms]
@@ -539,13 +539,12 @@ class CustomerQueries:
         parts = [one.format(",".join("?" * len(k)), i) for i, k in enumerate(keys)]
         rows: list[Any] = []
         for joiner in (" INTERSECT ", " UNION ")[: len(parts)]:
-            query = f"{joiner.join(parts)} LIMIT 2000"
-            found = [row["record"] for row in self.store.query(query, [a for k in keys for a in k])]
-            if found:
-                marks = ",".join("?" * len(found))
-                rows = self.store.query(
-                    f"SELECT customer, profile FROM hub_identity_records WHERE record IN ({marks})", found
-                )
+            rows = self.store.query(
+                "SELECT customer, profile FROM hub_identity_records WHERE record IN "
+                f"({joiner.join(parts)} LIMIT 2000)",
+                [a for k in keys for a in k],
+            )
+            if rows:
                 break
         scored: dict[str, tuple[float, str]] = {}
         for row in rows:

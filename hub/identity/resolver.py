@@ -142,7 +142,7 @@ class Resolver:
             if any(frozenset((record, m)) in g.apart for m in mates):
                 continue
             forced = any(frozenset((record, m)) in g.together for m in mates)
-            clash = any(s.rule or s.total < self.model.veto for s, _ in results)
+            clash = any(self._someone_else(s) for s, _ in results)
             if forced or (best >= self.model.link and not clash):
                 accepted.append((best if not forced else float("inf"), customer, best_mate))
             elif best >= self.model.review:
@@ -203,6 +203,10 @@ class Resolver:
         evidence = {"records": moving, "via": record, "mate": mate, **self._evidence(s, pattern, swapped)}
         return [Decision("merge", None, customer, other, s.total, evidence, self.model.version)]
 
+    def _someone_else(self, score: Score) -> bool:
+        """Clearly another person: evidence against (below the veto) or a rule that keeps apart."""
+        return score.rule is not None or score.total < self.model.veto
+
     def _compatible(self, one: str, other: str) -> bool:
         """Could the two customers be one: no two of their members clearly differ, and no
         steward kept any two of them apart."""
@@ -211,8 +215,7 @@ class Resolver:
             for b in g.members[other]:
                 if frozenset((a, b)) in g.apart:
                     return False
-                s = self.model.score(compare(g.profiles[a], g.profiles[b])[0])
-                if s.rule or s.total < self.model.veto:
+                if self._someone_else(self.model.score(compare(g.profiles[a], g.profiles[b])[0])):
                     return False
         return True
 

@@ -108,7 +108,7 @@ class IdentityTables:
         cursor.executemany(sql("INSERT INTO hub_identity_words (key, record) VALUES (?, ?)"), came)
 
     def analyse(self, cursor: Any) -> None:
-        """Fresh planner statistics for the tables a neighbourhood is read from (PostgreSQL)."""
+        """Fresh planner statistics for the tables a neighbourhood and a search read (PostgreSQL)."""
         cursor.execute(
             "ANALYZE hub_identity_keys, hub_identity_records, hub_identity_links, hub_identity_pairs, "
             "hub_identity_words"
