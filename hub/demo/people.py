@@ -189,6 +189,23 @@ def _mailbox(rng: random.Random, given: str, family: str, birth: date | None) ->
     return f"{local}@{rng.choice(DOMAINS)}"
 
 
+def _name_of(given: str) -> str:
+    """A given name as the matcher reads it: Hans is Johannes, so they are not two names."""
+    from hub.identity.normalise import NICKNAMES, plain
+
+    return NICKNAMES.get(plain(given), plain(given))
+
+
+def _names_apart(rng: random.Random, head: str, n: int) -> list[str]:
+    """``n`` given names for a family, each different from the others and from ``head``'s."""
+    names = [head]
+    while len(names) <= n:
+        given = rng.choice(GIVEN)
+        if all(_name_of(given) != _name_of(other) for other in names):
+            names.append(given)
+    return names[1:]
+
+
 def _place(rng: random.Random) -> tuple[str, str, str]:
     """A postcode of one of the cities: a city has a hundred of them, as German cities do."""
     postcode, city, area = rng.choice(CITIES)
@@ -253,7 +270,7 @@ def population(size: int, rng: random.Random, firms: float = 0.1) -> list[Entity
                 n + 1,
                 taken,
                 family=first.family,
-                given=rng.choice([g for g in GIVEN if g != first.given]),
+                given=rng.choice([g for g in GIVEN if _name_of(g) != _name_of(first.given)]),
                 birth=day,
                 place=(first.postcode, first.city, first.area),
             )
@@ -261,7 +278,7 @@ def population(size: int, rng: random.Random, firms: float = 0.1) -> list[Entity
         elif roll < firms + 0.13:  # a family: two or three people at one address and landline
             head = _person(rng, n, taken)
             people.append(head)
-            names = rng.sample([g for g in GIVEN if g != head.given], rng.randint(1, 2))  # each their own
+            names = _names_apart(rng, head.given, rng.randint(1, 2))  # each their own
             for k, given in enumerate(names):
                 member = _person(
                     rng,

@@ -25,6 +25,7 @@ __all__ = ["Pattern", "compare"]
 
 Pattern = dict[str, str]
 _RANK = {"exact": 4, "close": 3, "initial": 2, "diff": 0, "missing": 1}
+_UNLIKE = 0.6  # Jaro-Winkler below which two first names are not one mistyped
 
 
 _GIVEN_NAMES = frozenset(
@@ -79,6 +80,8 @@ def _name(a: str, b: str, *, initials: bool = False) -> str:
     if a == b:
         return "exact"
     level = max((_spelling(x, y) for x in _forms(a) for y in _forms(b)), key=_RANK.__getitem__)
+    if level == "close" and _known(a) and _known(b):
+        level = "diff"  # Nicholas and Richard: their short forms Nick and Rick are not a typo
     if level == "diff" and initials and (len(a) == 1 or len(b) == 1) and a[0] == b[0]:
         return "initial"  # of the name itself: "P." is not Margaret, though Peggy is
     return level
@@ -112,6 +115,16 @@ def _text(a: str, b: str) -> str:
     return "close" if fuzz.token_set_ratio(a, b) >= 85 else "diff"
 
 
+def _unlike(a: Profile, b: Profile) -> bool:
+    """First names with nothing in common however the records are read (Lena and Friedrich,
+    not Lnida and Lidna): no typo makes one of the other. An initial is never unlike: it may be
+    of a short form ("B." for Betty, that is Elizabeth)."""
+    if len(a.given) <= 1 or len(b.given) <= 1:
+        return False
+    readings = ((a.given, b.given), (a.given, b.family), (a.family, b.given))
+    return max(JaroWinkler.similarity(x, y) for x, y in readings if x and y) < _UNLIKE
+
+
 def compare(a: Profile, b: Profile) -> tuple[Pattern, bool]:
     """The agreement pattern, and whether the names were read swapped."""
     straight = (_name(a.given, b.given, initials=True), _name(a.family, b.family))
@@ -126,6 +139,8 @@ def compare(a: Profile, b: Profile) -> tuple[Pattern, bool]:
         # two different first names in the family-name fields: both records were typed the wrong
         # way round (Lisa and Luise Günther, not one Günther with two surnames)
         given, family = family, given
+    elif given == "diff" and _unlike(a, b):
+        given = "other"
     pattern = {
         "birth": _birth(a.birth, b.birth),
         "email": _same(a.emails, b.emails),

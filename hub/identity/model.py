@@ -13,7 +13,10 @@ What the independence assumption gets wrong is handled as rules, named in the ev
   postcode that agrees already says the city does;
 * different people of one family share surname, address and phone: when both given names and
   both birth dates are present and both clearly differ, the pair is not a match whatever the
-  rest says (``rule: different_person``) - twins and siblings never merge; when only one of
+  rest says (``rule: different_person``) - twins and siblings never merge; first names with
+  nothing in common (level ``other``, not a typo of each other) without an e-mail or tax id
+  agreeing are at most sent to review, even with one birth date (two household members whose
+  birthdays were both mistyped); when only one of
   them clearly differs (a father and son of one name, a couple at one address) and nothing
   personal agrees (the e-mail, a tax id, for a first name also the birth date), the pair is
   never linked automatically, at most sent to review (and as a member of a customer, such a
@@ -88,10 +91,10 @@ class MatchModel:
         weights = {k: round(v, 3) for k, v in weights.items()}
         total = round(sum(weights.values()), 3)
         given, birth = pattern.get("given"), pattern.get("birth")
-        if given == "diff" and birth == "diff":
+        if given in ("diff", "other") and birth == "diff":
             return Score(min(total, self.veto - 1), weights, "different_person")
         personal = pattern.get("email") == "exact" or pattern.get("tax_id") == "exact"
-        if given == "diff" and not (personal or birth == "exact"):
+        if (given == "other" and not personal) or (given == "diff" and not (personal or birth == "exact")):
             # a steward decides; and as a member of a customer, someone else: keeps a chain apart
             return Score(min(total, round(self.link - 0.001, 3)), weights, "given_names_differ")
         if birth == "diff" and not personal:  # a father and son of one name: as given names above
@@ -121,7 +124,7 @@ class MatchModel:
 
 
 _LEVELS = {
-    "given": ("exact", "close", "initial", "diff"),
+    "given": ("exact", "close", "initial", "diff", "other"),
     "family": ("exact", "close", "diff"),
     "birth": ("exact", "transposed", "near", "diff"),
     "email": ("exact", "diff"),
@@ -134,9 +137,9 @@ _LEVELS = {
 }
 
 DEFAULT_MODEL = MatchModel(
-    version="fs-default-1",
+    version="fs-default-2",
     m={
-        "given": {"exact": 0.88, "close": 0.08, "initial": 0.01, "diff": 0.03},
+        "given": {"exact": 0.88, "close": 0.08, "initial": 0.01, "diff": 0.029, "other": 0.001},
         "family": {"exact": 0.9, "close": 0.07, "diff": 0.03},
         "birth": {"exact": 0.9, "transposed": 0.04, "near": 0.04, "diff": 0.02},
         "email": {"exact": 0.85, "diff": 0.15},
@@ -148,7 +151,7 @@ DEFAULT_MODEL = MatchModel(
         "tax_id": {"exact": 0.97, "diff": 0.03},
     },
     u={
-        "given": {"exact": 0.02, "close": 0.02, "initial": 0.005, "diff": 0.955},
+        "given": {"exact": 0.02, "close": 0.02, "initial": 0.005, "diff": 0.555, "other": 0.4},
         "family": {"exact": 0.03, "close": 0.02, "diff": 0.95},
         "birth": {"exact": 0.002, "transposed": 0.0005, "near": 0.03, "diff": 0.9675},
         "email": {"exact": 0.0005, "diff": 0.9995},

@@ -13,7 +13,10 @@ C stays apart and the B-C pair goes to review. A record that matches two custome
 differ from each other (a typo of either twin's name) joins neither: a steward decides. One that
 matches two customers who could be one person (each knew too little of the other: one the
 e-mail, the other the address) joins them into one (``merge``, by the matcher, with the
-evidence of the bridging pair). A changed record is re-resolved: if it no longer
+evidence of the bridging pair). A customer is judged as a whole: what the best-matching member
+leaves blank is filled in from the comparisons with the other members (a namesake matched through
+a record without phone or e-mail still meets the customer's phone and e-mail), and a bridge is
+scored with what both customers know. A changed record is re-resolved: if it no longer
 belongs, it leaves (``unlink``), and a customer it held together falls apart into its linked
 parts (``split``).
 
@@ -139,6 +142,8 @@ class Resolver:
                 continue
             results = [(score(m)[0], m) for m in mates]
             best, best_mate = max((s.total, m) for s, m in results)
+            if len(mates) > 1:  # what the best match left blank, the other members may know
+                best = self._completed(score(best_mate)[1], [score(m)[1] for m in mates]).total
             if any(frozenset((record, m)) in g.apart for m in mates):
                 continue
             forced = any(frozenset((record, m)) in g.together for m in mates)
@@ -197,11 +202,27 @@ class Resolver:
         if any(r in g.pinned for r in moving) or not self._compatible(customer, other):
             return []
         s, pattern, swapped = scored
+        others = [compare(g.profiles[a], g.profiles[b])[0] for a in g.members[customer] for b in moving]
+        completed = self._completed(pattern, others)
+        if completed.total < self.model.link:
+            return []  # the two customers together know what the bridging pair did not: they differ
         for r in moving:
             g.assign(r, customer)
         g.links[frozenset((record, mate))] = s.total
         evidence = {"records": moving, "via": record, "mate": mate, **self._evidence(s, pattern, swapped)}
         return [Decision("merge", None, customer, other, s.total, evidence, self.model.version)]
+
+    def _completed(self, pattern: dict[str, str], others: list[dict[str, str]]) -> Score:
+        """A pair's score with what it left blank filled in from other pairs of the same two
+        customers (the best level each shows): a record without a phone matches a namesake's,
+        but its customer's other records have a phone, and a different one."""
+        filled = dict(pattern)
+        for attribute, level in pattern.items():
+            if level == "missing" and attribute in self.model.weights:
+                known = [p[attribute] for p in others if p.get(attribute, "missing") != "missing"]
+                if known:
+                    filled[attribute] = max(known, key=self.model.weights[attribute].__getitem__)
+        return self.model.score(filled)
 
     def _someone_else(self, score: Score) -> bool:
         """Clearly another person: evidence against (below the veto) or a rule that keeps apart."""

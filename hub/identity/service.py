@@ -124,7 +124,8 @@ class IdentityService:
         are, and confirmed and rejected pairs hold; what moves is recorded as decisions of the
         new model version, caused by this re-match. Profiles are the ones stored (normalised
         when the records came; erased people stay blank). A pair still waiting in the review
-        band with the same score is not queued again, so a second run changes nothing.
+        band with the same score is not queued again, nor a pair met twice in one run, so a
+        second run changes nothing.
 
         ``dry_run`` decides each batch against the stored graph without writing: an estimate
         of what a re-match would change. Returns the decisions by kind."""
@@ -142,21 +143,32 @@ class IdentityService:
             "mapping": self.model.version,
         }
 
-        def new(decision: Decision) -> bool:
-            if decision.kind != "review" or decision.other is None:
-                return True
-            pair = tuple(sorted((decision.record, decision.other)))
-            return pair not in waiting or abs(waiting[pair] - (decision.score or 0.0)) > 1e-9
+        met: set[tuple[str, str]] = set()  # review pairs of the batches written so far
+        attempt: set[tuple[str, str]] = set()
+
+        def decide(resolver: Resolver, batch: list[Profile]) -> list[tuple[Decision, Provenance]]:
+            """The batch's decisions, less the review pairs already waiting with the same score
+            or met before in this run (from the other side, scored with the other customer's
+            members)."""
+            attempt.clear()
+            attempt.update(met)
+            kept = []
+            for decision in (d for p in batch for d in resolver.resolve(p)):
+                if decision.kind == "review" and decision.other is not None:
+                    pair = (min(decision.record, decision.other), max(decision.record, decision.other))
+                    if pair in attempt:
+                        continue
+                    attempt.add(pair)
+                    if pair in waiting and abs(waiting[pair] - (decision.score or 0.0)) <= 1e-9:
+                        continue
+                kept.append((decision, cause))
+            return kept
 
         counts: Counter[str] = Counter()
         for start in range(0, len(order), self.batch_size):
             batch = [profiles[r] for r in order[start : start + self.batch_size]]
-            decided = self._decide(
-                batch,
-                [],
-                lambda r, batch=batch: [(d, cause) for p in batch for d in r.resolve(p) if new(d)],
-                write=not dry_run,
-            )
+            decided = self._decide(batch, [], lambda r, batch=batch: decide(r, batch), write=not dry_run)
+            met.update(attempt)
             counts.update(d.kind for d in decided)
             if on_progress is not None:
                 on_progress(min(start + self.batch_size, len(order)), len(order))

@@ -74,6 +74,9 @@ def test_given_names_compare_as_typed_and_as_known_names() -> None:
     assert given("Jan", "Jon") == "diff"  # two three-letter names
     assert given("Helen", "Helene") == given("Johanna", "Johannes") == "diff"  # two known names
     assert given("Margaret", "P.") == "diff" and given("Margaret", "M.") == "initial"  # not by Peggy
+    assert given("Nicholas", "Richard") == "diff"  # Nick and Rick are a typo apart, the names are not
+    assert given("Lena", "Friedrich") == given("Lean", "Friedrich") == "other"  # nothing in common
+    assert given("Lnida", "Lidna") == "diff" and given("B.", "Friedrich") == "diff"  # a typo, an initial
     lena = person("crm:2", given_name="Fischer", family_name="Lena", emails=[], phones=[])
     pattern, flipped = compare(person("shop:2", given_name="Lena", family_name="Fischer"), lena)
     assert flipped and pattern["given"] == pattern["family"] == "exact"  # swapped, short form kept
@@ -103,6 +106,9 @@ def test_family_members_twins_and_namesakes_are_kept_apart_by_rules() -> None:
     assert score(base, typed).rule == "possible_twins" and score(base, typed).total < DEFAULT_MODEL.link
     initial = person("crm:6", given_name="A.", birth_date=None, emails=[])  # which of the household?
     assert score(base, initial).rule == "initial_only" and score(base, initial).total < DEFAULT_MODEL.link
+    # a household member whose birthday was mistyped to the other's: one day, but unlike names
+    spouse = person("crm:7", given_name="Lean", emails=[])
+    assert score(base, spouse).rule == "given_names_differ" and score(base, spouse).total < DEFAULT_MODEL.link
     father = person("crm:4", birth_date="1950-01-01", emails=[])  # same name, same house
     assert score(base, father).rule == "birth_dates_differ"
     elsewhere = person(
@@ -150,6 +156,31 @@ def test_a_record_that_bridges_two_customers_merges_them_unless_they_clearly_dif
     assert len(set(twins.graph.customer_of.values())) == 3
 
 
+def test_a_customer_is_judged_by_what_all_its_records_know() -> None:
+    """Namesakes born on the same day in two cities: a record with neither phone nor e-mail matches
+    the other on name and birth date alone, but its customer's other records have a phone and an
+    e-mail, and different ones."""
+    elsewhere = [{"lines": ["Talstraße 176"], "postcode": "70119", "city": "Stuttgart"}]
+    namesake = {"emails": ["a.schneider@gmail.com"], "phones": ["0711 5117637"], "addresses": elsewhere}
+    sparse = person("phone:a", emails=[], phones=[])
+    assert score(sparse, person("shop:n", **namesake)).total >= DEFAULT_MODEL.link  # the pair alone
+    resolver = Resolver()
+    for p in (person("crm:a"), sparse, person("shop:n", **namesake)):
+        resolver.resolve(p)
+    placed = resolver.graph.customer_of
+    assert placed["crm:a"] == placed["phone:a"] != placed["shop:n"]
+
+    # the same through a bridge: the namesake's own sparse record meets Anna's sparse record
+    bridged = Resolver()
+    bridged.resolve(person("crm:a"))
+    bridged.resolve(person("crm:n", **namesake))
+    bridged.resolve(person("phone:a", emails=[], phones=[]))
+    decisions = bridged.resolve(person("shop:n", emails=["a.schneider@gmail.com"], phones=[], addresses=[]))
+    assert "merge" not in [d.kind for d in decisions]
+    placed = bridged.graph.customer_of
+    assert placed["crm:a"] == placed["phone:a"] != placed["crm:n"] == placed["shop:n"]
+
+
 def test_a_changed_record_leaves_and_what_it_held_together_splits() -> None:
     resolver = Resolver()
     resolver.resolve(person("crm:a", phones=[], addresses=[]))
@@ -182,7 +213,7 @@ def test_em_estimation_moves_the_weights_towards_the_data() -> None:
         compare(a, b)[0] for a, b in combinations(records[:120], 2) if blocking_keys(a) & blocking_keys(b)
     ]
     fitted = estimate(patterns)
-    assert fitted.version == "fs-default-1+em" and fitted.weights != DEFAULT_MODEL.weights
+    assert fitted.version == "fs-default-2+em" and fitted.weights != DEFAULT_MODEL.weights
     assert fitted.weights["email"]["exact"] > 0 > fitted.weights["email"]["diff"]
 
 
