@@ -7,7 +7,8 @@ missing when either side lacks the attribute, which is no evidence either way. A
 given and family names were entered the wrong way round is compared both ways and the better
 reading is kept; when both records were, their family-name fields hold two first names, and they
 are compared as first names. A typo on an umlaut ("Mnller" for Müller, spelt "mueller") counts as
-one keystroke.
+one keystroke, and two misspelt first names one keystroke from the same known name ("Samoel",
+"Smuel") are close. First names with nothing in common are ``other``: not a typo, another person.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from importlib.resources import files
 from rapidfuzz import fuzz
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
-from hub.identity.normalise import NICKNAMES, Profile
+from hub.identity.normalise import SHORT_FORMS, Profile
 
 __all__ = ["Pattern", "compare"]
 
@@ -34,9 +35,6 @@ _GIVEN_NAMES = frozenset(
     if not line.startswith("#")
     for word in line.split()
 )
-_SHORT_FORMS: dict[str, tuple[str, ...]] = {}
-for _short, _full in NICKNAMES.items():
-    _SHORT_FORMS[_full] = (*_SHORT_FORMS.get(_full, ()), _short)
 
 
 def _forms(name: str) -> tuple[str, ...]:
@@ -44,7 +42,7 @@ def _forms(name: str) -> tuple[str, ...]:
     form ("Hasn" for Hans, normalised to Johannes), and a swapped record's family-name field holds
     the short form unexpanded."""
     first, _, rest = name.partition(" ")
-    return (name, *(f"{short} {rest}".strip() for short in _SHORT_FORMS.get(first, ())))
+    return (name, *(f"{short} {rest}".strip() for short in SHORT_FORMS.get(first, ())))
 
 
 def _spelling(a: str, b: str) -> str:
@@ -62,7 +60,24 @@ def _spelling(a: str, b: str) -> str:
         return "close"
     if edits == 2 and shortest >= 8 and JaroWinkler.similarity(a, b) >= 0.9:
         return "close"  # two typos in a long name
+    if edits == 2 and not _known(a) and not _known(b) and _meant(a) & _meant(b):
+        return "close"  # a typo on each side of one name: "Samoel" and "Smuel" both mean Samuel
     return "diff"
+
+
+@lru_cache(maxsize=1 << 14)
+def _meant(name: str) -> frozenset[str]:
+    """The known first names one keystroke away from a misspelt one (at least four letters)."""
+    first = name.split(" ")[0]
+    if len(first) < 3:
+        return frozenset()
+    return frozenset(
+        known
+        for known in _GIVEN_NAMES
+        if len(known) >= 4
+        and abs(len(known) - len(first)) <= 1
+        and DamerauLevenshtein.distance(first, known) == 1
+    )
 
 
 def _known(name: str) -> bool:

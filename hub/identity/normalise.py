@@ -19,7 +19,17 @@ from typing import Any
 import jellyfish
 import phonenumbers
 
-__all__ = ["Profile", "blocking_keys", "canonical_email", "normalise", "plain", "search_keys", "word_keys"]
+__all__ = [
+    "NICKNAMES",
+    "SHORT_FORMS",
+    "Profile",
+    "blocking_keys",
+    "canonical_email",
+    "normalise",
+    "plain",
+    "search_keys",
+    "word_keys",
+]
 
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "oe", "å": "aa"})
 _NOT_WORD = re.compile(r"[^a-z0-9 ]+")
@@ -38,6 +48,10 @@ NICKNAMES = {
     "lena": "magdalena", "leni": "helene", "uli": "ulrich", "wolfi": "wolfgang", "kathi": "katharina",
     "steffi": "stefanie", "flo": "florian", "basti": "sebastian", "max": "maximilian",
 }  # fmt: skip
+# ... and back: a full name's short forms (Johannes → hans)
+SHORT_FORMS: dict[str, tuple[str, ...]] = {}
+for _short, _full in NICKNAMES.items():
+    SHORT_FORMS[_full] = (*SHORT_FORMS.get(_full, ()), _short)
 
 # Legal forms dropped from organisation names (after normalisation, as whole words).
 LEGAL_FORMS = frozenset({
@@ -193,14 +207,25 @@ def _blocking_keys(p: Profile) -> set[str]:
         if p.postcode or p.city:  # the firm's main word where it is: found despite a typo elsewhere
             keys.add(f"o:{jellyfish.nysiis(words[0])}:{p.postcode or p.city}")
         keys.add(f"of:{p.organisation}")  # its whole name, wherever: firms' names are nearly unique
+    initials = _initials(p.given)
     if p.postcode and p.given and p.family:
         # each name's sound with the other's initial, so a typo in either name and swapped names
         # still meet, but an Anna does not meet every other Anna of the postcode
-        keys.add(f"np:{p.family_code}:{p.given[:1]}:{p.postcode}")
+        keys.update(f"np:{p.family_code}:{initial}:{p.postcode}" for initial in initials)
         keys.add(f"np:{p.given_code}:{p.family[:1]}:{p.postcode}")
     for code in names:  # either name, so swapped given/family names still meet
         if p.birth:
             keys.add(f"nb:{code}:{p.birth.isoformat()}")
-    if p.birth and p.given and p.family:  # misspelt family name and moved house: given + birth day
-        keys.add(f"gb:{p.given[:1]}{p.family[:1]}:{p.birth.year}:{sorted((p.birth.month, p.birth.day))}")
+    if p.birth and p.given and p.family:
+        # misspelt names and moved house: both initials (in either order: swapped names) and the
+        # birthday (day and month in either order)
+        day = sorted((p.birth.month, p.birth.day))
+        keys.update(f"gb:{''.join(sorted((i, p.family[:1])))}:{p.birth.year}:{day}" for i in initials)
     return keys
+
+
+def _initials(given: str) -> set[str]:
+    """The first letters a given name may be typed with: its own, and its short forms' (a typo in
+    "Hans" is not read as Johannes, so it keeps the h)."""
+    first = given.split(" ")[0]
+    return {first[:1], *(short[:1] for short in SHORT_FORMS.get(first, ()))} if first else set()

@@ -64,6 +64,24 @@ def test_typos_swapped_names_and_day_month_swaps_still_agree() -> None:
     assert flipped and (pattern["given"], pattern["family"]) == ("exact", "exact")
     assert blocking_keys(base) & blocking_keys(swapped)  # found despite the swap
 
+    def meet(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        sparse = {"emails": [], "phones": []}
+        return bool(
+            blocking_keys(person("crm:2", **sparse, **a)) & blocking_keys(person("shop:2", **sparse, **b))
+        )
+
+    # a typo in a short form keeps its initial (Lena is Magdalena), with the birthday transposed
+    assert meet(
+        {"given_name": "Lena", "family_name": "Kaiser"},
+        {"given_name": "Lean", "family_name": "Kaisor", "birth_date": "1984-07-03"},
+    )
+    # names swapped and both misspelt, moved house: the initials in either order and the birthday
+    moved = [{"lines": ["Ringstraße 1"], "postcode": "10115", "city": "Berlin"}]
+    assert meet(
+        {"given_name": "Andrew", "family_name": "Schulze"},
+        {"given_name": "Schulez", "family_name": "Adnrew", "addresses": moved},
+    )
+
 
 def test_given_names_compare_as_typed_and_as_known_names() -> None:
     def given(a: str, b: str) -> str:
@@ -76,7 +94,8 @@ def test_given_names_compare_as_typed_and_as_known_names() -> None:
     assert given("Margaret", "P.") == "diff" and given("Margaret", "M.") == "initial"  # not by Peggy
     assert given("Nicholas", "Richard") == "diff"  # Nick and Rick are a typo apart, the names are not
     assert given("Lena", "Friedrich") == given("Lean", "Friedrich") == "other"  # nothing in common
-    assert given("Lnida", "Lidna") == "diff" and given("B.", "Friedrich") == "diff"  # a typo, an initial
+    assert given("Anna", "Anke") == "diff" and given("B.", "Friedrich") == "diff"  # alike; an initial
+    assert given("Samoel", "Smuel") == given("Lnida", "Lidna") == "close"  # a typo on each side of one name
     lena = person("crm:2", given_name="Fischer", family_name="Lena", emails=[], phones=[])
     pattern, flipped = compare(person("shop:2", given_name="Lena", family_name="Fischer"), lena)
     assert flipped and pattern["given"] == pattern["family"] == "exact"  # swapped, short form kept
