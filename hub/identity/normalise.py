@@ -34,6 +34,7 @@ __all__ = [
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "oe", "å": "aa"})
 _NOT_WORD = re.compile(r"[^a-z0-9 ]+")
 _SPACES = re.compile(r"\s+")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 # Common given-name short forms → the name they stand for (English and German).
 NICKNAMES = {
@@ -96,6 +97,8 @@ def canonical_email(email: str) -> str | None:
 
 
 def _phone(text: str, region: str) -> str | None:
+    if _E164.fullmatch(text):  # as the mappings write it (they parse and check every number)
+        return text
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
