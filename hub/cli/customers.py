@@ -307,8 +307,12 @@ def review(
         console.print("nothing to review")
         return
     for pair in pairs:
-        levels = pair["evidence"].get("levels", {})
-        agree = ", ".join(f"{k} {v}" for k, v in levels.items() if v != "missing")
+        levels, filled = pair["evidence"].get("levels", {}), pair["evidence"].get("from_customer", [])
+        agree = ", ".join(
+            f"{k} {v}" + (" (another record of the customer)" if k in filled else "")
+            for k, v in levels.items()
+            if v != "missing"
+        )
         console.print(f"{pair['score']:6.1f}  {pair['a']} ~ {pair['b']}  [dim]{agree}[/]", highlight=False)
     console.print("decide with: hub customers confirm A B / hub customers reject A B")
 

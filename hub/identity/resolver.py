@@ -120,12 +120,20 @@ class Resolver:
         record = profile.record
         g.index(profile)
         scores: dict[str, tuple[Score, dict[str, str], bool]] = {}
+        judged: dict[str, tuple[Score, dict[str, str], bool]] = {}  # best matches, with their customer
 
-        def score(other: str) -> tuple[Score, dict[str, str], bool]:
+        def pair(other: str) -> tuple[Score, dict[str, str], bool]:
             if other not in scores:
                 pattern, swapped = compare(profile, g.profiles[other])
                 scores[other] = (self.model.score(pattern), pattern, swapped)
             return scores[other]
+
+        def score(other: str) -> tuple[Score, dict[str, str], bool]:
+            return judged.get(other) or pair(other)
+
+        def explain(other: str) -> tuple[Score, dict[str, Any]]:
+            s, pattern, swapped = score(other)
+            return s, self._evidence(s, pattern, swapped, pair(other)[1])
 
         current = g.customer_of.get(record)
         if record in g.pinned and current is not None:
@@ -140,10 +148,14 @@ class Resolver:
             mates = sorted(g.members[customer] - {record})
             if not mates:
                 continue
-            results = [(score(m)[0], m) for m in mates]
+            results = [(pair(m)[0], m) for m in mates]
             best, best_mate = max((s.total, m) for s, m in results)
             if len(mates) > 1:  # what the best match left blank, the other members may know
-                best = self._completed(score(best_mate)[1], [score(m)[1] for m in mates]).total
+                _, pattern, swapped = pair(best_mate)
+                filled = self._completed(pattern, [pair(m)[1] for m in mates])
+                if filled != pattern:
+                    judged[best_mate] = (self.model.score(filled), filled, swapped)
+                    best = judged[best_mate][0].total
             if any(frozenset((record, m)) in g.apart for m in mates):
                 continue
             forced = any(frozenset((record, m)) in g.together for m in mates)
@@ -161,25 +173,15 @@ class Resolver:
                 review += [(b, m) for b, _, m in (max(accepted), *rivals)]
                 target = None
         if target is None and current is not None and g.members.get(current, set()) <= {record}:
-            return self._reviews(record, review, score)  # alone, and still no one's: it stays
+            return self._reviews(record, review, explain)  # alone, and still no one's: it stays
         if current is not None and (target is None or target[0] != current):
             decisions += self._leave(record, current)
         if target is not None and target[0] != g.customer_of.get(record):
             customer, mate = target
-            s, pattern, swapped = score(mate)
+            s, evidence = explain(mate)
             g.assign(record, customer)
             g.links[frozenset((record, mate))] = s.total
-            decisions.append(
-                Decision(
-                    "link",
-                    record,
-                    customer,
-                    mate,
-                    s.total,
-                    self._evidence(s, pattern, swapped),
-                    self.model.version,
-                )
-            )
+            decisions.append(Decision("link", record, customer, mate, s.total, evidence, self.model.version))
         elif target is None and record not in g.customer_of:
             customer = g.new_customer(record)
             g.assign(record, customer)
@@ -187,8 +189,8 @@ class Resolver:
         if target is not None:
             for _, customer, mate in sorted(accepted, reverse=True):
                 if customer != g.customer_of[record] and customer in g.members:
-                    decisions += self._bridge(record, customer, mate, score(mate))
-        return decisions + self._reviews(record, review, score)
+                    decisions += self._bridge(record, customer, mate, pair(mate))
+        return decisions + self._reviews(record, review, explain)
 
     def _bridge(
         self, record: str, other: str, mate: str, scored: tuple[Score, dict[str, str], bool]
@@ -201,28 +203,35 @@ class Resolver:
         moving = sorted(g.members[other])
         if any(r in g.pinned for r in moving) or not self._compatible(customer, other):
             return []
-        s, pattern, swapped = scored
+        _, base, swapped = scored
         others = [compare(g.profiles[a], g.profiles[b])[0] for a in g.members[customer] for b in moving]
-        completed = self._completed(pattern, others)
-        if completed.total < self.model.link:
+        pattern = self._completed(base, others)
+        s = self.model.score(pattern)
+        if s.total < self.model.link:
             return []  # the two customers together know what the bridging pair did not: they differ
         for r in moving:
             g.assign(r, customer)
         g.links[frozenset((record, mate))] = s.total
-        evidence = {"records": moving, "via": record, "mate": mate, **self._evidence(s, pattern, swapped)}
+        evidence = {
+            "records": moving,
+            "via": record,
+            "mate": mate,
+            **self._evidence(s, pattern, swapped, base),
+        }
         return [Decision("merge", None, customer, other, s.total, evidence, self.model.version)]
 
-    def _completed(self, pattern: dict[str, str], others: list[dict[str, str]]) -> Score:
-        """A pair's score with what it left blank filled in from other pairs of the same two
+    def _completed(self, pattern: dict[str, str], others: list[dict[str, str]]) -> dict[str, str]:
+        """A pair's pattern with what it left blank filled in from other pairs of the same two
         customers (the best level each shows): a record without a phone matches a namesake's,
-        but its customer's other records have a phone, and a different one."""
+        but its customer's other records have a phone, and a different one. The evidence names
+        what was filled in (``from_customer``)."""
         filled = dict(pattern)
         for attribute, level in pattern.items():
             if level == "missing" and attribute in self.model.weights:
                 known = [p[attribute] for p in others if p.get(attribute, "missing") != "missing"]
                 if known:
                     filled[attribute] = max(known, key=self.model.weights[attribute].__getitem__)
-        return self.model.score(filled)
+        return filled
 
     def _someone_else(self, score: Score) -> bool:
         """Clearly another person: evidence against (below the veto) or a rule that keeps apart."""
@@ -244,24 +253,14 @@ class Resolver:
         self,
         record: str,
         review: list[tuple[float, str]],
-        score: Callable[[str], tuple[Score, dict[str, str], bool]],
+        explain: Callable[[str], tuple[Score, dict[str, Any]]],
     ) -> list[Decision]:
         """The best three pairs in the review band, for a steward."""
-        decisions = []
-        for total, mate in sorted(review, reverse=True)[:3]:
-            s, pattern, swapped = score(mate)
-            decisions.append(
-                Decision(
-                    "review",
-                    record,
-                    self.graph.customer_of[record],
-                    mate,
-                    total,
-                    self._evidence(s, pattern, swapped),
-                    self.model.version,
-                )
-            )
-        return decisions
+        customer = self.graph.customer_of[record]
+        return [
+            Decision("review", record, customer, mate, total, explain(mate)[1], self.model.version)
+            for total, mate in sorted(review, reverse=True)[:3]
+        ]
 
     def _leave(self, record: str, customer: str) -> list[Decision]:
         """The record no longer belongs: it leaves, and the rest may fall apart."""
@@ -330,8 +329,15 @@ class Resolver:
             parts.append(part)
         return parts
 
-    def _evidence(self, score: Score, pattern: dict[str, str], swapped: bool) -> dict[str, Any]:
+    def _evidence(
+        self, score: Score, pattern: dict[str, str], swapped: bool, pair: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """What decided: the levels and weights, the rule, and which levels the pair itself left
+        blank and the rest of the customers filled in (``pair``: the pair's own levels)."""
         evidence: dict[str, Any] = {"levels": pattern, "weights": score.weights}
+        filled = sorted(a for a, level in pattern.items() if pair is not None and pair.get(a) != level)
+        if filled:
+            evidence["from_customer"] = filled
         if score.rule:
             evidence["rule"] = score.rule
         if swapped:

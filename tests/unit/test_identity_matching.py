@@ -184,10 +184,14 @@ def test_a_customer_is_judged_by_what_all_its_records_know() -> None:
     sparse = person("phone:a", emails=[], phones=[])
     assert score(sparse, person("shop:n", **namesake)).total >= DEFAULT_MODEL.link  # the pair alone
     resolver = Resolver()
-    for p in (person("crm:a"), sparse, person("shop:n", **namesake)):
-        resolver.resolve(p)
+    resolver.resolve(person("crm:a"))
+    resolver.resolve(sparse)
+    decisions = resolver.resolve(person("shop:n", **namesake))
     placed = resolver.graph.customer_of
     assert placed["crm:a"] == placed["phone:a"] != placed["shop:n"]
+    review = next(d for d in decisions if d.kind == "review")  # a steward may still look: same name and day
+    assert review.other == "phone:a" and review.evidence["from_customer"] == ["email", "phone"]
+    assert review.score == round(sum(review.evidence["weights"].values()), 3) < DEFAULT_MODEL.link
 
     # the same through a bridge: the namesake's own sparse record meets Anna's sparse record
     bridged = Resolver()
