@@ -17,7 +17,7 @@ from datetime import date
 from functools import lru_cache
 from importlib.resources import files
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
 from hub.identity.normalise import SHORT_FORMS, Profile
@@ -35,6 +35,7 @@ _GIVEN_NAMES = frozenset(
     if not line.startswith("#")
     for word in line.split()
 )
+_LONGER_NAMES = sorted(name for name in _GIVEN_NAMES if len(name) >= 4)
 
 
 def _forms(name: str) -> tuple[str, ...]:
@@ -67,17 +68,14 @@ def _spelling(a: str, b: str) -> str:
 
 @lru_cache(maxsize=1 << 14)
 def _meant(name: str) -> frozenset[str]:
-    """The known first names one keystroke away from a misspelt one (at least four letters)."""
+    """The known first names of four letters or more one keystroke away from a misspelt one."""
     first = name.split(" ")[0]
     if len(first) < 3:
         return frozenset()
-    return frozenset(
-        known
-        for known in _GIVEN_NAMES
-        if len(known) >= 4
-        and abs(len(known) - len(first)) <= 1
-        and DamerauLevenshtein.distance(first, known) == 1
+    near = process.extract(
+        first, _LONGER_NAMES, scorer=DamerauLevenshtein.distance, score_cutoff=1, limit=None
     )
+    return frozenset(known for known, _, _ in near)
 
 
 def _known(name: str) -> bool:
