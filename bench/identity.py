@@ -269,7 +269,7 @@ def _probe(loaded: list[Record], entities: dict[str, Entity], done: int) -> list
     further system), half of people new to it."""
     rng = random.Random(done)
     known = rng.sample(sorted({r.truth for r in loaded}), PROBE // 2)
-    fresh = population(PROBE // 2, random.Random(-done))
+    fresh = population(PROBE // 2, random.Random(-done), beside=list(entities.values()))
     return [record_of(entities[e], f"probe:{e}-{done}", rng) for e in known] + [
         record_of(e, f"fresh:{e.id}-{done}", rng) for e in fresh
     ]

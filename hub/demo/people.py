@@ -236,11 +236,18 @@ def _person(rng: random.Random, n: int, taken: set[str], **fixed: Any) -> Entity
     return Entity(**{**values, **fixed})
 
 
-def population(size: int, rng: random.Random, firms: float = 0.1) -> list[Entity]:
+def population(
+    size: int, rng: random.Random, firms: float = 0.1, beside: list[Entity] | None = None
+) -> list[Entity]:
     """``size`` entities: mostly single people, with twins, families sharing an address and
-    landline, namesakes, and firms."""
+    landline, namesakes, and firms. ``beside``: a population these join, whose mailboxes and
+    firm names are taken (new people of the same world, not someone's double)."""
+    from hub.identity.normalise import canonical_email
+
     people: list[Entity] = []
-    taken: set[str] = set()
+    taken: set[str] = {canonical_email(e.email) or e.email for e in beside or []} | {
+        e.firm for e in beside or [] if e.firm
+    }
     while len(people) < size:
         n = len(people)
         roll = rng.random()
