@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
-from importlib.resources import files
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
-from hub.identity.normalise import SHORT_FORMS, Profile
+from hub.identity.normalise import GIVEN_NAMES, SHORT_FORMS, Profile
 
 __all__ = ["Pattern", "compare"]
 
@@ -29,13 +28,7 @@ _RANK = {"exact": 4, "close": 3, "initial": 2, "diff": 0, "missing": 1}
 _UNLIKE = 0.6  # Jaro-Winkler below which two first names are not one mistyped
 
 
-_GIVEN_NAMES = frozenset(
-    word
-    for line in (files("hub.identity") / "data" / "given_names.txt").read_text("utf-8").splitlines()
-    if not line.startswith("#")
-    for word in line.split()
-)
-_LONGER_NAMES = sorted(name for name in _GIVEN_NAMES if len(name) >= 4)
+_LONGER_NAMES = sorted(name for name in GIVEN_NAMES if len(name) >= 4)
 
 
 def _forms(name: str) -> tuple[str, ...]:
@@ -79,7 +72,7 @@ def _meant(name: str) -> frozenset[str]:
 
 
 def _known(name: str) -> bool:
-    return name.split(" ")[0] in _GIVEN_NAMES
+    return name.split(" ")[0] in GIVEN_NAMES
 
 
 def _unspelt(name: str) -> str:

@@ -3,7 +3,8 @@
 Names lose case, accents and punctuation (and a nickname becomes its full form); e-mails lose
 case, ``+tags`` and (at Gmail) dots; phones become E.164; an organisation's legal form is
 dropped ("Müller GmbH" = "Mueller"); street abbreviations are written out ("Hauptstr. 5" =
-"hauptstrasse 5"). Blocking keys are built from these, so "the same spelling" means the same
+"hauptstrasse 5"); an initial is spelt out by the person's mailbox when it names one known first
+name with that initial. Blocking keys are built from these, so "the same spelling" means the same
 thing everywhere.
 """
 
@@ -14,12 +15,14 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property, lru_cache
+from importlib.resources import files
 from typing import Any
 
 import jellyfish
 import phonenumbers
 
 __all__ = [
+    "GIVEN_NAMES",
     "NICKNAMES",
     "SHORT_FORMS",
     "Profile",
@@ -35,6 +38,7 @@ _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": 
 _NOT_WORD = re.compile(r"[^a-z0-9 ]+")
 _SPACES = re.compile(r"\s+")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_MAILBOX_WORDS = re.compile(r"[^a-z]+")  # the words of a mailbox's local part
 
 # Common given-name short forms → the name they stand for (English and German).
 NICKNAMES = {
@@ -49,6 +53,14 @@ NICKNAMES = {
     "lena": "magdalena", "leni": "helene", "uli": "ulrich", "wolfi": "wolfgang", "kathi": "katharina",
     "steffi": "stefanie", "flo": "florian", "basti": "sebastian", "max": "maximilian",
 }  # fmt: skip
+# Common given names (``data/given_names.txt``): two different ones are two names, however close
+# their spelling, and one in a mailbox spells out an initial.
+GIVEN_NAMES = frozenset(
+    word
+    for line in (files("hub.identity") / "data" / "given_names.txt").read_text("utf-8").splitlines()
+    if not line.startswith("#")
+    for word in line.split()
+)
 # ... and back: a full name's short forms (Johannes → hans)
 SHORT_FORMS: dict[str, tuple[str, ...]] = {}
 for _short, _full in NICKNAMES.items():
@@ -114,6 +126,23 @@ def _given(text: str | None) -> str:
     return NICKNAMES.get(first, first) + name[len(first) :] if first else ""
 
 
+def _spelt_out(given: str, family: str, emails: frozenset[str]) -> str:
+    """An initial spelt out by the person's own mailbox: "C. Schulze" at
+    christian_schulze65@… is Christian. Only a known given name with that initial counts, whole
+    between separators or beside the family name ("christianschulze", "schulzechristian"), and
+    only when the mailboxes name one such name."""
+    if len(given) != 1 or not family:
+        return given
+    surname = family.replace(" ", "")
+    found = set()
+    for email in emails:
+        for word in _MAILBOX_WORDS.split(email.split("@")[0]):
+            for name in (word, word.removesuffix(surname), word.removeprefix(surname)):
+                if name != surname and name[:1] == given and name in GIVEN_NAMES:
+                    found.add(NICKNAMES.get(name, name))  # "hans.mueller": H. is Hans, i.e. Johannes
+    return found.pop() if len(found) == 1 else given
+
+
 def _organisation(text: str | None) -> str:
     """The firm's name without its legal form ("G.m.b.H." read as "gmbh")."""
     return " ".join(w for w in plain((text or "").replace(".", "")).split() if w not in LEGAL_FORMS)
@@ -160,14 +189,16 @@ def normalise(record: str, fields: dict[str, Any], region: str = "DE") -> Profil
     """From a SourceCustomer's fields (the CustomerRecord contract's shape)."""
     address = (fields.get("addresses") or [{}])[0] or {}
     birth = fields.get("birth_date")
+    family = plain(fields.get("family_name"))
+    emails = frozenset(e for e in (canonical_email(x) for x in fields.get("emails") or []) if e)
     return Profile(
         record=record,
         kind=fields.get("kind") or "person",
-        given=_given(fields.get("given_name")),
-        family=plain(fields.get("family_name")),
+        given=_spelt_out(_given(fields.get("given_name")), family, emails),
+        family=family,
         organisation=_organisation(fields.get("organisation_name")),
         birth=date.fromisoformat(birth) if isinstance(birth, str) and birth else birth or None,
-        emails=frozenset(e for e in (canonical_email(x) for x in fields.get("emails") or []) if e),
+        emails=emails,
         phones=frozenset(p for p in (_phone(x, region) for x in fields.get("phones") or []) if p),
         street=_street(" ".join(address.get("lines") or [])),
         postcode=plain(address.get("postcode")).replace(" ", ""),

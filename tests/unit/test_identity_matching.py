@@ -44,6 +44,16 @@ def test_normalisation_spells_every_attribute_one_way() -> None:
         },
     )
     assert (p.given, p.family) == ("robert", "mueller luedenscheidt")
+    # an initial spelt out by the person's own mailbox (a short form read as its name)
+    for initial, mailbox, given in (
+        ("C.", "christian_schulze65@t-online.de", "christian"),
+        ("C.", "schulzechristian@web.de", "christian"),
+        ("H.", "hans.schulze@gmail.com", "johannes"),
+        ("C.", "c.schulze@web.de", "c"),  # no name in it
+        ("A.", "schulze.carl@web.de", "a"),  # another initial's name: not this person's, perhaps
+    ):
+        mail = normalise("x", {"given_name": initial, "family_name": "Schulze", "emails": [mailbox]})
+        assert mail.given == given, mailbox
     assert p.emails == {"bobmueller@gmail.com"} and p.phones == {"+492214711000"}
     assert (p.street, p.postcode, p.city) == ("haupt strasse 5", "50667", "koeln")
     firm = normalise("erp:9", {"kind": "organisation", "organisation_name": "Nordlicht Handel G.m.b.H."})
