@@ -29,7 +29,7 @@ back under its id, so merge + unmerge restores the customers as they were.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
@@ -201,11 +201,13 @@ class Resolver:
         g = self.graph
         customer = g.customer_of[record]
         moving = sorted(g.members[other])
-        if any(r in g.pinned for r in moving) or not self._compatible(customer, other):
+        if any(r in g.pinned for r in moving):
+            return []
+        cross = list(self._cross(customer, other))
+        if not self._compatible(customer, other, cross):
             return []
         _, base, swapped = scored
-        others = [compare(g.profiles[a], g.profiles[b])[0] for a in g.members[customer] for b in moving]
-        pattern = self._completed(base, others)
+        pattern = self._completed(base, [p for _, p in cross])
         s = self.model.score(pattern)
         if s.total < self.model.link:
             return []  # the two customers together know what the bridging pair did not: they differ
@@ -237,16 +239,21 @@ class Resolver:
         """Clearly another person: evidence against (below the veto) or a rule that keeps apart."""
         return score.rule is not None or score.total < self.model.veto
 
-    def _compatible(self, one: str, other: str) -> bool:
-        """Could the two customers be one: no two of their members clearly differ, and no
-        steward kept any two of them apart."""
+    def _cross(self, one: str, other: str) -> Iterator[tuple[frozenset[str], dict[str, str]]]:
+        """Every pair of a member of one customer and a member of the other, compared."""
         g = self.graph
         for a in g.members[one]:
             for b in g.members[other]:
-                if frozenset((a, b)) in g.apart:
-                    return False
-                if self._someone_else(self.model.score(compare(g.profiles[a], g.profiles[b])[0])):
-                    return False
+                yield frozenset((a, b)), compare(g.profiles[a], g.profiles[b])[0]
+
+    def _compatible(
+        self, one: str, other: str, cross: Iterable[tuple[frozenset[str], dict[str, str]]] | None = None
+    ) -> bool:
+        """Could the two customers be one: no two of their members clearly differ, and no
+        steward kept any two of them apart. ``cross``: their pairs, when already compared."""
+        for pair, pattern in self._cross(one, other) if cross is None else cross:
+            if pair in self.graph.apart or self._someone_else(self.model.score(pattern)):
+                return False
         return True
 
     def _reviews(
