@@ -2,6 +2,7 @@
 
     python bench/identity.py accuracy [--size 5000] [--seeds 3] [--noise realistic|fewer-gaps]
     python bench/identity.py speed [--records 100000] [--backend sqlite|postgres|both]
+    python bench/identity.py calibrate [--size 5000] [--seeds 2]
 
 accuracy: for a two-system link task (persons only, no national id) and a four-system dedup task
 (persons and firms), records are resolved one at a time in random arrival order by the resolver
@@ -10,7 +11,13 @@ exactly, and the links among the hard negatives (twins and family members at one
 different first names and birthdays; namesakes in different cities), per seed and as medians,
 with the recall ceiling of the records themselves: the share of true pairs with any evidence
 beyond the name (``hub.identity.accuracy.recall_ceiling``) and the F1 that recall would give at
-precision 1.
+precision 1; and how many true pairs, and pairs of two people, a rule linking a name found on two
+records only (nothing else either way) would link (``name_alone``).
+
+calibrate: the agreement levels' shares that the default model's m and u stand for, measured on
+generated data with its known truth — m over every true pair of both tasks, u over 100,000 random
+pairs of two people per task and seed — printed beside the defaults, with the weights each gives.
+The defaults' u are deliberately above the measured ones (``hub/identity/model.py`` says why).
 
 speed: the dedup task's records go through the whole hub (inbox, mapping, SourceCustomer
 aggregates, identity resolution with its tables and CustomerLink events, the customers
@@ -19,7 +26,7 @@ raw limit of the same backend (plain indexed point lookups, the reads a record's
 needs), and then ``customers show`` latency p50/p99 over 1,000 random customers and ``customers
 search`` latency for 500 names typed with a typo (with how often the person is among the hits). How the
 per-record cost grows with the data is measured on probes of the same mix at each tenth (half
-further records of people already known, half new people): early in a random arrival order
+a second record of people known by one, half new people): early in a random arrival order
 most records are new people, late most join someone, so the stream's own tenths would compare
 different work. PostgreSQL: HUB_BENCH_DATABASE_URL or HUB_TEST_DATABASE_URL (an admin URL; a
 database is created and dropped per run).
@@ -30,6 +37,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import os
 import random
 import statistics
@@ -37,7 +45,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +64,9 @@ from hub.demo.people import (  # noqa: E402
     population,
     record_of,
 )
-from hub.identity.accuracy import measure, recall_ceiling  # noqa: E402
+from hub.identity.accuracy import level_shares, measure, name_alone, recall_ceiling  # noqa: E402
+from hub.identity.compare import compare  # noqa: E402
+from hub.identity.model import DEFAULT_MODEL  # noqa: E402
 from hub.identity.normalise import normalise  # noqa: E402
 from hub.identity.resolver import Resolver  # noqa: E402
 from hub.runtime import tune_garbage_collector  # noqa: E402
@@ -83,6 +93,7 @@ def accuracy(size: int, seeds: int, noise: Noise) -> None:
             result = measure(placed, truth)
             hard = _hard_negative_links(task, size, seed, placed)
             ceiling = recall_ceiling(profiles, truth)
+            alone = name_alone(profiles, truth)
             row = (result.precision, result.recall, result.f1, result.clusters_exact, hard, ceiling)
             results[name].append(row)
             print(
@@ -90,7 +101,9 @@ def accuracy(size: int, seeds: int, noise: Noise) -> None:
                 f"P {result.precision:.4f} R {result.recall:.4f} "
                 f"F1 {result.f1:.4f}, clusters exact {result.clusters_exact:.4f}, "
                 f"hard-negative links {hard}; recall ceiling without name-only links {ceiling:.4f} "
-                f"(F1 {2 * ceiling / (1 + ceiling):.4f})",
+                f"(F1 {2 * ceiling / (1 + ceiling):.4f}); a name on two records only, nothing else "
+                f"either way: {alone.true_pairs} true pairs of {result.true_pairs:,}, "
+                f"{alone.false_pairs} of two people",
                 flush=True,
             )
     for name, rows in results.items():
@@ -100,6 +113,41 @@ def accuracy(size: int, seeds: int, noise: Noise) -> None:
             f"hard-negative links {h:g}; recall ceiling without name-only links {top:.4f} "
             f"(F1 {2 * top / (1 + top):.4f})"
         )
+
+
+def calibrate(size: int, seeds: int) -> None:
+    same, different = [], []
+    for seed in range(1, seeds + 1):
+        for task in (link_task, dedup_task):
+            rng = random.Random(seed)
+            records = task(size, rng)
+            profiles = [normalise(r.record, r.fields) for r in records]
+            by_truth: dict[str, list[int]] = defaultdict(list)
+            for i, r in enumerate(records):
+                by_truth[r.truth].append(i)
+            for group in by_truth.values():
+                same += [compare(profiles[i], profiles[j])[0] for i in group for j in group if i < j]
+            for _ in range(100_000):
+                i, j = rng.randrange(len(records)), rng.randrange(len(records))
+                if records[i].truth != records[j].truth:
+                    different.append(compare(profiles[i], profiles[j])[0])
+    m, u = level_shares(same), level_shares(different)
+    print(
+        f"{len(same):,} true pairs, {len(different):,} random pairs of two people "
+        f"({seeds} seeds, {size:,} entities)"
+    )
+    print(
+        f"{'attribute':<13}{'level':<12}{'m measured':>11}{'default':>9}{'u measured':>12}{'default':>9}"
+        f"{'weight measured':>17}{'default':>9}"
+    )
+    for attribute, levels in DEFAULT_MODEL.m.items():
+        for level in levels:
+            mm, uu = m.get(attribute, {}).get(level, 0.0), u.get(attribute, {}).get(level, 0.0)
+            weight = f"{math.log2(mm / uu):+.1f}" if mm and uu else "n/a"
+            print(
+                f"{attribute:<13}{level:<12}{mm:>11.4f}{DEFAULT_MODEL.m[attribute][level]:>9}{uu:>12.4f}"
+                f"{DEFAULT_MODEL.u[attribute][level]:>9}{weight:>17}{DEFAULT_MODEL.weights[attribute][level]:>+9.1f}"
+            )
 
 
 def _hard_negative_links(task: object, size: int, seed: int, placed: dict[str, str]) -> int:
@@ -185,12 +233,13 @@ def _speed(url: str, wanted: int) -> None:
 
     main = [0.0, 0.0]
     probes: list[tuple[int, float, float, float]] = []
+    probed: set[str] = set()
     for start in range(0, len(records), 1000):
         spent = feed(records[start : start + 1000])
         main = [main[0] + spent[0], main[1] + spent[1]]
         done = start + 1000
         if done % (len(records) // 10 or 1000) == 0 or done >= len(records):
-            spent = feed(_probe(records[:done], entities, done))
+            spent = feed(_probe(records[:done], entities, done, probed))
             probes.append((done, *spent, _raw_lookups(hub, 5000)))
             print(
                 f"  {min(done, len(records)):,} records: probe of {PROBE:,} at "
@@ -212,7 +261,8 @@ def _speed(url: str, wanted: int) -> None:
         flush=True,
     )
     print(
-        f"  per-record cost of the same mix (half new people, half more records of people known) from "
+        f"  per-record cost of the same mix (half new people, half a second record of people known by one) "
+        f"from "
         f"{n0:,} to {n1:,} records: through the hub {hub1 / hub0:.2f}x, resolving {res1 / res0:.2f}x; "
         f"the raw lookups' own cost {raw0 / raw1:.2f}x",
         flush=True,
@@ -264,11 +314,15 @@ def _search_latency(hub: object) -> None:
     )
 
 
-def _probe(loaded: list[Record], entities: dict[str, Entity], done: int) -> list[Record]:
-    """The same mix at every size: half records of people the hub already knows (a record in a
-    further system), half of people new to it."""
+def _probe(loaded: list[Record], entities: dict[str, Entity], done: int, probed: set[str]) -> list[Record]:
+    """The same work at every size: half records of people the hub knows by one record so far (a
+    record in a further system), half of people new to it. Known people with more records would
+    make the late probes compare more records of the same person: more work of another kind, not
+    the cost of a larger database. ``probed``: people an earlier probe gave a second record."""
     rng = random.Random(done)
-    known = rng.sample(sorted({r.truth for r in loaded}), PROBE // 2)
+    seen = Counter(r.truth for r in loaded)
+    known = rng.sample(sorted(e for e, n in seen.items() if n == 1 and e not in probed), PROBE // 2)
+    probed.update(known)
     fresh = population(PROBE // 2, random.Random(-done), beside=list(entities.values()))
     return [record_of(entities[e], f"probe:{e}-{done}", rng) for e in known] + [
         record_of(e, f"fresh:{e.id}-{done}", rng) for e in fresh
@@ -304,6 +358,9 @@ def main() -> None:
         default="realistic",
         help="realistic: the generator's default; fewer-gaps: the same errors, fewer blank fields",
     )
+    cal = sub.add_parser("calibrate")
+    cal.add_argument("--size", type=int, default=5000, help="entities per task")
+    cal.add_argument("--seeds", type=int, default=2)
     spd = sub.add_parser("speed")
     spd.add_argument("--records", type=int, default=100_000)
     spd.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="sqlite")
@@ -311,6 +368,8 @@ def main() -> None:
     tune_garbage_collector()
     if args.part == "accuracy":
         accuracy(args.size, args.seeds, NOISE[args.noise])
+    elif args.part == "calibrate":
+        calibrate(args.size, args.seeds)
     else:
         speed(args.records, ["sqlite", "postgres"] if args.backend == "both" else [args.backend])
 

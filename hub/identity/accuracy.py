@@ -8,10 +8,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import combinations
 
-from hub.identity.compare import compare
+from hub.identity.compare import Pattern, compare
 from hub.identity.normalise import Profile
 
-__all__ = ["Accuracy", "measure", "recall_ceiling"]
+__all__ = ["Accuracy", "NameAlone", "level_shares", "measure", "name_alone", "recall_ceiling"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,52 @@ def recall_ceiling(profiles: Mapping[str, Profile], truth: Mapping[str, str]) ->
         pairs += len(group) * (len(group) - 1) // 2
         joined += sum(n * (n - 1) // 2 for n in sizes.values())
     return joined / pairs if pairs else 1.0
+
+
+@dataclass(frozen=True)
+class NameAlone:
+    true_pairs: int
+    false_pairs: int
+
+
+def name_alone(profiles: Mapping[str, Profile], truth: Mapping[str, str]) -> NameAlone:
+    """What the boldest safe-looking rule beyond the ceiling would do: link two persons' records
+    whose full name is found on those two records only, with no other evidence either way (the
+    other fields blank on one side, at most the city agreeing). Counts the true pairs it would
+    add (pairs that share nothing but the name) and the pairs of two different people it would
+    link: when namesakes look exactly like that, no matcher can tell them apart, and the name
+    alone cannot be a link."""
+    by_name: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for record, profile in profiles.items():
+        if profile.kind == "person" and len(profile.given) > 1 and profile.family:
+            by_name[(profile.given, profile.family)].append(record)
+    true_pairs = false_pairs = 0
+    for records in by_name.values():
+        if len(records) != 2:
+            continue
+        pattern, _ = compare(profiles[records[0]], profiles[records[1]])
+        beyond = [level for attribute, level in pattern.items() if attribute not in _NAMES]
+        if any(level != "missing" for level in beyond) or pattern["city"] == "diff":
+            continue  # evidence either way: not a link by the name alone
+        if truth[records[0]] == truth[records[1]]:
+            true_pairs += 1
+        else:
+            false_pairs += 1
+    return NameAlone(true_pairs, false_pairs)
+
+
+def level_shares(patterns: Iterable[Pattern]) -> dict[str, dict[str, float]]:
+    """Per attribute, the share of each agreement level among the pairs that have the attribute on
+    both sides: over true pairs an estimate of m, over pairs of two people one of u."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for pattern in patterns:
+        for attribute, level in pattern.items():
+            if level != "missing":
+                counts[attribute][level] += 1
+    return {
+        attribute: {level: n / sum(levels.values()) for level, n in levels.items()}
+        for attribute, levels in counts.items()
+    }
 
 
 def _root(part: list[int], i: int) -> int:

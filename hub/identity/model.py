@@ -1,10 +1,15 @@
 """Scoring a comparison: Fellegi-Sunter weights with two calibrated rules on top.
 
-Each attribute level has m (how often true matches show it) and u (how often non-matches among
-the candidates show it); its weight is log2(m / u), and a pair's score is the sum. ``estimate``
-re-estimates m and u from the candidate pairs themselves by expectation-maximisation (the
-classic unsupervised Fellegi-Sunter fit), so the weights follow the data they are used on; the
-defaults below are such a fit on realistic data, rounded.
+Each attribute level has m (how often the records of one person show it) and u (how often the
+records of two different people do); its weight is log2(m / u), and a pair's score is the sum.
+The defaults are calibrated, not fitted on the fly: m is close to what true pairs of generated
+data show, u is set above what random pairs of two people there show (a postcode, a surname or a
+birthday's near miss is shared far more often in a real customer base, concentrated in a region,
+than in the generator's population), and the thresholds are tuned on the accuracy benchmark
+(``python bench/identity.py calibrate`` prints the measured shares beside the defaults). An
+unsupervised EM fit on the candidate pairs was tried and dropped: blocking makes most
+candidates household members and neighbours, who agree on surname, street, postcode and
+landline, and EM takes them for the matches (F1 0.85 and below on the benchmark's data).
 
 What the independence assumption gets wrong is handled as rules, named in the evidence:
 * a household shares its address and its landline: phone and address are one piece of
@@ -29,17 +34,15 @@ What the independence assumption gets wrong is handled as rules, named in the ev
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hub.identity.compare import Pattern
 
-__all__ = ["DEFAULT_MODEL", "MatchModel", "Score", "configured", "estimate"]
+__all__ = ["DEFAULT_MODEL", "MatchModel", "Score", "configured"]
 
 _PLACE = ("street", "postcode", "city")
-_IDENTIFYING = ("given", "family", "birth", "email")  # with the phone: what a household shares
 
 
 @dataclass(frozen=True)
@@ -123,19 +126,6 @@ class MatchModel:
         }
 
 
-_LEVELS = {
-    "given": ("exact", "close", "initial", "diff", "other"),
-    "family": ("exact", "close", "diff"),
-    "birth": ("exact", "transposed", "near", "diff"),
-    "email": ("exact", "diff"),
-    "phone": ("exact", "diff"),
-    "street": ("exact", "close", "diff"),
-    "postcode": ("exact", "diff"),
-    "city": ("exact", "close", "diff"),
-    "organisation": ("exact", "close", "diff"),
-    "tax_id": ("exact", "diff"),
-}
-
 DEFAULT_MODEL = MatchModel(
     version="fs-default-2",
     m={
@@ -172,42 +162,3 @@ def configured(link: float, review: float, veto: float, base: MatchModel = DEFAU
         return base
     version = f"{base.version}+link{link:g}/review{review:g}/veto{veto:g}"
     return replace(base, version=version, link=link, review=review, veto=veto)
-
-
-def estimate(patterns: Iterable[Pattern], start: MatchModel = DEFAULT_MODEL, rounds: int = 50) -> MatchModel:
-    """Expectation-maximisation over candidate pairs' patterns (missing levels carry no
-    information): returns a model with m and u fitted to them, the thresholds kept."""
-    counted = Counter(tuple(sorted(p.items())) for p in patterns)
-    if not counted:
-        return start
-    m = {a: dict(levels) for a, levels in start.m.items()}
-    u = {a: dict(levels) for a, levels in start.u.items()}
-    share = 0.1  # prior share of matches among candidates
-    for _ in range(rounds):
-        sums_m: dict[str, Counter[str]] = {a: Counter() for a in m}
-        sums_u: dict[str, Counter[str]] = {a: Counter() for a in u}
-        matched = total = 0.0
-        for items, n in counted.items():
-            pm, pu = share, 1 - share
-            for attribute, level in items:
-                if attribute in m and level != "missing":
-                    pm *= m[attribute][level]
-                    pu *= u[attribute][level]
-            g = pm / (pm + pu) if pm + pu else 0.0
-            matched += g * n
-            total += n
-            for attribute, level in items:
-                if attribute in m and level != "missing":
-                    sums_m[attribute][level] += g * n
-                    sums_u[attribute][level] += (1 - g) * n
-        share = min(max(matched / total, 1e-6), 1 - 1e-6)
-        for attribute, levels in _LEVELS.items():
-            for table, sums in ((m, sums_m), (u, sums_u)):
-                seen = sum(sums[attribute].values())
-                if seen > 0:  # smoothed, so no level's weight becomes infinite
-                    table[attribute] = {
-                        level: (sums[attribute][level] + 0.5) / (seen + 0.5 * len(levels)) for level in levels
-                    }
-    if sum(m[a]["exact"] for a in _IDENTIFYING) < sum(u[a]["exact"] for a in _IDENTIFYING):
-        m, u = u, m  # EM names its two classes arbitrarily: matches are the ones that agree
-    return MatchModel(f"{start.version}+em", m, u, start.link, start.review, start.veto)

@@ -4,13 +4,12 @@ clustering on hand-made cases — then its accuracy on generated data with a kno
 from __future__ import annotations
 
 import random
-from itertools import combinations
 from typing import Any
 
 from hub.demo.people import dedup_task, hard_negatives, link_task, population, record_of
-from hub.identity.accuracy import measure, recall_ceiling
+from hub.identity.accuracy import NameAlone, level_shares, measure, name_alone, recall_ceiling
 from hub.identity.compare import compare
-from hub.identity.model import DEFAULT_MODEL, estimate
+from hub.identity.model import DEFAULT_MODEL
 from hub.identity.normalise import blocking_keys, canonical_email, normalise
 from hub.identity.resolver import Resolver
 
@@ -239,15 +238,14 @@ def test_a_changed_record_leaves_and_what_it_held_together_splits() -> None:
     assert kinds[:2] == ["unlink", "split"] and len({placed["crm:a"], placed["shop:b"], placed["erp:c"]}) == 3
 
 
-def test_em_estimation_moves_the_weights_towards_the_data() -> None:
-    rng = random.Random(4)
-    records = [normalise(r.record, r.fields) for r in link_task(300, rng)]
+def test_level_shares_leave_out_pairs_without_the_attribute() -> None:
     patterns = [
-        compare(a, b)[0] for a, b in combinations(records[:120], 2) if blocking_keys(a) & blocking_keys(b)
+        {"email": "exact", "phone": "missing"},
+        {"email": "diff", "phone": "exact"},
+        {"email": "exact", "phone": "missing"},
+        {"email": "missing", "phone": "missing"},
     ]
-    fitted = estimate(patterns)
-    assert fitted.version == "fs-default-2+em" and fitted.weights != DEFAULT_MODEL.weights
-    assert fitted.weights["email"]["exact"] > 0 > fitted.weights["email"]["diff"]
+    assert level_shares(patterns) == {"email": {"exact": 2 / 3, "diff": 1 / 3}, "phone": {"exact": 1.0}}
 
 
 def test_accuracy_on_generated_people_one_record_at_a_time() -> None:
@@ -289,3 +287,26 @@ def test_the_recall_ceiling_counts_pairs_with_evidence_beyond_the_name() -> None
     }
     truth = {"crm:1": "A", "shop:1": "A", "erp:1": "A", "crm:2": "B", "shop:2": "B"}
     assert recall_ceiling(profiles, truth) == 3 / 4
+
+
+def test_a_name_found_on_two_records_only_is_counted_by_whom_it_would_link() -> None:
+    profiles = {
+        "crm:1": normalise(
+            "crm:1", {"given_name": "Anna", "family_name": "Schneider", "emails": ["a@web.de"]}
+        ),
+        "shop:1": normalise("shop:1", {"given_name": "Anna", "family_name": "Schneider"}),
+        "crm:2": normalise(
+            "crm:2", {"given_name": "Jonas", "family_name": "Horn", "birth_date": "1990-01-02"}
+        ),
+        "shop:3": normalise(
+            "shop:3", {"given_name": "Jonas", "family_name": "Horn", "phones": ["0221 4711"]}
+        ),
+        # a name on three records, and one whose two records disagree: neither rule-worthy
+        "crm:4": normalise("crm:4", {"given_name": "Lea", "family_name": "Graf"}),
+        "shop:4": normalise("shop:4", {"given_name": "Lea", "family_name": "Graf"}),
+        "erp:4": normalise("erp:4", {"given_name": "Lea", "family_name": "Graf"}),
+        "crm:5": normalise("crm:5", {"given_name": "Max", "family_name": "Ott", "emails": ["m@web.de"]}),
+        "shop:5": normalise("shop:5", {"given_name": "Max", "family_name": "Ott", "emails": ["o@web.de"]}),
+    }
+    truth = {r: r.split(":")[1] for r in profiles}
+    assert name_alone(profiles, truth) == NameAlone(true_pairs=1, false_pairs=1)
