@@ -6,6 +6,9 @@ event. An interaction is a fact that is at most corrected later. A case moves th
 the transition a snapshot makes decides which event records its changes (escalated, resolved,
 reopened, or simply updated), so a case's history reads the way an agent tells it. A snapshot
 older than the last one applied changes nothing, whatever order the sources deliver in.
+
+What agents write (the subject, the outcome) is about a person and often names them: it is sealed
+with a key of the interaction's or case's own, which erasing the person destroys with theirs.
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ class _Snapshots(Aggregate):
 class CustomerInteraction(_Snapshots):
     class Recorded(Aggregate.Created):
         class_version = 1
+        personal = "fields"  # its subject and outcome, sealed with the interaction's own key
         system: str
         ref: str
         customer: str
@@ -94,6 +98,7 @@ class CustomerInteraction(_Snapshots):
 
     class Corrected(Aggregate.Event):
         class_version = 1
+        personal = "changes"
         changes: dict[str, Any]
         provenance: Provenance
         as_of: str | None
@@ -125,6 +130,7 @@ class CustomerInteraction(_Snapshots):
 class CustomerCase(_Snapshots):
     class Opened(Aggregate.Created):
         class_version = 1
+        personal = "fields"  # its subject, sealed with the case's own key
         system: str
         ref: str
         customer: str
@@ -136,6 +142,7 @@ class CustomerCase(_Snapshots):
         """A snapshot's differences; the subclass names the transition it made."""
 
         class_version = 1
+        personal = "changes"
         changes: dict[str, Any]
         provenance: Provenance
         as_of: str | None

@@ -20,8 +20,10 @@ from aggregates.stamps import utc_stamp
 
 __all__ = ["PERSONAL_FIELDS", "SourceCustomer"]
 
-# What identifies a person: encrypted at rest with a key per data subject, and unreadable once
-# that key is destroyed (crypto-shredding). Events name the attribute that holds them.
+# What identifies a person, and what agents wrote about them (the free text of interactions and
+# service cases: "Mrs Meyer called about her husband's order"): encrypted at rest with a key per
+# data subject, and unreadable once that key is destroyed (crypto-shredding). Events name the
+# attribute that holds them.
 PERSONAL_FIELDS = frozenset(
     {
         "given_name",
@@ -32,6 +34,8 @@ PERSONAL_FIELDS = frozenset(
         "addresses",
         "birth_date",
         "tax_id",
+        "subject",
+        "outcome",
     }
 )
 

@@ -6,7 +6,9 @@ part of the chained log and are erased outright: the inbox messages and dead let
 the person — those behind the subject's events and its orders' events, and any other that contains
 one of its e-mail addresses, phone numbers or tax id. The identity resolver's copy of the person
 (the normalised names, e-mails, phones, address it matches on) is blanked; the record stays with
-its customer.
+its customer. What agents wrote about the person (the subject and outcome of their interactions
+and service cases, found through the customer view's activity table) is sealed with keys of its
+own, destroyed too, and the CRM and call-centre messages behind it are erased.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class ErasureReport:
     raw_messages_erased: int
     dead_letters_erased: int
     identity_profiles_erased: int = 0  # the matcher's copy of the person (names, e-mails, …)
+    activities_erased: int = 0  # interactions and cases whose text became unreadable
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -39,6 +42,7 @@ class ErasureReport:
             "raw_messages_erased": self.raw_messages_erased,
             "dead_letters_erased": self.dead_letters_erased,
             "identity_profiles_erased": self.identity_profiles_erased,
+            "activities_erased": self.activities_erased,
         }
 
 
@@ -60,13 +64,17 @@ def erase_subject(store: Store, subject: UUID) -> ErasureReport:
         messages.add((event.provenance["system"], event.provenance["message_id"]))
     for order_events in _orders_of(store, first.system, first.customer_ref).values():
         messages.update((e.provenance["system"], e.provenance["message_id"]) for e in order_events)
+    activities = _activities_of(store, f"{first.system}:{first.customer_ref}")
+    for activity_events in activities.values():
+        messages.update((e.provenance["system"], e.provenance["message_id"]) for e in activity_events)
     destroyed = store.keys.erase(subject)
+    shredded = sum(1 for activity in activities if store.keys.erase(activity))
     marker = json.dumps({"erased": True, "subject": str(subject), "erased_at": datetime.now(UTC).isoformat()})
     with store.transaction() as cursor:
         raw = _redact(store, cursor, "hub_inbox", messages, identifiers, marker)
         letters = _redact(store, cursor, "hub_dead_letters", messages, identifiers, marker)
         profiles = IdentityTables(store).forget(cursor, f"{first.system}:{first.customer_ref}")
-    return ErasureReport(subject, destroyed, raw, letters, profiles)
+    return ErasureReport(subject, destroyed, raw, letters, profiles, shredded)
 
 
 def _orders_of(store: Store, system: str, customer_ref: str) -> dict[UUID, list[Any]]:
@@ -78,6 +86,13 @@ def _orders_of(store: Store, system: str, customer_ref: str) -> dict[UUID, list[
     )
     found = store.events_of(UUID(row["order_id"]) for row in rows)
     return {k: v for k, v in found.items() if v and isinstance(v[0], Order.Placed)}
+
+
+def _activities_of(store: Store, record: str) -> dict[UUID, list[Any]]:
+    """The interactions and cases about the record, found through the customer view's activity
+    table (which follows a case moved to another record) and read from the log."""
+    rows = store.query("SELECT activity FROM hub_cust_activity WHERE record = ?", (record,))
+    return {k: v for k, v in store.events_of(UUID(row["activity"]) for row in rows).items() if v}
 
 
 def _redact(

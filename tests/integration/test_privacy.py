@@ -16,6 +16,8 @@ from hub.audit.verify import verify
 from hub.bootstrap import Hub
 from hub.privacy.erasure import erase_subject
 from hub.privacy.mapper import ERASED
+from hub.settings import SystemConfig
+from tests.conftest import TEST_SYSTEMS
 from tests.shop_messages import envelope, order, paid
 
 PERSON = {
@@ -118,3 +120,58 @@ def test_erasure_leaves_no_plaintext_and_the_log_intact(hub_with_person: Hub) ->
     assert hub.orders.show("5001", "shopify")["stage"] == "paid"
     # A second erasure finds nothing left to destroy.
     assert erase_subject(hub.store, subject).keys_destroyed == 0
+
+
+def test_erasure_makes_what_agents_wrote_about_the_person_unreadable(make_hub: Callable[..., Hub]) -> None:
+    """A legacy CRM's contact with a call and a complaint whose free text names her: sealed at
+    rest, readable in the customer view, and after erasure gone from every table."""
+    crm = SystemConfig(adapter="file", timezone="Europe/Berlin", phone_region="DE")
+    hub = make_hub(systems={**TEST_SYSTEMS, "legacy_crm": crm})
+    contact = {
+        "ContactID": "K-4711",
+        "FirstName": "Zebedee",
+        "LastName": "Quillfeather",
+        "Email": "zebedee.quillfeather@example.org",
+        "Street": "7 Quillfeather Lane",
+        "Zip": "10115",
+        "City": "Berlin",
+        "Country": "D",
+        "Modified": "14.02.2019 16:20",
+    }
+    call = {
+        "ActivityID": "A-1",
+        "ContactID": "K-4711",
+        "Type": "Call",
+        "Date": "15.02.2019 09:12",
+        "User": "hbraun",
+        "Result": "Mr Quillfeather will call back",
+        "Subject": "Quillfeather asked for the catalogue",
+    }
+    ticket = {
+        "TicketID": "T-1",
+        "ContactID": "K-4711",
+        "Category": "Reklamation",
+        "State": "Offen",
+        "Priority": "High",
+        "Opened": "02.04.2019 11:00",
+        "Escalated": "N",
+        "Subject": "Zipper broken, says Zebedee Quillfeather",
+    }
+    hub.receive("legacy_crm", [{"headers": {}, "body": body} for body in (contact, call, ticket)])
+    hub.process()
+    assert hub.dead_letters.count() == 0
+    assert _traces(hub, [hub.store.recorder.events_table_name]) == []  # the log holds ciphertext only
+    view = hub.customers.show(hub.customers.resolve("legacy_crm:K-4711"))
+    assert view["interactions"][0]["subject"] == "Quillfeather asked for the catalogue"
+    assert view["service_cases"][0]["subject"] == "Zipper broken, says Zebedee Quillfeather"
+
+    report = erase_subject(hub.store, customer_id("legacy_crm", "K-4711"))
+    hub.processor.forget_cached()
+    assert report.activities_erased == 2 and report.raw_messages_erased >= 3
+    assert _traces(hub) == []
+    view = hub.customers.show(hub.customers.resolve("legacy_crm:K-4711"))
+    assert view["interactions"][0]["subject"] == ERASED and view["interactions"][0]["outcome"] == ERASED
+    assert view["service_cases"][0]["subject"] == ERASED and view["service_cases"][0]["kind"] == "complaint"
+    assert view["service"]["service_flags"] == ["open_complaint"]  # what is not personal stays
+    assert verify(hub.store).ok
+    assert erase_subject(hub.store, customer_id("legacy_crm", "K-4711")).activities_erased == 0
