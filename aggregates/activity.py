@@ -7,8 +7,9 @@ the transition a snapshot makes decides which event records its changes (escalat
 reopened, or simply updated), so a case's history reads the way an agent tells it. A snapshot
 older than the last one applied changes nothing, whatever order the sources deliver in.
 
-What agents write (the subject, the outcome) is about a person and often names them: it is sealed
-with a key of the interaction's or case's own, which erasing the person destroys with theirs.
+What agents write (the subject, the outcome) is about a person and often names them: every event
+names the customer record it is about (``customer``, "system:ref"), and its text is sealed with
+that person's key (``personal_subject``), so erasing the person makes it unreadable too.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ class _Snapshots(Aggregate):
 class CustomerInteraction(_Snapshots):
     class Recorded(Aggregate.Created):
         class_version = 1
-        personal = "fields"  # its subject and outcome, sealed with the interaction's own key
+        personal = "fields"
+        personal_subject = "customer"
         system: str
         ref: str
         customer: str
@@ -97,11 +99,17 @@ class CustomerInteraction(_Snapshots):
         as_of: str | None
 
     class Corrected(Aggregate.Event):
-        class_version = 1
+        class_version = 2
         personal = "changes"
+        personal_subject = "customer"
+        customer: str | None  # the record it is about after the correction
         changes: dict[str, Any]
         provenance: Provenance
         as_of: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["customer"] = state["changes"].get("customer")
 
         def apply(self, interaction: CustomerInteraction) -> None:
             interaction._apply(self.changes, self.as_of)
@@ -124,13 +132,16 @@ class CustomerInteraction(_Snapshots):
     ) -> None:
         changes, stamp = self._diff(customer, fields, as_of)
         if changes:
-            self.trigger_event(self.Corrected, changes=changes, provenance=provenance, as_of=stamp)
+            self.trigger_event(
+                self.Corrected, customer=customer, changes=changes, provenance=provenance, as_of=stamp
+            )
 
 
 class CustomerCase(_Snapshots):
     class Opened(Aggregate.Created):
         class_version = 1
-        personal = "fields"  # its subject, sealed with the case's own key
+        personal = "fields"
+        personal_subject = "customer"
         system: str
         ref: str
         customer: str
@@ -141,11 +152,17 @@ class CustomerCase(_Snapshots):
     class Changed(Aggregate.Event):
         """A snapshot's differences; the subclass names the transition it made."""
 
-        class_version = 1
+        class_version = 2
         personal = "changes"
+        personal_subject = "customer"
+        customer: str | None  # the record it is about after the change
         changes: dict[str, Any]
         provenance: Provenance
         as_of: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["customer"] = state["changes"].get("customer")
 
         def apply(self, case: CustomerCase) -> None:
             case._apply(self.changes, self.as_of)
@@ -198,7 +215,7 @@ class CustomerCase(_Snapshots):
             kind = self.Escalated
         else:
             kind = self.Updated
-        self.trigger_event(kind, changes=changes, provenance=provenance, as_of=stamp)
+        self.trigger_event(kind, customer=customer, changes=changes, provenance=provenance, as_of=stamp)
 
 
 def _closed(fields: dict[str, Any]) -> bool:

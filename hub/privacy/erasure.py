@@ -7,8 +7,8 @@ the person — those behind the subject's events and its orders' events, and any
 one of its e-mail addresses, phone numbers or tax id. The identity resolver's copy of the person
 (the normalised names, e-mails, phones, address it matches on) is blanked; the record stays with
 its customer. What agents wrote about the person (the subject and outcome of their interactions
-and service cases, found through the customer view's activity table) is sealed with keys of its
-own, destroyed too, and the CRM and call-centre messages behind it are erased.
+and service cases) is sealed with the person's key, so it is unreadable too; the CRM and
+call-centre messages behind it, found through the customer view's activity table, are erased.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class ErasureReport:
     raw_messages_erased: int
     dead_letters_erased: int
     identity_profiles_erased: int = 0  # the matcher's copy of the person (names, e-mails, …)
-    activities_erased: int = 0  # interactions and cases whose text became unreadable
+    activities_erased: int = 0  # interactions and cases about the person whose messages were erased
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,13 +68,12 @@ def erase_subject(store: Store, subject: UUID) -> ErasureReport:
     for activity_events in activities.values():
         messages.update((e.provenance["system"], e.provenance["message_id"]) for e in activity_events)
     destroyed = store.keys.erase(subject)
-    shredded = sum(1 for activity in activities if store.keys.erase(activity))
     marker = json.dumps({"erased": True, "subject": str(subject), "erased_at": datetime.now(UTC).isoformat()})
     with store.transaction() as cursor:
         raw = _redact(store, cursor, "hub_inbox", messages, identifiers, marker)
         letters = _redact(store, cursor, "hub_dead_letters", messages, identifiers, marker)
         profiles = IdentityTables(store).forget(cursor, f"{first.system}:{first.customer_ref}")
-    return ErasureReport(subject, destroyed, raw, letters, profiles, shredded)
+    return ErasureReport(subject, destroyed, raw, letters, profiles, len(activities))
 
 
 def _orders_of(store: Store, system: str, customer_ref: str) -> dict[UUID, list[Any]]:

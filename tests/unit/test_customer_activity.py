@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from eventsourcing.application import Application
@@ -93,3 +94,35 @@ def test_an_interaction_is_corrected_by_its_changes_only_and_replays() -> None:
     assert events[-1].changes == {"outcome": "order_taken"}
     again = app.repository.get(call.id)
     assert again.fields["outcome"] == "order_taken" and again.customer == "callcentre:+4930123456"
+
+
+def test_changes_stored_before_they_named_their_customer_replay_with_the_current_classes() -> None:
+    """Version 1 of Corrected and of a case's changes had no ``customer``: it is upcast from the
+    changes (where a move put it) or None."""
+    app = Application[object](env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    case = CustomerCase.open(
+        system="crm",
+        ref="7",
+        customer="crm:A",
+        fields=case_fields("new"),
+        provenance=PROVENANCE,
+        as_of=day(1),
+    )
+    case.update(customer="crm:A", fields=case_fields("open"), provenance=PROVENANCE, as_of=day(2))
+    case.update(customer="crm:B", fields=case_fields("resolved"), provenance=PROVENANCE, as_of=day(3))
+    stored = [app.mapper.to_stored_event(e) for e in case.collect_events()]
+    old = []
+    for record in stored[1:]:
+        state = json.loads(record.state)
+        assert state.pop("customer") in ("crm:A", "crm:B") and state.pop("class_version") == 2
+        old.append(
+            type(record)(
+                record.originator_id, record.originator_version, record.topic, json.dumps(state).encode()
+            )
+        )
+    replayed = app.mapper.to_domain_event(stored[0]).mutate(None)
+    upcast = [app.mapper.to_domain_event(record) for record in old]
+    for event in upcast:
+        replayed = event.mutate(replayed)
+    assert [e.customer for e in upcast] == [None, "crm:B"]
+    assert replayed is not None and replayed.customer == "crm:B" and replayed.fields["status"] == "resolved"
