@@ -37,8 +37,8 @@ def privacy_erase(
         print_json(report.to_json())
         return
     console.print(
-        f"erased {subject}: {report.keys_destroyed} key(s) destroyed (the records and the "
-        f"{report.activities_erased} interaction(s) and case(s) about them unreadable), "
+        f"erased {subject}: {report.keys_destroyed} key(s) destroyed (the record and the "
+        f"{report.activities_erased} interaction(s) and case(s) about it are unreadable), "
         f"{report.raw_messages_erased} raw message(s) and {report.dead_letters_erased} dead letter(s) "
         "erased; the log still verifies",
         highlight=False,
