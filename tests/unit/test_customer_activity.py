@@ -25,15 +25,19 @@ def case_fields(status: str, **more: object) -> dict[str, object]:
     return {"status": status, "kind": "complaint", "subject": "Parcel arrived damaged", **more}
 
 
-def test_a_case_history_names_each_transition() -> None:
-    case = CustomerCase.open(
+def opened(ref: str, status: str, as_of: datetime, customer: str = "crm:003A") -> CustomerCase:
+    return CustomerCase.open(
         system="crm",
-        ref="500A",
-        customer="crm:003A",
-        fields=case_fields("new"),
+        ref=ref,
+        customer=customer,
+        fields=case_fields(status),
         provenance=PROVENANCE,
-        as_of=day(1),
+        as_of=as_of,
     )
+
+
+def test_a_case_history_names_each_transition() -> None:
+    case = opened("500A", "new", day(1))
     case.update(
         customer="crm:003A", fields=case_fields("new"), provenance=PROVENANCE, as_of=day(2)
     )  # unchanged
@@ -61,14 +65,7 @@ def test_a_case_history_names_each_transition() -> None:
 
 
 def test_an_older_snapshot_of_a_case_changes_nothing() -> None:
-    case = CustomerCase.open(
-        system="crm",
-        ref="500B",
-        customer="crm:003A",
-        fields=case_fields("closed"),
-        provenance=PROVENANCE,
-        as_of=day(5),
-    )
+    case = opened("500B", "closed", day(5))
     case.update(customer="crm:003B", fields=case_fields("open"), provenance=PROVENANCE, as_of=day(4))
     assert len(case.collect_events()) == 1 and case.closed and case.customer == "crm:003A"
 
@@ -100,14 +97,7 @@ def test_changes_stored_before_they_named_their_customer_replay_with_the_current
     """Version 1 of Corrected and of a case's changes had no ``customer``: it is upcast from the
     changes (where a move put it) or None."""
     app = Application[object](env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    case = CustomerCase.open(
-        system="crm",
-        ref="7",
-        customer="crm:A",
-        fields=case_fields("new"),
-        provenance=PROVENANCE,
-        as_of=day(1),
-    )
+    case = opened("7", "new", day(1), customer="crm:A")
     case.update(customer="crm:A", fields=case_fields("open"), provenance=PROVENANCE, as_of=day(2))
     case.update(customer="crm:B", fields=case_fields("resolved"), provenance=PROVENANCE, as_of=day(3))
     stored = [app.mapper.to_stored_event(e) for e in case.collect_events()]
