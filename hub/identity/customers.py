@@ -25,7 +25,7 @@ from uuid import UUID
 from rapidfuzz.distance import JaroWinkler
 
 from aggregates import CustomerCase, CustomerInteraction, CustomerLink, Order, customer_id, link_id
-from hub.identity.normalise import NICKNAMES, canonical_email, normalise, plain, word_keys
+from hub.identity.normalise import NICKNAMES, canonical_email, normalise, plain, typo_keys
 from hub.order_queries import OrderQueries
 from hub.store import Store
 from projections.customer_activity import case_view, interaction_view, service_summary
@@ -526,15 +526,15 @@ class CustomerQueries:
         return [self._hit(customer, score, how) for customer, (score, how) in best]
 
     def _by_name(self, words: list[str]) -> dict[str, tuple[float, str]]:
-        """Records with every word of the query, each by one of its search keys (``word_keys``;
-        a short form by its full name's too); when a typo hid a word from all of them, records
-        with any of the words. Each customer scores as its best record: per word of the query,
-        the closest word of the name (Jaro-Winkler, each word of the name matched once),
-        averaged; a word of the query that no word of the name is close to leaves the record
-        out, and so does an initial that no word of the name starts with."""
+        """Records with every word of the query, each by its sound or a spelling one keystroke
+        away (``typo_keys``; a short form by its full name's too); when typos hid a word from
+        all of them, records with any of the words. Each customer scores as its best record: per
+        word of the query, the closest word of the name (Jaro-Winkler, each word of the name
+        matched once), averaged; a word of the query that no word of the name is close to leaves
+        the record out, and so does an initial that no word of the name starts with."""
         forms = [{word, NICKNAMES.get(word, word)} for word in words if len(word) > 1]
         initials = [word for word in words if len(word) == 1]
-        keys = [sorted({key for form in group for key in word_keys(form)}) for group in forms]
+        keys = [sorted({key for form in group for key in typo_keys(form)}) for group in forms]
         one = "SELECT * FROM (SELECT record FROM hub_identity_words WHERE key IN ({})) AS w{}"
         parts = [one.format(",".join("?" * len(k)), i) for i, k in enumerate(keys)]
         rows: list[Any] = []

@@ -31,6 +31,7 @@ __all__ = [
     "normalise",
     "plain",
     "search_keys",
+    "typo_keys",
     "word_keys",
 ]
 
@@ -209,20 +210,39 @@ def normalise(record: str, fields: dict[str, Any], region: str = "DE") -> Profil
 
 
 def search_keys(p: Profile) -> set[str]:
-    """Each word of the name by its first three letters, its sound and its ends: how ``hub
-    customers search`` finds a name typed with a typo ("Jansn" keeps "jan", "Jahnsen" the sound
-    of Jansen). Not blocking keys: a name alone never links, and these blocks grow with the
-    number of customers."""
+    """Each word of the name by its spelling and its sound (``word_keys``): what ``hub customers
+    search`` looks names up by. Not blocking keys: a name alone never links, and these blocks
+    grow with the number of customers."""
     words = (p.organisation if p.kind == "organisation" else f"{p.given} {p.family}").split()
     return {key for word in words for key in word_keys(word)}
 
 
 def word_keys(word: str) -> set[str]:
-    """A word's search keys: its first three letters, its sound, and its first and last two
-    letters (a typo inside a short name keeps them: "Maer" for Mayer); none for an initial."""
+    """A stored word's search keys: its spelling and its sound (NYSIIS: "Jahnsen" sounds like
+    Jansen); none for an initial. Two per word: the typos are spelt out by the query instead
+    (``typo_keys``), so the table grows by two rows per word, not by one per letter."""
     if len(word) < 2:
         return set()
-    return {f"w:{word[:3]}", f"w:{jellyfish.nysiis(word)}", f"w:{word[:2]}-{word[-2:]}"}
+    return {f"x:{word}", f"s:{jellyfish.nysiis(word)}"}
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"  # all a plain() word holds besides digits
+
+
+def typo_keys(word: str) -> set[str]:
+    """The search keys a word typed by a customer or an agent is looked up by: its sound, and the
+    spelling of every word one keystroke away (a letter lost, added, changed, or two swapped:
+    "Fscher" finds Fischer, "Kaus" Kraus) — from three letters on; a shorter word only as typed."""
+    if len(word) < 2:
+        return set()
+    spellings = {word}
+    if len(word) >= 3:
+        splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+        spellings.update(a + b[1:] for a, b in splits if b)
+        spellings.update(a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1)
+        spellings.update(a + c + b[1:] for a, b in splits if b for c in _LETTERS)
+        spellings.update(a + c + b for a, b in splits for c in _LETTERS)
+    return {f"s:{jellyfish.nysiis(word)}"} | {f"x:{spelling}" for spelling in spellings}
 
 
 def blocking_keys(p: Profile) -> frozenset[str]:

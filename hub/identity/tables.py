@@ -82,16 +82,21 @@ class IdentityTables:
             cursor.execute(statement)
 
     def add_search_words(self, cursor: Any) -> int:
-        """Once, for a database from before the words of a name were searched: every stored
-        profile's words, and the whole-name phonetic keys search used to read go. Returns the
-        number of records keyed (0 when there was nothing to do)."""
-        cursor.execute("SELECT record FROM hub_identity_words LIMIT 1")
+        """Once, for a database from before the words of a name were searched by their spelling
+        and sound (``word_keys``): every stored profile's words are keyed again, and the older
+        word keys and the whole-name phonetic keys search once read go. Returns the number of
+        records keyed (0 when there was nothing to do)."""
+        # half the keys are spellings: the scan stops at once, unless there are none (then it keys them)
+        cursor.execute(
+            self.store.sql("SELECT record FROM hub_identity_words WHERE key LIKE ? LIMIT 1"), ["x:%"]
+        )
         if cursor.fetchone() is not None:
             return 0
         cursor.execute("SELECT record, profile FROM hub_identity_records")
         profiles = [profile_of(row["profile"]) for row in cursor.fetchall()]
         if profiles:
             cursor.execute(self.store.sql("DELETE FROM hub_identity_keys WHERE key LIKE ?"), ["n:%"])
+            cursor.execute("DELETE FROM hub_identity_words")
             self._words(cursor, {}, profiles)
         return len(profiles)
 

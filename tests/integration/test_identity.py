@@ -230,22 +230,29 @@ def test_search_finds_names_typed_with_typos_and_keys_an_older_database_once(peo
 
     assert found("anna schneider") == ["crm:1", "crm:3"]  # the closest first: Schreiber is a near miss
     assert found("Schnieder Anna")[0] == "crm:1"  # a typo, the words swapped
-    assert found("anna schnder")[0] == "crm:1"  # a letter lost: the first three letters still agree
+    assert found("anna schnder")[0] == "crm:1"  # a letter lost
     assert found("hans jansn") == ["crm:2"]  # a short form, and a typo
     assert found("xanna schneider")[0] == "crm:1"  # a typo hid one word from both keys
     assert set(found("anna")) == {"crm:1", "crm:3"} and found("Quillfeather") == []
     assert found("A. Schneider")[0] == "crm:1" and found("B. Schneider") == []  # an initial filters
 
-    # A database from before the words were searched: its whole-name keys go, the words come,
-    # once, when the hub opens it.
+    assert found("anna schneder")[0] == "crm:1"  # a letter changed
+    assert found("anna schenider")[0] == "crm:1"  # two letters swapped
+    assert found("anna schneiderr")[0] == "crm:1"  # a letter doubled
+
+    # A database from before the words were searched by their deletions (here: by their first
+    # three letters, and a whole-name key): the old keys go, the words come, once, when the hub
+    # opens it.
     with hub.store.transaction() as cursor:
         cursor.execute("DELETE FROM hub_identity_words")
+        cursor.execute("INSERT INTO hub_identity_words (key, record) VALUES ('w:sch', 'crm:1')")
         cursor.execute("INSERT INTO hub_identity_keys (key, record) VALUES ('n:ANA:SNADAR', 'crm:1')")
     assert found("anna schneider") == []
     with hub.store.transaction() as cursor:
         assert hub.identity.tables.add_search_words(cursor) == 3
         assert hub.identity.tables.add_search_words(cursor) == 0
     assert hub.store.query("SELECT key FROM hub_identity_keys WHERE key LIKE ?", ["n:%"]) == []
+    assert hub.store.query("SELECT key FROM hub_identity_words WHERE key LIKE ?", ["w:%"]) == []
     assert found("anna schneider")[0] == "crm:1"
 
     # A record that changes its name is found by the new one only; an erased one by none.
