@@ -10,7 +10,7 @@ from hub.demo.people import dedup_task, hard_negatives, link_task, population, r
 from hub.identity.accuracy import NameAlone, level_shares, measure, name_alone, recall_ceiling
 from hub.identity.compare import compare
 from hub.identity.model import DEFAULT_MODEL
-from hub.identity.normalise import blocking_keys, canonical_email, normalise
+from hub.identity.normalise import blocking_keys, canonical_email, normalise, typo_keys, word_keys
 from hub.identity.resolver import Resolver
 
 ANNA = {
@@ -310,3 +310,18 @@ def test_a_name_found_on_two_records_only_is_counted_by_whom_it_would_link() -> 
     }
     truth = {r: r.split(":")[1] for r in profiles}
     assert name_alone(profiles, truth) == NameAlone(true_pairs=1, false_pairs=1)
+
+
+def test_a_name_typed_one_keystroke_off_shares_a_search_key_with_the_stored_one() -> None:
+    typed = {
+        "fscher": "fischer",  # a letter lost
+        "kaus": "kraus",
+        "schneiderr": "schneider",  # a letter added
+        "maier": "mayer",  # a letter changed
+        "schenider": "schneider",  # two letters swapped
+        "ema": "emma",
+    }
+    for query, stored in typed.items():
+        assert {k for k in typo_keys(query) if k.startswith("x:")} & word_keys(stored), query
+    assert not {k for k in typo_keys("schmdt") if k.startswith("x:")} & word_keys("schneider")
+    assert word_keys("a") == set() == typo_keys("a")  # an initial is not looked up by keys
