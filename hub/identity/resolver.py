@@ -38,10 +38,14 @@ from hub.identity.compare import compare
 from hub.identity.model import DEFAULT_MODEL, MatchModel, Score
 from hub.identity.normalise import Profile, blocking_keys
 
-__all__ = ["Decision", "IdentityGraph", "Resolver"]
+__all__ = ["Decision", "IdentityGraph", "Resolver", "UnknownCustomer"]
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://integration-hub.invalid/customers")
 MAX_BLOCK = 300  # a key shared by more records than this is too common to find anyone by
+
+
+class UnknownCustomer(LookupError):
+    """A customer or record named by a steward does not exist (the message says which)."""
 
 
 @dataclass(frozen=True)
@@ -357,7 +361,7 @@ class Resolver:
         """Two customers are one: ``absorb``'s records join ``keep`` and stay."""
         g = self.graph
         if keep == absorb or keep not in g.members or absorb not in g.members:
-            raise KeyError(f"merge needs two existing customers, got {keep} and {absorb}")
+            raise UnknownCustomer(f"merge needs two existing customers, got {keep} and {absorb}")
         moved = sorted(g.members[absorb])
         for record in moved:
             g.merged_from[record] = (absorb, keep)
@@ -371,7 +375,7 @@ class Resolver:
         in a merge (under the customer id they had), and stays out."""
         g = self.graph
         if g.customer_of.get(record) != customer:
-            raise KeyError(f"record {record} is not part of customer {customer}")
+            raise UnknownCustomer(f"record {record} is not part of customer {customer}")
         origin = g.merged_from.get(record)
         leaving = {record}
         if origin is not None:

@@ -19,7 +19,7 @@ from eventsourcing.persistence import IntegrityError
 from aggregates import CustomerLink, Provenance, SourceCustomer, customer_id, link_id
 from hub.identity.model import DEFAULT_MODEL, MatchModel
 from hub.identity.normalise import Profile, normalise
-from hub.identity.resolver import Decision, Resolver
+from hub.identity.resolver import Decision, Resolver, UnknownCustomer
 from hub.identity.tables import IdentityTables, Loaded, profile_of
 from hub.store import Store
 
@@ -31,10 +31,6 @@ _ATTEMPTS = 5
 _SOURCE_TOPICS = tuple(
     f":{SourceCustomer.__name__}.{e.__name__}" for e in (SourceCustomer.Registered, SourceCustomer.Changed)
 )
-
-
-class UnknownCustomer(LookupError):
-    """A customer or record named by a steward does not exist (the message says which)."""
 
 
 class IdentityService:
@@ -207,10 +203,7 @@ class IdentityService:
             with self.store.reading() as cursor:
                 graph = self.tables.load(cursor, profiles, customers)
             before = Loaded(graph)
-            try:
-                decisions = act(Resolver(graph, self.model))
-            except KeyError as error:
-                raise UnknownCustomer(str(error.args[0])) from None
+            decisions = act(Resolver(graph, self.model))
             if not write:
                 return [d for d, _ in decisions]
             events = self._events(decisions, before.customer_of)

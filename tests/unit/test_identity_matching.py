@@ -325,3 +325,15 @@ def test_a_name_typed_one_keystroke_off_shares_a_search_key_with_the_stored_one(
         assert {k for k in typo_keys(query) if k.startswith("x:")} & word_keys(stored), query
     assert not {k for k in typo_keys("schmdt") if k.startswith("x:")} & word_keys("schneider")
     assert word_keys("a") == set() == typo_keys("a")  # an initial is not looked up by keys
+
+
+def test_two_initials_read_crosswise_are_two_people_not_a_crash() -> None:
+    """ "J. Schmidt" and "S. Jansen": crosswise, each initial is the other's surname's. A surname
+    has no initial level: it is a different surname."""
+    a = normalise("crm:1", {"given_name": "J.", "family_name": "Schmidt", "postcode": "10115"})
+    b = normalise("shop:1", {"given_name": "S.", "family_name": "Jansen", "postcode": "10115"})
+    pattern, flipped = compare(a, b)
+    assert flipped and pattern["given"] == "initial" and pattern["family"] == "diff"
+    resolver = Resolver()
+    resolver.resolve(a)
+    assert [d.kind for d in resolver.resolve(b)] == ["new"]
