@@ -141,14 +141,14 @@ def compare(a: Profile, b: Profile) -> tuple[Pattern, bool]:
     )
     flip = sum(_RANK[x] for x in crosswise) > sum(_RANK[x] for x in straight) + 2
     given, family = (crosswise[0], crosswise[1]) if flip else straight
-    if family == "initial":
-        family = "diff"  # "J. Schmidt" and "S. Jansen" read crosswise: a surname is never an initial
     if family == "diff" and given != "diff" and _known(a.family) and _known(b.family):
         # two different first names in the family-name fields: both records were typed the wrong
         # way round (Lisa and Luise Günther, not one Günther with two surnames)
         given, family = family, given
     elif given == "diff" and _unlike(a, b):
         given = "other"
+    if family == "initial":
+        family = "diff"  # "J. Schmidt" and "S. Jansen" read crosswise: a surname is never an initial
     pattern = {
         "birth": _birth(a.birth, b.birth),
         "email": _same(a.emails, b.emails),

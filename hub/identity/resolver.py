@@ -196,6 +196,20 @@ class Resolver:
                     decisions += self._bridge(record, customer, mate, pair(mate))
         return decisions + self._reviews(record, review, explain)
 
+    def set_aside(self, profile: Profile, error: str) -> list[Decision]:
+        """The matcher broke on this record (a bug, nothing foreseen): it is kept, never linked by
+        a guess. A record already placed stays where it is with its new profile (nothing to
+        decide); a new one becomes a customer of its own, the error as the evidence, so it is
+        found and shown, and ``hub customers rematch`` resolves it once the bug is fixed."""
+        g = self.graph
+        g.index(profile)
+        if profile.record in g.customer_of:
+            return []
+        customer = g.new_customer(profile.record)
+        g.assign(profile.record, customer)
+        evidence = {"set_aside": error}
+        return [Decision("new", profile.record, customer, evidence=evidence, model=self.model.version)]
+
     def _bridge(
         self, record: str, other: str, mate: str, scored: tuple[Score, dict[str, str], bool]
     ) -> list[Decision]:

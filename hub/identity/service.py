@@ -8,13 +8,14 @@ Stewards' merge, split, confirm and reject go through the same path, recorded ``
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Container, Iterable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, PersistenceError
 
 from aggregates import CustomerLink, Provenance, SourceCustomer, customer_id, link_id
 from hub.identity.model import DEFAULT_MODEL, MatchModel
@@ -24,6 +25,8 @@ from hub.identity.tables import IdentityTables, Loaded, profile_of
 from hub.store import Store
 
 __all__ = ["IdentityService", "UnknownCustomer"]
+
+log = logging.getLogger(__name__)
 
 TRACKING = "identity"
 NOTIFICATIONS_PER_STEP = 5000  # log entries read per step: one neighbourhood load and one commit each
@@ -67,17 +70,49 @@ class IdentityService:
             # The message that changed each record last is the cause of what is decided about it.
             cause = {p.record: changes[customer_id(*p.record.split(":", 1))][-1].provenance for p in profiles}
             reached = notifications[-1].id
-            self._decide(
-                profiles,
-                [],
-                lambda r, batch=profiles, cause=cause: [
-                    (d, cause[p.record]) for p in batch for d in r.resolve(p)
-                ],
-                reached,
-            )
+            try:
+                self._decide(
+                    profiles,
+                    [],
+                    lambda r, batch=profiles, cause=cause: [
+                        (d, cause[p.record]) for p in batch for d in r.resolve(p)
+                    ],
+                    reached,
+                )
+            except PersistenceError:
+                raise  # the database is unwell: retry later, blame no record
+            except Exception:
+                if not profiles:
+                    raise
+                self._one_by_one(profiles, cause, reached)
             position = reached
             resolved += len(profiles)
             self._keep_statistics(len(profiles))
+
+    def _one_by_one(self, profiles: list[Profile], cause: dict[str, Provenance], reached: int) -> None:
+        """A step the matcher broke on: each record on its own, so a bug costs only the record
+        that triggers it (set aside: ``Resolver.set_aside``, logged with the error), and the
+        records after it are resolved as usual. The last record's transaction moves the position."""
+        for i, profile in enumerate(profiles):
+            upto = reached if i == len(profiles) - 1 else None
+            because = cause[profile.record]
+            try:
+                self._decide(
+                    [profile], [], lambda r, p=profile, c=because: [(d, c) for d in r.resolve(p)], upto
+                )
+            except PersistenceError:
+                raise
+            except Exception as error:
+                log.exception(
+                    "identity resolution failed on %s: set aside as its own customer", profile.record
+                )
+                problem = f"{type(error).__name__}: {error}"[:500]
+                self._decide(
+                    [profile],
+                    [],
+                    lambda r, p=profile, c=because, e=problem: [(d, c) for d in r.set_aside(p, e)],
+                    upto,
+                )
 
     def _keep_statistics(self, resolved: int) -> None:
         """PostgreSQL plans a neighbourhood's IN lists by the tables' statistics: with none, or

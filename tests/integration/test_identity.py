@@ -262,3 +262,41 @@ def test_search_finds_names_typed_with_typos_and_keys_an_older_database_once(peo
         hub.identity.tables.forget(cursor, "crm:2")
     assert found("hans petersen") == []
     assert hub.store.query("SELECT key FROM hub_identity_words WHERE record = ?", ["crm:2"]) == []
+
+
+def test_a_record_the_matcher_breaks_on_is_set_aside_and_the_rest_go_on(
+    people_hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug no rule foresaw (here: the resolver raising on one record) must not stop identity
+    resolution: that record becomes a customer of its own with the error as evidence, the records
+    around it are resolved, and once the bug is gone a rematch resolves it."""
+    from hub.identity.resolver import Resolver
+
+    hub = people_hub
+    resolve = Resolver.resolve
+
+    def broken(self: Resolver, profile: Any) -> Any:
+        if profile.record == "shop:2":
+            raise KeyError("initial")
+        return resolve(self, profile)
+
+    monkeypatch.setattr(Resolver, "resolve", broken)
+    feed(
+        hub,
+        [
+            Record("crm:1", "-", PERSON),
+            Record("erp:3", "-", {**PERSON, "phones": []}),
+            Record("shop:2", "-", {**PERSON, "emails": ["anna@shop.de"]}),
+        ],
+    )
+    placed = placement(hub)
+    assert placed["crm:1"] == placed["erp:3"] != placed["shop:2"]
+    aside = [e for e in hub.store.events_of([link_id("shop:2")])[link_id("shop:2")] if e.kind == "new"]
+    assert aside[0].evidence == {"set_aside": "KeyError: 'initial'"}
+
+    monkeypatch.setattr(Resolver, "resolve", resolve)
+    someone = {"given_name": "Jonas", "family_name": "Keller", "birth_date": "1990-05-05"}
+    send(hub, "crm:4", **someone, emails=["jonas@web.de"], phones=[], addresses=[])  # it goes on
+    assert hub.identity.rematch() == {"merge": 1}  # shop:2 resolved, bridging its own and Anna's
+    placed = placement(hub)
+    assert placed["shop:2"] == placed["crm:1"] != placed["crm:4"]

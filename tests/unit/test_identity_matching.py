@@ -4,9 +4,10 @@ clustering on hand-made cases — then its accuracy on generated data with a kno
 from __future__ import annotations
 
 import random
+from itertools import combinations
 from typing import Any
 
-from hub.demo.people import dedup_task, hard_negatives, link_task, population, record_of
+from hub.demo.people import Noise, dedup_task, hard_negatives, link_task, population, record_of
 from hub.identity.accuracy import NameAlone, level_shares, measure, name_alone, recall_ceiling
 from hub.identity.compare import compare
 from hub.identity.model import DEFAULT_MODEL
@@ -337,3 +338,20 @@ def test_two_initials_read_crosswise_are_two_people_not_a_crash() -> None:
     resolver = Resolver()
     resolver.resolve(a)
     assert [d.kind for d in resolver.resolve(b)] == ["new"]
+    # Both typed the wrong way round, one first name an initial: read as two surnames, still no
+    # initial for a surname.
+    swapped = normalise("crm:2", {"given_name": "J.", "family_name": "Anna"})
+    other = normalise("shop:2", {"given_name": "Julia", "family_name": "Maria"})
+    assert compare(swapped, other)[0]["family"] == "diff"
+
+
+def test_every_level_compare_gives_is_one_the_model_weighs() -> None:
+    """Names full of initials, nicknames, typos and swaps, compared every way: no pattern may hold
+    a level the model has no weight for (one such pair stopped the resolver once)."""
+    rng = random.Random(6)
+    noise = Noise(initial=0.3, swap_names=0.3, nickname=0.2, typo=0.3)
+    people = population(120, rng)
+    records = [normalise(f"s:{i}", record_of(p, "x", rng, noise).fields) for i, p in enumerate(people * 2)]
+    for a, b in combinations(records, 2):
+        pattern, _ = compare(a, b)
+        assert all(level == "missing" or level in DEFAULT_MODEL.weights[k] for k, level in pattern.items())
