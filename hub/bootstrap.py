@@ -113,6 +113,7 @@ def bootstrap(
         store,
         lambda system: settings.system(system).phone_region,
         configured(matching.link, matching.review, matching.veto),
+        metrics=metrics,
     )
     customers = CustomerTables(store, resolve=identity.follow)
     projector = Projector(store, metrics, [OrderTrackingTables(store), planning, customers])

@@ -71,6 +71,12 @@ class HubMetrics:
             "Batches redone because another writer changed one of their aggregates or positions first",
             registry=self.registry,
         )
+        self.identity_set_aside_total = Counter(
+            "hub_identity_records_set_aside_total",
+            "Customer records the identity matcher failed on (a bug; see the log), kept as customers "
+            "of their own until a rematch",
+            registry=self.registry,
+        )
         self.relayed_total = Counter(
             "hub_events_relayed_total",
             "Stored events published to the outbound topic",

@@ -22,6 +22,7 @@ from hub.identity.model import DEFAULT_MODEL, MatchModel
 from hub.identity.normalise import Profile, normalise
 from hub.identity.resolver import Decision, Resolver, UnknownCustomer
 from hub.identity.tables import IdentityTables, Loaded, profile_of
+from hub.metrics import HubMetrics
 from hub.store import Store
 
 __all__ = ["IdentityService", "UnknownCustomer"]
@@ -43,8 +44,10 @@ class IdentityService:
         region: Callable[[str], str] = lambda system: "DE",
         model: MatchModel = DEFAULT_MODEL,
         batch_size: int = 500,
+        metrics: HubMetrics | None = None,
     ) -> None:
         self.store, self.region, self.model, self.batch_size = store, region, model, batch_size
+        self.metrics = metrics
         self.tables = IdentityTables(store)
         self.resolved = self.analysed = 0  # records resolved by this process, and at the last ANALYZE
         with store.schema_lock(), store.transaction() as cursor:
@@ -106,6 +109,8 @@ class IdentityService:
                 log.exception(
                     "identity resolution failed on %s: set aside as its own customer", profile.record
                 )
+                if self.metrics is not None:
+                    self.metrics.identity_set_aside_total.inc()
                 problem = f"{type(error).__name__}: {error}"[:500]
                 self._decide(
                     [profile],

@@ -293,6 +293,7 @@ def test_a_record_the_matcher_breaks_on_is_set_aside_and_the_rest_go_on(
     assert placed["crm:1"] == placed["erp:3"] != placed["shop:2"]
     aside = [e for e in hub.store.events_of([link_id("shop:2")])[link_id("shop:2")] if e.kind == "new"]
     assert aside[0].evidence == {"set_aside": "KeyError: 'initial'"}
+    assert hub.metrics.registry.get_sample_value("hub_identity_records_set_aside_total") == 1
 
     monkeypatch.setattr(Resolver, "resolve", resolve)
     someone = {"given_name": "Jonas", "family_name": "Keller", "birth_date": "1990-05-05"}
