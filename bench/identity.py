@@ -234,14 +234,15 @@ def _speed(url: str, wanted: int) -> None:
     main = [0.0, 0.0]
     probes: list[tuple[int, float, float, float]] = []
     probed: set[str] = set()
+    step = len(records) // 10 or 1000  # a probe at every tenth
     for start in range(0, len(records), 1000):
         spent = feed(records[start : start + 1000])
         main = [main[0] + spent[0], main[1] + spent[1]]
         done = start + 1000
-        if done % (len(records) // 10 or 1000) == 0 or done >= len(records):
+        if done % step == 0 or done >= len(records):
             # the growth is read from the first and the last probe: there, the median of three
             # (a stall of the shared machine's disk must not make the figure)
-            ends = done == min(len(records), len(records) // 10 or 1000) or done >= len(records)
+            ends = done == step or done >= len(records)
             runs = []
             for k in range(3 if ends else 1):
                 hub_s, res_s = feed(_probe(records[:done], entities, done * 10 + k, probed))

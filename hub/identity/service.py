@@ -74,14 +74,7 @@ class IdentityService:
             cause = {p.record: changes[customer_id(*p.record.split(":", 1))][-1].provenance for p in profiles}
             reached = notifications[-1].id
             try:
-                self._decide(
-                    profiles,
-                    [],
-                    lambda r, batch=profiles, cause=cause: [
-                        (d, cause[p.record]) for p in batch for d in r.resolve(p)
-                    ],
-                    reached,
-                )
+                self._decide(profiles, [], _resolving(profiles, cause), reached)
             except PersistenceError:
                 raise  # the database is unwell: retry later, blame no record
             except Exception:
@@ -98,11 +91,8 @@ class IdentityService:
         records after it are resolved as usual. The last record's transaction moves the position."""
         for i, profile in enumerate(profiles):
             upto = reached if i == len(profiles) - 1 else None
-            because = cause[profile.record]
             try:
-                self._decide(
-                    [profile], [], lambda r, p=profile, c=because: [(d, c) for d in r.resolve(p)], upto
-                )
+                self._decide([profile], [], _resolving([profile], cause), upto)
             except PersistenceError:
                 raise
             except Exception as error:
@@ -112,6 +102,7 @@ class IdentityService:
                 if self.metrics is not None:
                     self.metrics.identity_set_aside_total.inc()
                 problem = f"{type(error).__name__}: {error}"[:500]
+                because = cause[profile.record]
                 self._decide(
                     [profile],
                     [],
@@ -343,3 +334,10 @@ class IdentityService:
 
     def reject(self, a: str, b: str, steward: str) -> list[Decision]:
         return self._steward(self._pair(a, b), steward, lambda r: r.reject(a, b, steward))
+
+
+def _resolving(
+    profiles: list[Profile], cause: dict[str, Provenance]
+) -> Callable[[Resolver], list[tuple[Decision, Provenance]]]:
+    """Resolve the records in order, each decision caused by the message that changed its record."""
+    return lambda resolver: [(d, cause[p.record]) for p in profiles for d in resolver.resolve(p)]

@@ -64,7 +64,8 @@ def erase_subject(store: Store, subject: UUID) -> ErasureReport:
         messages.add((event.provenance["system"], event.provenance["message_id"]))
     for order_events in _orders_of(store, first.system, first.customer_ref).values():
         messages.update((e.provenance["system"], e.provenance["message_id"]) for e in order_events)
-    activities = _activities_of(store, f"{first.system}:{first.customer_ref}")
+    record = f"{first.system}:{first.customer_ref}"
+    activities = _activities_of(store, record)
     for activity_events in activities.values():
         messages.update((e.provenance["system"], e.provenance["message_id"]) for e in activity_events)
     destroyed = store.keys.erase(subject)
@@ -72,7 +73,7 @@ def erase_subject(store: Store, subject: UUID) -> ErasureReport:
     with store.transaction() as cursor:
         raw = _redact(store, cursor, "hub_inbox", messages, identifiers, marker)
         letters = _redact(store, cursor, "hub_dead_letters", messages, identifiers, marker)
-        profiles = IdentityTables(store).forget(cursor, f"{first.system}:{first.customer_ref}")
+        profiles = IdentityTables(store).forget(cursor, record)
     return ErasureReport(subject, destroyed, raw, letters, profiles, len(activities))
 
 
