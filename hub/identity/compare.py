@@ -118,7 +118,9 @@ def _text(a: str, b: str) -> str:
         return "missing"
     if a == b:
         return "exact"
-    return "close" if fuzz.token_set_ratio(a, b) >= 85 else "diff"
+    if fuzz.token_set_ratio(a, b) >= 85 or fuzz.ratio(a.replace(" ", ""), b.replace(" ", "")) >= 85:
+        return "close"  # words left out or abbreviated, or a typo that split or joined words
+    return "diff"
 
 
 def _unlike(a: Profile, b: Profile) -> bool:

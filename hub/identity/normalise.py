@@ -267,6 +267,11 @@ def _blocking_keys(p: Profile) -> set[str]:
         # still meet, but an Anna does not meet every other Anna of the postcode
         keys.update(f"np:{p.family_code}:{initial}:{p.postcode}" for initial in initials)
         keys.add(f"np:{p.given_code}:{p.family[:1]}:{p.postcode}")
+    if p.birth and p.postcode:  # both names misspelt or one replaced: the birthday where they live
+        keys.add(f"bp:{p.birth.isoformat()}:{p.postcode}")
+    house = _house(p.street)
+    if house and p.postcode:  # the house: names and birthday all mistyped, or left out
+        keys.add(f"hp:{house}:{p.postcode}")
     for code in names:  # either name, so swapped given/family names still meet
         if p.birth:
             keys.add(f"nb:{code}:{p.birth.isoformat()}")
@@ -276,6 +281,15 @@ def _blocking_keys(p: Profile) -> set[str]:
         day = sorted((p.birth.month, p.birth.day))
         keys.update(f"gb:{''.join(sorted((i, p.family[:1])))}:{p.birth.year}:{day}" for i in initials)
     return keys
+
+
+def _house(street: str) -> str:
+    """Its number and the street's initial ("5:l" for Lindenstraße 5 and for 5 Linden St): a
+    typo elsewhere in the street leaves both, and the house is where a household lives."""
+    words = street.split()
+    number = next((w for w in words if w.isdigit()), "")
+    name = next((w for w in words if not w.isdigit()), "")
+    return f"{number}:{name[:1]}" if number and name else ""
 
 
 def _initials(given: str) -> set[str]:

@@ -6,11 +6,14 @@ Cost grows with the candidates (records sharing a blocking key, and the members 
 customers), not with the number of customers.
 
 Joining is by *every* member, not by one: a record joins a customer when its best match there
-reaches the link threshold and no member is clearly someone else (a score below the veto
-threshold - evidence against, not merely too little evidence for - or a rule that keeps the
-pair apart). So A~B and B~C cannot glue A to C when A and C differ;
-C stays apart and the B-C pair goes to review. A record that matches two customers who clearly
-differ from each other (a typo of either twin's name) joins neither: a steward decides. One that
+reaches the link threshold, judged with what all members know, and no member is clearly someone
+else (a score below the veto threshold - evidence against, not merely too little evidence for -
+or first name and birthday both different). So A~B and B~C cannot glue A to C when A and C
+differ; C stays apart and the B-C pair goes to review. A member that is merely not sure to be
+the same (a rule held the pair back: one field typed over, or twins?) does not keep a record out
+that the customer as a whole matches. A record that matches two customers who may differ from
+each other (a typo of either twin's name: any rule between them) joins neither: a steward
+decides. One that
 matches two customers who could be one person (each knew too little of the other: one the
 e-mail, the other the address) joins them into one (``merge``, by the matcher, with the
 evidence of the bridging pair). A customer is judged as a whole: what the best-matching member
@@ -163,7 +166,7 @@ class Resolver:
             if any(frozenset((record, m)) in g.apart for m in mates):
                 continue
             forced = any(frozenset((record, m)) in g.together for m in mates)
-            clash = any(self._someone_else(s) for s, _ in results)
+            clash = any(self._clearly_someone_else(s) for s, _ in results)
             if forced or (best >= self.model.link and not clash):
                 accepted.append((best if not forced else float("inf"), customer, best_mate))
             elif best >= self.model.review:
@@ -253,9 +256,16 @@ class Resolver:
                     filled[attribute] = max(known, key=self.model.weights[attribute].__getitem__)
         return filled
 
+    def _clearly_someone_else(self, score: Score) -> bool:
+        """Evidence against (below the veto), or first name and birthday both differ: a member
+        like that keeps a record out of a customer however well it matches the others."""
+        return score.rule == "different_person" or score.total < self.model.veto
+
     def _someone_else(self, score: Score) -> bool:
-        """Clearly another person: evidence against (below the veto) or a rule that keeps apart."""
-        return score.rule is not None or score.total < self.model.veto
+        """Not to be taken for the same person without a steward: clearly someone else, or a
+        rule that holds the pair back (twins, a first name that differs, ...). Two customers
+        with such a pair between them are never joined by a record that matches both."""
+        return score.rule is not None or self._clearly_someone_else(score)
 
     def _cross(self, one: str, other: str) -> Iterator[tuple[frozenset[str], dict[str, str]]]:
         """Every pair of a member of one customer and a member of the other, compared."""
@@ -365,6 +375,8 @@ class Resolver:
             evidence["from_customer"] = filled
         if score.rule:
             evidence["rule"] = score.rule
+        if score.typed_over:
+            evidence["typed_over"] = score.typed_over
         if swapped:
             evidence["names_swapped"] = True
         return evidence

@@ -152,7 +152,9 @@ class IdentityService:
         new model version, caused by this re-match. Profiles are the ones stored (normalised
         when the records came; erased people stay blank). A pair still waiting in the review
         band with the same score is not queued again, nor a pair met twice in one run, so a
-        second run changes nothing.
+        second run moves nothing (it may queue a pair the first could not: a record's pairs for
+        review are drawn against the graph as it stood when the record was resolved, and the
+        first run changed the graph after it), and once those are queued, a run is a no-op.
 
         ``dry_run`` decides each batch against the stored graph without writing: an estimate
         of what a re-match would change. Returns the decisions by kind."""
