@@ -118,8 +118,13 @@ def _text(a: str, b: str) -> str:
         return "missing"
     if a == b:
         return "exact"
-    if fuzz.token_set_ratio(a, b) >= 85 or fuzz.ratio(a.replace(" ", ""), b.replace(" ", "")) >= 85:
-        return "close"  # words left out or abbreviated, or a typo that split or joined words
+    if fuzz.token_set_ratio(a, b) >= 85:
+        return "close"  # words left out or abbreviated
+    joined_a, joined_b = a.replace(" ", ""), b.replace(" ", "")
+    if fuzz.ratio(joined_a, joined_b) >= 85:
+        return "close"  # a typo that split or joined words
+    if min(len(joined_a), len(joined_b)) >= 10 and fuzz.partial_ratio(joined_a, joined_b) >= 95:
+        return "close"  # one says more, and the words it shares are joined: "264 ainsworthstreet"
     return "diff"
 
 

@@ -269,9 +269,13 @@ def _blocking_keys(p: Profile) -> set[str]:
         keys.add(f"np:{p.given_code}:{p.family[:1]}:{p.postcode}")
     if p.birth and p.postcode:  # both names misspelt or one replaced: the birthday where they live
         keys.add(f"bp:{p.birth.isoformat()}:{p.postcode}")
-    house = _house(p.street)
-    if house and p.postcode:  # the house: names and birthday all mistyped, or left out
-        keys.add(f"hp:{house}:{p.postcode}")
+    number, street = _house(p.street)
+    if number and street and p.postcode:
+        # the house - its number and the street's initial, which a typo in the street leaves -
+        # with the postcode: names and birthday all mistyped, or left out
+        keys.add(f"hp:{number}:{street[:1]}:{p.postcode}")
+    if number and street and p.city:  # in its town, by the street's name: the postcode mistyped
+        keys.add(f"hc:{number}:{street}:{p.city}")
     for code in names:  # either name, so swapped given/family names still meet
         if p.birth:
             keys.add(f"nb:{code}:{p.birth.isoformat()}")
@@ -283,13 +287,11 @@ def _blocking_keys(p: Profile) -> set[str]:
     return keys
 
 
-def _house(street: str) -> str:
-    """Its number and the street's initial ("5:l" for Lindenstraße 5 and for 5 Linden St): a
-    typo elsewhere in the street leaves both, and the house is where a household lives."""
+def _house(street: str) -> tuple[str, str]:
+    """The house number and the street's name, its first word ("5", "linden" for Lindenstraße 5
+    and for 5 Linden St): the house is where a household lives."""
     words = street.split()
-    number = next((w for w in words if w.isdigit()), "")
-    name = next((w for w in words if not w.isdigit()), "")
-    return f"{number}:{name[:1]}" if number and name else ""
+    return next((w for w in words if w.isdigit()), ""), next((w for w in words if not w.isdigit()), "")
 
 
 def _initials(given: str) -> set[str]:

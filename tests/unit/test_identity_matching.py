@@ -182,11 +182,18 @@ def test_duplicates_of_the_febrl_benchmark_link_as_its_noise_made_them() -> None
         ),
     )[0]
     assert split["street"] == "close"
-    moved_digits = score(
-        febrl("a:1", "jasper", "miles", "1916-01-30", "20 narryer close moondah", "4113", "nambour"),
-        febrl("b:1", "jasper", "miles", None, "20 narryer close moondah", "1413", "nambour"),
-    )
+    shorter = compare(
+        febrl(
+            "a:2700", "lucy", "fitzpatrick", None, "264 ainsworth street the sarina centre", "3500", "camden"
+        ),
+        febrl("b:2700", "lucy", "fitzpatrick", None, "264 ainsworthstreet", "3500", "camden"),
+    )[0]
+    assert shorter["street"] == "close"  # one says more, the rest joined
+    jasper = febrl("a:1", "jasper", "miles", "1916-01-30", "20 narryer close moondah", "4113", "nambour")
+    digits = febrl("b:1", "jasper", "miles", None, "20 narryer close moondah", "1413", "nambour")
+    moved_digits = score(jasper, digits)
     assert moved_digits.weights["postcode"] == 0.0 and moved_digits.total >= DEFAULT_MODEL.link
+    assert blocking_keys(jasper) & blocking_keys(digits) == {"hc:20:narryer:nambour"}
     misspelt_city = score(
         febrl("a:2", "jamie", "hoffman", None, "592 dalrymple street carrangarra", "4356", "vaucluse"),
         febrl("b:2", "jajie", "hofmfan", None, "592 dalrymple s treet carrangarra", "4356", "vauclyse"),
