@@ -20,21 +20,23 @@ What the independence assumption gets wrong is handled as rules, named in the ev
   both birth dates are present and both clearly differ, the pair is not a match whatever the
   rest says (``rule: different_person``) - twins and siblings never merge, and as a member of a
   customer such a record keeps the other out, so a chain cannot glue them;
-* when only one of the two clearly differs - the first name (``given_names_differ``) or the
-  birth date (``birth_dates_differ``) - the pair is at most sent to review unless something
-  personal agrees (the e-mail, a tax id), or everything else says one person (``_typed_over``):
-  the same birthday (for a first name) or first name (for a birthday), family name and address,
-  and no e-mail or phone that differs. A field typed over is then far likelier than another
-  member of the household, who would differ in both fields - or, as same-day twins or a father
-  and son of one name do, in a mailbox or a mobile of their own - and it weighs nothing either
-  way (the evidence says ``typed_over``). On the public FEBRL benchmark about a fifth of the
-  duplicates have one of these two fields replaced (``bench/febrl.py``).
+* when only one of the two clearly differs - the first name (``given_names_differ``: nothing in
+  common, or different and the birth date not agreeing) or the birth date
+  (``birth_dates_differ``) - the pair is at most sent to review unless something personal agrees
+  (the e-mail, a tax id). A birth date that differs where everything else says one person (the
+  same first name, family name and address, and no e-mail or phone that differs) is read as
+  typed over (``_typed_over``): it weighs nothing either way, and the evidence says
+  ``typed_over``. A father and son of one name at one address are kept apart by a mailbox or a
+  mobile of their own. A first name is never read so: twins share the rest, and a typo of one
+  twin's birthday may hit the other's (on the public FEBRL benchmark, whose duplicates often
+  have a first name replaced and which has no households, that costs recall: ``bench/febrl.py``).
 * a pair whose first names differ by a typo and whose birthdays by a day or a digit is not
   linked unless the e-mail or a tax id agrees (twins: Marie and Maria), nor one whose first name
   is an initial and whose birth dates do not agree (the household says the family, the initial
   not which member);
 * a postcode names its city (a city that differs beside it is a typo, not a move), and a
-  postcode that differs where street and city agree is a typo too (who moves keeps neither).
+  postcode that differs where the street, house number and all, and the city agree is a typo
+  too (who moves keeps neither).
 """
 
 from __future__ import annotations
@@ -86,8 +88,8 @@ class MatchModel:
         }
         if pattern.get("postcode") == "exact" and "city" in weights:
             weights["city"] = 0.0  # the postcode names the city: one piece of evidence, not two
-        if pattern.get("postcode") == "diff" and _agree(pattern, "street") and _agree(pattern, "city"):
-            weights["postcode"] = 0.0  # a mistyped postcode: who moves keeps neither street nor town
+        if pattern.get("postcode") == "diff" and pattern.get("street") == "exact" and _agree(pattern, "city"):
+            weights["postcode"] = 0.0  # mistyped: who moves keeps neither house nor town
         against = [a for a in _PLACE if weights.get(a, 0.0) < 0]
         for a in against[1:]:  # a move changes street, postcode and city at once: one piece of evidence
             if weights[a] < weights[against[0]]:
@@ -110,7 +112,7 @@ class MatchModel:
         if over is not None:  # a field typed over says nothing either way
             weights[over] = 0.0
             total = round(sum(weights.values()), 3)
-        if given in ("other", "diff") and not personal and over != "given":
+        if (given == "other" and not personal) or (given == "diff" and not (personal or birth == "exact")):
             # a steward decides (and as a rival customer's member, keeps a bridge apart)
             return Score(min(total, round(self.link - 0.001, 3)), weights, "given_names_differ")
         if birth == "diff" and not personal and over != "birth":
@@ -156,7 +158,7 @@ DEFAULT_MODEL = MatchModel(
     },
     u={
         "given": {"exact": 0.02, "close": 0.005, "initial": 0.005, "diff": 0.555, "other": 0.4},
-        "family": {"exact": 0.03, "close": 0.005, "diff": 0.95},
+        "family": {"exact": 0.03, "close": 0.02, "diff": 0.95},
         "birth": {"exact": 0.002, "transposed": 0.0005, "near": 0.03, "diff": 0.9675},
         "email": {"exact": 0.0005, "diff": 0.9995},
         "phone": {"exact": 0.002, "diff": 0.998},
@@ -174,23 +176,18 @@ def _agree(pattern: Pattern, attribute: str) -> bool:
 
 
 def _typed_over(pattern: Pattern) -> str | None:
-    """The first name or the birth date, when it clearly differs and everything else says one
-    person: the other of the two exact, the family name and the address agreeing, and no e-mail
-    or phone that differs. A field typed over is then far likelier than another member of the
-    household, who would differ in both fields (``different_person``) - or, as same-day twins or
-    a father and son of one name do, in a mailbox or a mobile of their own."""
+    """The birth date, when it clearly differs where everything else says one person: the first
+    name exactly, the family name and the address agreeing, and no e-mail or phone differing. A
+    birthday typed over is then likelier than a father and son of one name at one address, who
+    are kept apart by a mailbox or a mobile of their own. A first name that differs is never
+    read so: twins share the rest, and a typo of one's birthday may hit the other's."""
     at_home = (
         _agree(pattern, "family")
         and _agree(pattern, "street")
         and "exact" in (pattern.get("postcode"), pattern.get("city"))
         and "diff" not in (pattern.get("email"), pattern.get("phone"))
     )
-    given, birth = pattern.get("given"), pattern.get("birth")
-    if at_home and given in ("other", "diff") and birth == "exact":
-        return "given"
-    if at_home and birth == "diff" and given == "exact":
-        return "birth"
-    return None
+    return "birth" if at_home and pattern.get("birth") == "diff" and pattern.get("given") == "exact" else None
 
 
 def configured(link: float, review: float, veto: float, base: MatchModel = DEFAULT_MODEL) -> MatchModel:

@@ -10,7 +10,7 @@ reaches the link threshold, judged with what all members know, and no member is 
 else (a score below the veto threshold - evidence against, not merely too little evidence for -
 or first name and birthday both different). So A~B and B~C cannot glue A to C when A and C
 differ; C stays apart and the B-C pair goes to review. A member that is merely not sure to be
-the same (a rule held the pair back: one field typed over, or twins?) does not keep a record out
+the same (a rule held the pair back: one field differs, or twins?) does not keep a record out
 that the customer as a whole matches. A record that matches two customers who may differ from
 each other (a typo of either twin's name: any rule between them) joins neither: a steward
 decides. One that
