@@ -1,7 +1,8 @@
 """Two profiles compared attribute by attribute: for each, an agreement level.
 
 Levels are what the weights are attached to (``model.py``): exact, close (for names a typo: one
-keystroke, two in long names; a token-set ratio for streets and firm names), initial, transposed
+keystroke, two in long names; a token-set ratio for streets and firm names; one keystroke for a
+postcode), initial, transposed
 (a birth date with day and month swapped), near (two of day, month and year agree), diff - and
 missing when either side lacks the attribute, which is no evidence either way. A person whose
 given and family names were entered the wrong way round is compared both ways and the better
@@ -113,6 +114,16 @@ def _same(a: frozenset[str] | str, b: frozenset[str] | str) -> str:
     return "exact" if a == b else "diff"
 
 
+def _code(a: str, b: str) -> str:
+    """A postcode one keystroke off ("4113"/"1413", "2261"/"2266") is close: a typo, or the
+    district next door - neither for nor against. Two keystrokes are another district."""
+    if not a or not b:
+        return "missing"
+    if a == b:
+        return "exact"
+    return "close" if len(a) == len(b) and DamerauLevenshtein.distance(a, b) == 1 else "diff"
+
+
 def _text(a: str, b: str) -> str:
     if not a or not b:
         return "missing"
@@ -161,7 +172,7 @@ def compare(a: Profile, b: Profile) -> tuple[Pattern, bool]:
         "email": _same(a.emails, b.emails),
         "phone": _same(a.phones, b.phones),
         "street": _text(a.street, b.street),
-        "postcode": _same(a.postcode, b.postcode),
+        "postcode": _code(a.postcode, b.postcode),
         "city": _text(a.city, b.city),
         "tax_id": _same(a.tax_id, b.tax_id),
     }

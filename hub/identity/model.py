@@ -34,9 +34,8 @@ What the independence assumption gets wrong is handled as rules, named in the ev
   linked unless the e-mail or a tax id agrees (twins: Marie and Maria), nor one whose first name
   is an initial and whose birth dates do not agree (the household says the family, the initial
   not which member);
-* a postcode names its city (a city that differs beside it is a typo, not a move), and a
-  postcode that differs where the street, house number and all, and the city agree is a typo
-  too (who moves keeps neither).
+* a postcode names its city (a city that differs beside it is a typo, not a move); a postcode one
+  keystroke off weighs nothing either way (a typo, or the district next door).
 """
 
 from __future__ import annotations
@@ -88,8 +87,6 @@ class MatchModel:
         }
         if pattern.get("postcode") == "exact" and "city" in weights:
             weights["city"] = 0.0  # the postcode names the city: one piece of evidence, not two
-        if pattern.get("postcode") == "diff" and pattern.get("street") == "exact" and _agree(pattern, "city"):
-            weights["postcode"] = 0.0  # mistyped: who moves keeps neither house nor town
         against = [a for a in _PLACE if weights.get(a, 0.0) < 0]
         for a in against[1:]:  # a move changes street, postcode and city at once: one piece of evidence
             if weights[a] < weights[against[0]]:
@@ -151,7 +148,7 @@ DEFAULT_MODEL = MatchModel(
         "email": {"exact": 0.85, "diff": 0.15},
         "phone": {"exact": 0.8, "diff": 0.2},
         "street": {"exact": 0.8, "close": 0.12, "diff": 0.08},
-        "postcode": {"exact": 0.88, "diff": 0.12},
+        "postcode": {"exact": 0.87, "close": 0.02, "diff": 0.11},
         "city": {"exact": 0.88, "close": 0.04, "diff": 0.08},
         "organisation": {"exact": 0.85, "close": 0.12, "diff": 0.03},
         "tax_id": {"exact": 0.97, "diff": 0.03},
@@ -163,7 +160,7 @@ DEFAULT_MODEL = MatchModel(
         "email": {"exact": 0.0005, "diff": 0.9995},
         "phone": {"exact": 0.002, "diff": 0.998},
         "street": {"exact": 0.01, "close": 0.01, "diff": 0.98},
-        "postcode": {"exact": 0.05, "diff": 0.95},
+        "postcode": {"exact": 0.05, "close": 0.02, "diff": 0.93},
         "city": {"exact": 0.1, "close": 0.02, "diff": 0.88},
         "organisation": {"exact": 0.005, "close": 0.02, "diff": 0.975},
         "tax_id": {"exact": 0.0001, "diff": 0.9999},
