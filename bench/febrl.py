@@ -10,7 +10,7 @@ wheel is fetched once with ``pip download`` into the user's cache.
 
 Tasks, as the accuracy targets ask, without the national id (``soc_sec_id`` is left out):
 FEBRL4 is a two-system link (5,000 originals in one system, one duplicate each in the other);
-FEBRL1, 2 and 3 are dedups of one file (up to 9 duplicates of one person). Records are
+FEBRL1, 2 and 3 are dedups of one file (up to 5 duplicates of one person). Records are
 resolved one at a time in random arrival order (one order per seed) by the resolver in memory,
 with the default model, as in ``bench/identity.py accuracy``. Prints pairwise precision, recall
 and F1, the share of true clusters reproduced exactly, the recall ceiling of the records (true
