@@ -78,8 +78,9 @@ def febrl_rows(name: str) -> Iterator[dict[str, str]]:
 
 
 def customer_fields(row: dict[str, str]) -> dict[str, Any]:
-    """A FEBRL row as a CustomerRecord's fields; a date of birth that is no date (a typo made
-    it 19651332) is left out, as the hub's contract refuses it."""
+    """A FEBRL row as a CustomerRecord's fields. A date of birth that is no date (a typo made it
+    19651332) is left out: through the hub, the contract would send the row to the dead letters
+    until corrected; here the rest of the row still counts."""
     lines = [" ".join(p for p in (row["street_number"], row["address_1"]) if p), row["address_2"]]
     address = {"lines": [x for x in lines if x], "postcode": row["postcode"], "city": row["suburb"]}
     return {
