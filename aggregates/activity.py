@@ -86,6 +86,26 @@ class _Snapshots(Aggregate):
         self.as_of = as_of or self.as_of
 
 
+class _Changes:
+    """What an interaction's correction and a case's change share: the snapshot's differences
+    (``changes``), sealed with the key of the record they are about (``customer``; version 1
+    named it only inside the changes, when it moved). The fields are declared on each event:
+    eventsourcing makes dataclasses of the event classes themselves."""
+
+    class_version = 2
+    personal = "changes"
+    personal_subject = "customer"
+    changes: dict[str, Any]
+    as_of: str | None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["customer"] = state["changes"].get("customer")
+
+    def apply(self, activity: _Snapshots) -> None:
+        activity._apply(self.changes, self.as_of)
+
+
 class CustomerInteraction(_Snapshots):
     class Recorded(Aggregate.Created):
         class_version = 1
@@ -98,21 +118,11 @@ class CustomerInteraction(_Snapshots):
         provenance: Provenance
         as_of: str | None
 
-    class Corrected(Aggregate.Event):
-        class_version = 2
-        personal = "changes"
-        personal_subject = "customer"
+    class Corrected(_Changes, Aggregate.Event):
         customer: str | None  # the record it is about after the correction
         changes: dict[str, Any]
         provenance: Provenance
         as_of: str | None
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["customer"] = state["changes"].get("customer")
-
-        def apply(self, interaction: CustomerInteraction) -> None:
-            interaction._apply(self.changes, self.as_of)
 
     @classmethod
     def record(
@@ -149,23 +159,13 @@ class CustomerCase(_Snapshots):
         provenance: Provenance
         as_of: str | None
 
-    class Changed(Aggregate.Event):
+    class Changed(_Changes, Aggregate.Event):
         """A snapshot's differences; the subclass names the transition it made."""
 
-        class_version = 2
-        personal = "changes"
-        personal_subject = "customer"
         customer: str | None  # the record it is about after the change
         changes: dict[str, Any]
         provenance: Provenance
         as_of: str | None
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["customer"] = state["changes"].get("customer")
-
-        def apply(self, case: CustomerCase) -> None:
-            case._apply(self.changes, self.as_of)
 
     class Updated(Changed):
         pass

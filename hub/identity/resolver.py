@@ -257,9 +257,10 @@ class Resolver:
         return filled
 
     def _clearly_someone_else(self, score: Score) -> bool:
-        """Evidence against (below the veto), or first name and birthday both differ: a member
-        like that keeps a record out of a customer however well it matches the others."""
-        return score.rule == "different_person" or score.total < self.model.veto
+        """Evidence against: below the veto, where the model also puts a first name and birthday
+        that both differ (``different_person``). A member like that keeps a record out of a
+        customer however well it matches the others."""
+        return score.total < self.model.veto
 
     def _someone_else(self, score: Score) -> bool:
         """Not to be taken for the same person without a steward: clearly someone else, or a
