@@ -91,7 +91,7 @@ def accuracy(size: int, seeds: int, noise: Noise) -> None:
             placed = resolver.graph.customer_of
             truth = {r.record: r.truth for r in records}
             result = measure(placed, truth)
-            hard = _hard_negative_links(task, size, seed, placed)
+            hard = hard_negative_links(task, size, seed, placed)
             ceiling = recall_ceiling(profiles, truth)
             alone = name_alone(profiles, truth)
             row = (result.precision, result.recall, result.f1, result.clusters_exact, hard, ceiling)
@@ -150,7 +150,7 @@ def calibrate(size: int, seeds: int) -> None:
             )
 
 
-def _hard_negative_links(task: object, size: int, seed: int, placed: dict[str, str]) -> int:
+def hard_negative_links(task: object, size: int, seed: int, placed: dict[str, str]) -> int:
     """Links between twins/family members (different first names and birthdays) or namesakes
     in different cities: the population is rebuilt from the same seed."""
     people = population(size, random.Random(seed), firms=0.0 if task is link_task else 0.1)
