@@ -12,15 +12,15 @@ given the same preparation: the hub's normalised profile of each record (names f
 canonical, phone in E.164, street spelt out), so the comparison is of matching, not of cleaning.
 
 Tasks: the two-system link and the dedup of ``bench/identity.py accuracy`` (the dedup's persons:
-Splink's comparisons here are for people), and FEBRL4 (``bench/febrl.py``), all without a
-national id. Splink is given two models that differ in the address, compared field by field as
-its own examples do or as one comparison (three columns of one address are not independent
-evidence), and the better one per task is reported. Its pairwise precision, recall and F1 are
-printed at the match probability of 0.9 its tutorials use, and at the match weight that gives it
-its best F1 against the truth: an oracle no batch tool has without labels, so an upper bound.
-With each, the links among the hard negatives (twins, family members, namesakes: as in
-``bench/identity.py``). Seconds: Splink's training, scoring and clustering at 0.9 on DuckDB; the
-hub's resolution in memory.
+Splink's comparisons here are for people), FEBRL4's two-system link and the FEBRL1, 2 and 3
+dedups (``bench/febrl.py``), all without a national id. Splink is given two models that differ
+in the address, compared field by field as its own examples do or as one comparison (three
+columns of one address are not independent evidence), and the better one per task is reported.
+Its pairwise precision, recall and F1 are printed at the match probability of 0.9 its tutorials
+use, and at the match weight that gives it its best F1 against the truth: an oracle no batch
+tool has without labels, so an upper bound. With each, the links among the hard negatives
+(twins, family members, namesakes: as in ``bench/identity.py``). Seconds: Splink's training,
+scoring and clustering at 0.9 on DuckDB; the hub's resolution in memory.
 """
 
 from __future__ import annotations
@@ -34,12 +34,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from febrl import TASKS as FEBRL  # noqa: E402
 from febrl import customer_fields, febrl_rows  # noqa: E402
 from identity import NOISE, hard_negative_links  # noqa: E402
 
@@ -150,7 +152,9 @@ def splink(task: Task, address_model: str) -> tuple[dict[str, str], dict[float, 
     rows = [columns(p) for p in task.profiles.values()]
     if task.systems:
         tables = [
-            db.register(pa.Table.from_pylist([r for r in rows if r["source"] == s]), table_name=s)
+            db.register(
+                pa.Table.from_pylist([r for r in rows if r["source"] == s]), table_name=f"records_{s}"
+            )
             for s in task.systems
         ]
     else:
@@ -201,18 +205,16 @@ def generated(kind: str, size: int, seed: int, noise_name: str) -> Task:
     )
 
 
-def febrl4(seed: int) -> Task:
+def febrl(name: str, files: tuple[str, ...], seed: int) -> Task:
     rows = [
-        (f"{s}:{row['rec_id']}", row)
-        for s, name in (("a", "dataset4a.csv"), ("b", "dataset4b.csv"))
-        for row in febrl_rows(name)
+        (f"{system}:{row['rec_id']}", row) for system, file in enumerate(files) for row in febrl_rows(file)
     ]
     random.Random(seed).shuffle(rows)
     return Task(
-        name="FEBRL4 two-system link",
+        name=name,
         profiles={record: normalise(record, customer_fields(row), region="AU") for record, row in rows},
         truth={record: row["rec_id"].split("-")[1] for record, row in rows},
-        systems=("a", "b"),
+        systems=tuple(str(system) for system in range(len(files))) if len(files) > 1 else None,
         hard=None,  # FEBRL has no households, twins or namesakes
     )
 
@@ -275,8 +277,7 @@ def main() -> None:
     makers: list[tuple[str, Callable[[int], Task]]] = [
         ("two-system link", lambda seed: generated("link", args.size, seed, args.noise)),
         ("dedup (persons)", lambda seed: generated("dedup", args.size, seed, args.noise)),
-        ("FEBRL4", febrl4),
-    ]
+    ] + [(name, partial(febrl, name, files)) for name, files in FEBRL.items()]
     for name, make in makers:
         medians(name, [compare(make(seed)) for seed in range(1, args.seeds + 1)])
 
