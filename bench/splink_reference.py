@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from febrl import TASKS as FEBRL  # noqa: E402
-from febrl import customer_fields, febrl_rows  # noqa: E402
+from febrl import febrl_records  # noqa: E402
 from identity import NOISE, hard_negative_links  # noqa: E402
 
 from hub.demo.people import dedup_task, link_task  # noqa: E402
@@ -206,14 +206,13 @@ def generated(kind: str, size: int, seed: int, noise_name: str) -> Task:
 
 
 def febrl(name: str, files: tuple[str, ...], seed: int) -> Task:
-    rows = [
-        (f"{system}:{row['rec_id']}", row) for system, file in enumerate(files) for row in febrl_rows(file)
-    ]
-    random.Random(seed).shuffle(rows)
+    profiles, truth = febrl_records(files)
+    order = list(profiles)
+    random.Random(seed).shuffle(order)
     return Task(
         name=name,
-        profiles={record: normalise(record, customer_fields(row), region="AU") for record, row in rows},
-        truth={record: row["rec_id"].split("-")[1] for record, row in rows},
+        profiles={record: profiles[record] for record in order},
+        truth=truth,
         systems=tuple(str(system) for system in range(len(files))) if len(files) > 1 else None,
         hard=None,  # FEBRL has no households, twins or namesakes
     )
