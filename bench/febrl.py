@@ -36,7 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hub.identity.accuracy import measure, recall_ceiling  # noqa: E402
+from hub.identity.accuracy import measure, recall_ceiling, review_queue  # noqa: E402
 from hub.identity.normalise import Profile, normalise  # noqa: E402
 from hub.identity.resolver import Resolver  # noqa: E402
 
@@ -133,14 +133,17 @@ def run(task: str, files: tuple[str, ...], seed: int) -> tuple[float, ...]:
     ]
     in_review = sum(pair in shown for pair in apart)
     ceiling = recall_ceiling(profiles, truth)
+    queue = review_queue(placed, reviewed, truth)
     print(
         f"seed {seed} {task}: {len(profiles):,} records, {result.true_pairs:,} true pairs, "
         f"P {result.precision:.4f} R {result.recall:.4f} F1 {result.f1:.4f}, clusters exact "
         f"{result.clusters_exact:.4f}; {len(apart):,} true pairs left apart, {in_review:,} of them "
-        f"shown for review; recall ceiling without name-only links {ceiling:.4f}",
+        f"shown for review; recall ceiling without name-only links {ceiling:.4f}; review queue "
+        f"{queue.pairs:,} pairs of customers, {queue.same_person:,} of them one person",
         flush=True,
     )
-    return result.precision, result.recall, result.f1, result.clusters_exact, len(apart), in_review
+    row = (result.precision, result.recall, result.f1, result.clusters_exact, len(apart), in_review)
+    return (*row, queue.pairs, queue.same_person)
 
 
 def main() -> None:
@@ -151,10 +154,11 @@ def main() -> None:
     args = parser.parse_args()
     for task, files in TASKS.items():
         rows = [run(task, files, seed) for seed in range(1, args.seeds + 1)]
-        p, r, f, c, apart, shown = (statistics.median(row[i] for row in rows) for i in range(6))
+        p, r, f, c, apart, shown, queue, same = (statistics.median(row[i] for row in rows) for i in range(8))
         print(
             f"median {task}: P {p:.4f} R {r:.4f} F1 {f:.4f}, clusters exact {c:.4f}; "
-            f"{apart:g} true pairs left apart, {shown:g} of them shown for review"
+            f"{apart:g} true pairs left apart, {shown:g} of them shown for review; review queue "
+            f"{queue:g} pairs of customers, {same:g} of them one person"
         )
 
 

@@ -64,7 +64,13 @@ from hub.demo.people import (  # noqa: E402
     population,
     record_of,
 )
-from hub.identity.accuracy import level_shares, measure, name_alone, recall_ceiling  # noqa: E402
+from hub.identity.accuracy import (  # noqa: E402
+    level_shares,
+    measure,
+    name_alone,
+    recall_ceiling,
+    review_queue,
+)
 from hub.identity.compare import compare  # noqa: E402
 from hub.identity.model import DEFAULT_MODEL  # noqa: E402
 from hub.identity.normalise import normalise  # noqa: E402
@@ -78,7 +84,7 @@ SYSTEMS = ("shop", "erp", "crm", "phone", "shop-2", "erp-2", "crm-2", "phone-2",
 
 
 def accuracy(size: int, seeds: int, noise: Noise) -> None:
-    results: dict[str, list[tuple[float, float, float, float, int]]] = defaultdict(list)
+    results: dict[str, list[tuple[float, ...]]] = defaultdict(list)
     for seed in range(1, seeds + 1):
         for name, task in (("two-system link", link_task), ("multi-system dedup", dedup_task)):
             rng = random.Random(seed)
@@ -86,15 +92,21 @@ def accuracy(size: int, seeds: int, noise: Noise) -> None:
             rng.shuffle(records)
             resolver = Resolver()
             profiles = {r.record: normalise(r.record, r.fields) for r in records}
-            for record in records:
-                resolver.resolve(profiles[record.record])
+            reviewed = [
+                (d.record, d.other)
+                for record in records
+                for d in resolver.resolve(profiles[record.record])
+                if d.kind == "review"
+            ]
             placed = resolver.graph.customer_of
             truth = {r.record: r.truth for r in records}
             result = measure(placed, truth)
             hard = hard_negative_links(task, size, seed, placed)
             ceiling = recall_ceiling(profiles, truth)
             alone = name_alone(profiles, truth)
+            queue = review_queue(placed, reviewed, truth)
             row = (result.precision, result.recall, result.f1, result.clusters_exact, hard, ceiling)
+            row += (queue.pairs, queue.same_person)
             results[name].append(row)
             print(
                 f"seed {seed} {name}: {len(records):,} records, "
@@ -103,15 +115,17 @@ def accuracy(size: int, seeds: int, noise: Noise) -> None:
                 f"hard-negative links {hard}; recall ceiling without name-only links {ceiling:.4f} "
                 f"(F1 {2 * ceiling / (1 + ceiling):.4f}); a name on two records only, nothing else "
                 f"either way: {alone.true_pairs} true pairs of {result.true_pairs:,}, "
-                f"{alone.false_pairs} of two people",
+                f"{alone.false_pairs} of two people; review queue {queue.pairs} pairs of customers, "
+                f"{queue.same_person} of them one person",
                 flush=True,
             )
     for name, rows in results.items():
-        p, r, f, c, h, top = (statistics.median(x[i] for x in rows) for i in range(6))
+        p, r, f, c, h, top, shown, same = (statistics.median(x[i] for x in rows) for i in range(8))
         print(
             f"median {name}: P {p:.4f} R {r:.4f} F1 {f:.4f}, clusters exact {c:.4f}, "
             f"hard-negative links {h:g}; recall ceiling without name-only links {top:.4f} "
-            f"(F1 {2 * top / (1 + top):.4f})"
+            f"(F1 {2 * top / (1 + top):.4f}); review queue {shown:g} pairs of customers, "
+            f"{same:g} of them one person"
         )
 
 

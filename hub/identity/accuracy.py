@@ -11,7 +11,16 @@ from itertools import combinations
 from hub.identity.compare import Pattern, compare
 from hub.identity.normalise import Profile
 
-__all__ = ["Accuracy", "NameAlone", "level_shares", "measure", "name_alone", "recall_ceiling"]
+__all__ = [
+    "Accuracy",
+    "NameAlone",
+    "ReviewQueue",
+    "level_shares",
+    "measure",
+    "name_alone",
+    "recall_ceiling",
+    "review_queue",
+]
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,27 @@ def measure(predicted: Mapping[str, str], truth: Mapping[str, str]) -> Accuracy:
     return Accuracy(
         len(real), len(guessed), len(guessed & real), reproduced / len(by_truth) if by_truth else 1.0
     )
+
+
+@dataclass(frozen=True)
+class ReviewQueue:
+    pairs: int  # pairs of customers still apart that a steward is shown
+    same_person: int  # of them, those whose reviewed records are of one person
+
+
+def review_queue(
+    predicted: Mapping[str, str], reviewed: Iterable[tuple[str, str]], truth: Mapping[str, str]
+) -> ReviewQueue:
+    """What ``hub customers review`` holds at the end: the pairs of customers still apart that
+    records in the review band put before a steward, and how many of them are one person. Says
+    how a steward's time is spent: confirming what the matcher held back, or keeping apart the
+    family members it was unsure of."""
+    queue: dict[frozenset[str], bool] = {}
+    for a, b in reviewed:
+        pair = frozenset((predicted[a], predicted[b]))
+        if len(pair) == 2:
+            queue[pair] = queue.get(pair, False) or truth[a] == truth[b]
+    return ReviewQueue(len(queue), sum(queue.values()))
 
 
 _NAMES = frozenset({"given", "family", "organisation", "city"})
