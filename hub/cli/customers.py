@@ -313,7 +313,12 @@ def review(
             for k, v in levels.items()
             if v != "missing"
         )
-        console.print(f"{pair['score']:6.1f}  {pair['a']} ~ {pair['b']}  [dim]{agree}[/]", highlight=False)
+        a, b = (name or "(no name)" for name in pair["names"])
+        console.print(
+            f"{pair['score']:6.1f}  {pair['a']} ~ {pair['b']}  {a} ~ {b}\n"
+            f"        {pair['question']}  [dim]{agree}[/]",
+            highlight=False,
+        )
     console.print("decide with: hub customers confirm A B / hub customers reject A B")
 
 

@@ -25,6 +25,7 @@ from uuid import UUID
 from rapidfuzz.distance import JaroWinkler
 
 from aggregates import CustomerCase, CustomerInteraction, CustomerLink, Order, customer_id, link_id
+from hub.identity.model import HELD_BACK
 from hub.identity.normalise import NICKNAMES, canonical_email, normalise, plain, typo_keys
 from hub.order_queries import OrderQueries
 from hub.store import Store
@@ -281,7 +282,7 @@ class CustomerQueries:
         it held, what they said, its orders and the decisions up to then)."""
         now = as_of or now or datetime.now(UTC)
         if as_of is None:
-            records = self._column(f"SELECT record FROM {self.tables.members} WHERE customer = ?", [customer])
+            records = self._records(customer)
         else:
             held = self._column(f"SELECT record FROM {self.tables.history} WHERE customer = ?", [customer])
             links = self.store.replay([link_id(r) for r in held], until=as_of)
@@ -561,19 +562,23 @@ class CustomerQueries:
         return scored
 
     def _hit(self, customer: str, score: float, how: str) -> dict[str, Any]:
-        records = self._column(f"SELECT record FROM {self.tables.members} WHERE customer = ?", [customer])
-        sources = self._sources(records)
-        golden = self._golden(sources)
-        name = display_name(golden)
+        records = self._records(customer)
         return {
             "customer_id": customer,
-            "name": name,
+            "name": display_name(self._golden(self._sources(records))),
             "records": records,
             "matched_by": how,
             "score": round(score, 3),
         }
 
     # -- stewards' queue and export -------------------------------------------------------------
+
+    def _records(self, customer: str) -> list[str]:
+        return self._column(f"SELECT record FROM {self.tables.members} WHERE customer = ?", [customer])
+
+    def _name(self, customer: str) -> str:
+        """The customer's golden name, as a steward reads it in a list."""
+        return display_name(self._golden(self._sources(self._records(customer))))
 
     def review(self, limit: int = 100) -> list[dict[str, Any]]:
         """Open pairs in the review band whose records are still in different customers."""
@@ -586,16 +591,23 @@ class CustomerQueries:
             "ORDER BY v.score DESC, v.a, v.b LIMIT ?",
             [limit],
         )
-        return [
-            {
-                "a": r["a"],
-                "b": r["b"],
-                "score": r["score"],
-                "customers": [r["ca"], r["cb"]],
-                "evidence": json.loads(r["evidence"]),
-            }
-            for r in rows
-        ]
+        names = {customer: self._name(customer) for r in rows for customer in (r["ca"], r["cb"])}
+        pairs = []
+        for r in rows:
+            evidence = json.loads(r["evidence"])
+            rule = evidence.get("rule")
+            pairs.append(
+                {
+                    "a": r["a"],
+                    "b": r["b"],
+                    "score": r["score"],
+                    "customers": [r["ca"], r["cb"]],
+                    "names": [names[r["ca"]], names[r["cb"]]],
+                    "question": HELD_BACK.get(rule, "the evidence falls between the thresholds"),
+                    "evidence": evidence,
+                }
+            )
+        return pairs
 
     def export(self) -> Iterator[dict[str, Any]]:
         """One row per source record: its customer and the customer's golden values."""

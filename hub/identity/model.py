@@ -47,9 +47,17 @@ from typing import Any
 
 from hub.identity.compare import Pattern
 
-__all__ = ["DEFAULT_MODEL", "MatchModel", "Score", "configured"]
+__all__ = ["DEFAULT_MODEL", "HELD_BACK", "MatchModel", "Score", "configured"]
 
 _PLACE = ("street", "postcode", "city")
+
+# What a steward is asked when a rule held a pair back from a link (``hub customers review``).
+HELD_BACK = {
+    "given_names_differ": "first names differ: twins or family members, or a first name typed over?",
+    "birth_dates_differ": "birth dates differ: a parent and child of one name, or a birthday typed wrong?",
+    "initial_only": "a first name as an initial only: which member of the household?",
+    "possible_twins": "first names a typo apart, birthdays days apart: twins, or two typos?",
+}
 
 
 @dataclass(frozen=True)

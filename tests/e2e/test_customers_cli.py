@@ -108,9 +108,36 @@ def test_merge_and_split_round_trip_restore_the_customer_view(
         (d["kind"], d["by"]) for i in history["identities"] if i["record"] == second for d in i["decisions"]
     ]
     assert kinds[-2:] == [("merge", "maria"), ("split", "maria")]
-    assert json.loads(hub(tmp_path, "customers", "review", "--json").stdout) is not None
     unknown = hub(tmp_path, "customers", "merge", keep, "00000000-0000-0000-0000-000000000000", check=False)
     assert unknown.returncode == 1 and "no customer" in unknown.stderr
+
+
+def test_a_steward_works_through_the_review_queue(tmp_path: Path) -> None:
+    (tmp_path / "hub.toml").write_text(
+        "".join(f'[systems.{s}]\nadapter = "file"\nmappings = "{PEOPLE}"\n\n' for s in ("crm", "shop"))
+    )
+    anna = {
+        "ref": "1",
+        "kind": "person",
+        "given_name": "Anna",
+        "family_name": "Schneider",
+        "birth_date": "1984-03-07",
+        "addresses": [{"lines": ["Lindenstraße 5"], "postcode": "50667", "city": "Köln", "country": "DE"}],
+    }
+    berta = {**anna, "ref": "2", "given_name": "Berta"}  # her twin, or her record with a name typed over
+    for system, body in (("crm", anna), ("shop", berta)):
+        (tmp_path / f"{system}.jsonl").write_text(json.dumps({"headers": {}, "body": body}) + "\n")
+        hub(tmp_path, "ingest", "--system", system, f"{system}.jsonl")
+
+    text = hub(tmp_path, "customers", "review").stdout
+    assert "crm:1 ~ shop:2" in text and "Anna Schneider ~ Berta Schneider" in text
+    assert "first names differ: twins or family members" in text
+    (pair,) = json.loads(hub(tmp_path, "customers", "review", "--json").stdout)
+    assert pair["names"] == ["Anna Schneider", "Berta Schneider"]
+    assert pair["evidence"]["rule"] == "given_names_differ"
+
+    hub(tmp_path, "customers", "reject", "crm:1", "shop:2", "--steward", "maria")
+    assert "nothing to review" in hub(tmp_path, "customers", "review").stdout
 
 
 def test_customers_over_http(

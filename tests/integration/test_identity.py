@@ -17,6 +17,7 @@ from aggregates import CustomerLink, link_id
 from hub.bootstrap import Hub
 from hub.demo.people import Record, hard_negatives, link_task, population, record_of
 from hub.identity.accuracy import measure
+from hub.identity.model import DEFAULT_MODEL, HELD_BACK
 from hub.settings import SystemConfig
 from tests.conftest import FIXTURES, TEST_SYSTEMS
 
@@ -161,6 +162,26 @@ def test_stewards_merge_and_split_round_trip_and_their_decisions_stand(people_hu
     assert placement(hub)["erp:9"] != anna
     assert {("merge", "maria"), ("split", "maria")} <= set(decisions(hub, "erp:9"))
     assert {("confirm", "maria"), ("reject", "maria")} <= set(decisions(hub, "crm:1"))
+
+
+def test_the_review_queue_names_both_customers_and_asks_what_held_the_pair_back(people_hub: Hub) -> None:
+    hub = people_hub
+    send(hub, "crm:1")
+    # Anna's birthday, surname and address, another first name, nothing personal: her twin, a
+    # sister, or her record with the first name typed over - a steward decides.
+    send(hub, "shop:2", given_name="Berta", emails=[], phones=[])
+    (pair,) = hub.customers.review()
+    assert {pair["a"], pair["b"]} == {"crm:1", "shop:2"}
+    named = dict(zip(pair["customers"], pair["names"], strict=True))
+    placed = placement(hub)
+    assert named == {placed["crm:1"]: "Anna Schneider", placed["shop:2"]: "Berta Schneider"}
+    assert pair["evidence"]["rule"] == "given_names_differ"
+    assert pair["question"] == HELD_BACK["given_names_differ"]
+    assert DEFAULT_MODEL.review <= pair["score"] < DEFAULT_MODEL.link
+
+    hub.identity.reject("crm:1", "shop:2", steward="maria")
+    hub.process()  # the customers projection takes the decision in, as the CLI's steward commands do
+    assert hub.customers.review() == []
 
 
 def test_rematch_after_a_rule_change_is_a_replay_and_the_graph_rebuilds_as_of(
