@@ -307,6 +307,13 @@ class CustomerQueries:
     def _column(self, sql: str, params: list[Any]) -> list[str]:
         return [next(iter(dict(row).values())) for row in self.store.query(sql + " ORDER BY 1", params)]
 
+    def _records(self, customer: str) -> list[str]:
+        return self._column(f"SELECT record FROM {self.tables.members} WHERE customer = ?", [customer])
+
+    def _name(self, records: list[str]) -> str:
+        """The golden name of the customer holding ``records``, as a list shows it."""
+        return display_name(self._golden(self._sources(records)))
+
     def _view(
         self,
         customer: str,
@@ -565,20 +572,13 @@ class CustomerQueries:
         records = self._records(customer)
         return {
             "customer_id": customer,
-            "name": display_name(self._golden(self._sources(records))),
+            "name": self._name(records),
             "records": records,
             "matched_by": how,
             "score": round(score, 3),
         }
 
     # -- stewards' queue and export -------------------------------------------------------------
-
-    def _records(self, customer: str) -> list[str]:
-        return self._column(f"SELECT record FROM {self.tables.members} WHERE customer = ?", [customer])
-
-    def _name(self, customer: str) -> str:
-        """The customer's golden name, as a steward reads it in a list."""
-        return display_name(self._golden(self._sources(self._records(customer))))
 
     def review(self, limit: int = 100) -> list[dict[str, Any]]:
         """Open pairs in the review band whose records are still in different customers."""
@@ -591,7 +591,7 @@ class CustomerQueries:
             "ORDER BY v.score DESC, v.a, v.b LIMIT ?",
             [limit],
         )
-        names = {customer: self._name(customer) for r in rows for customer in (r["ca"], r["cb"])}
+        names = {c: self._name(self._records(c)) for r in rows for c in (r["ca"], r["cb"])}
         pairs = []
         for r in rows:
             evidence = json.loads(r["evidence"])
