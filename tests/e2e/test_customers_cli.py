@@ -168,7 +168,7 @@ def test_graph_and_rematch_from_the_command_line(tmp_path: Path, customers: list
     assert {r["record"] for r in rows} == {r.record for r in customers}
     assert {(r["by"], r["decision"]) for r in rows} <= {("matcher", k) for k in ("new", "link", "split")}
     estimate = json.loads(hub(tmp_path, "customers", "rematch", "--dry-run", "--json").stdout)
-    assert estimate == {"model": "fs-default-3", "dry_run": True, "decisions": estimate["decisions"]}
+    assert estimate == {"model": "fs-default-4", "dry_run": True, "decisions": estimate["decisions"]}
     assert not set(estimate["decisions"]) - {"review"}  # the same rules move no record
     table = hub(tmp_path, "customers", "graph").stdout
     assert f"{len(rows)} source records in" in table

@@ -68,7 +68,7 @@ def test_two_systems_resolve_as_they_arrive_with_evidence_on_every_decision(peop
         e for r in records[:100] for e in people_hub.store.events_of([link_id(r.record)])[link_id(r.record)]
         if getattr(e, "kind", None) == "link"
     ]  # fmt: skip
-    assert linked and all(e.model == "fs-default-3" and e.by == "matcher" for e in linked)
+    assert linked and all(e.model == "fs-default-4" and e.by == "matcher" for e in linked)
     evidence = linked[0].evidence
     assert set(evidence["levels"]) >= {"given", "family", "birth", "email"} and evidence["weights"]
 
@@ -220,7 +220,7 @@ def test_rematch_after_a_rule_change_is_a_replay_and_the_graph_rebuilds_as_of(
         for r in before
         if before[r] != after[r] or (size_after[after[r]] == 1 and size_before[before[r]] > 1)
     ]
-    strict_model = "fs-default-3+link30/review6/veto0"
+    strict_model = "fs-default-4+link30/review6/veto0"
     link = strict.store.replay([link_id(moved[0])])[link_id(moved[0])]
     assert link.customer == after[moved[0]]
     last = [

@@ -131,6 +131,14 @@ def test_family_members_twins_and_namesakes_are_kept_apart_by_rules() -> None:
     assert score(base, sister).rule == "different_person" and score(base, sister).total < DEFAULT_MODEL.veto
     twin = person("crm:3", given_name="Anne", birth_date="1984-03-12", emails=[])  # two names, not a typo
     assert score(base, twin).rule == "given_names_differ" and score(base, twin).total < DEFAULT_MODEL.link
+    # and not for a steward either: the birth date one part off as well, or a first name with
+    # nothing in common and no birth date - a twin or a brother, not a name typed over
+    brother = person("crm:9", given_name="Friedrich", birth_date=None, emails=[])
+    for other in (twin, brother):
+        assert score(base, other).rule == "given_names_differ"
+        assert DEFAULT_MODEL.decision(score(base, other)) == "distinct"
+    typed_or_twin = person("crm:10", given_name="Berta", emails=[])  # her birthday: a steward decides
+    assert DEFAULT_MODEL.decision(score(base, typed_or_twin)) == "review"
     typed = person("crm:3", given_name="Anan", birth_date="1984-03-12", emails=[])  # a typo, or a twin?
     assert score(base, typed).rule == "possible_twins" and score(base, typed).total < DEFAULT_MODEL.link
     initial = person("crm:6", given_name="A.", birth_date=None, emails=[])  # which of the household?
