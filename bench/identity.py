@@ -69,12 +69,12 @@ from hub.identity.accuracy import (  # noqa: E402
     measure,
     name_alone,
     recall_ceiling,
+    resolve_in_order,
     review_queue,
 )
 from hub.identity.compare import compare  # noqa: E402
 from hub.identity.model import DEFAULT_MODEL  # noqa: E402
 from hub.identity.normalise import normalise  # noqa: E402
-from hub.identity.resolver import Resolver  # noqa: E402
 from hub.runtime import tune_garbage_collector  # noqa: E402
 from hub.settings import HubSettings, SystemConfig  # noqa: E402
 
@@ -90,15 +90,8 @@ def accuracy(size: int, seeds: int, noise: Noise) -> None:
             rng = random.Random(seed)
             records = task(size, rng, noise)
             rng.shuffle(records)
-            resolver = Resolver()
             profiles = {r.record: normalise(r.record, r.fields) for r in records}
-            reviewed = [
-                (d.record, d.other)
-                for record in records
-                for d in resolver.resolve(profiles[record.record])
-                if d.kind == "review"
-            ]
-            placed = resolver.graph.customer_of
+            placed, reviewed = resolve_in_order(profiles.values())
             truth = {r.record: r.truth for r in records}
             result = measure(placed, truth)
             hard = hard_negative_links(task, size, seed, placed)

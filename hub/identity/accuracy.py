@@ -10,6 +10,7 @@ from itertools import combinations
 
 from hub.identity.compare import Pattern, compare
 from hub.identity.normalise import Profile
+from hub.identity.resolver import Resolver
 
 __all__ = [
     "Accuracy",
@@ -19,6 +20,7 @@ __all__ = [
     "measure",
     "name_alone",
     "recall_ceiling",
+    "resolve_in_order",
     "review_queue",
 ]
 
@@ -61,6 +63,19 @@ def measure(predicted: Mapping[str, str], truth: Mapping[str, str]) -> Accuracy:
     return Accuracy(
         len(real), len(guessed), len(guessed & real), reproduced / len(by_truth) if by_truth else 1.0
     )
+
+
+def resolve_in_order(profiles: Iterable[Profile]) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The profiles resolved one at a time as they come, in memory with the default model: where
+    each record was placed (record → customer), and the record pairs sent to review."""
+    resolver = Resolver()
+    reviewed = [
+        (d.record, d.other)
+        for profile in profiles
+        for d in resolver.resolve(profile)
+        if d.kind == "review" and d.other is not None
+    ]
+    return dict(resolver.graph.customer_of), reviewed
 
 
 @dataclass(frozen=True)

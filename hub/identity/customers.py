@@ -310,9 +310,23 @@ class CustomerQueries:
     def _records(self, customer: str) -> list[str]:
         return self._column(f"SELECT record FROM {self.tables.members} WHERE customer = ?", [customer])
 
-    def _name(self, records: list[str]) -> str:
-        """The golden name of the customer holding ``records``, as a list shows it."""
-        return display_name(self._golden(self._sources(records)))
+    def _listed(self, customers: list[str]) -> dict[str, tuple[list[str], str]]:
+        """Each customer's records and golden name, as a list shows them: the members of all in
+        one read, and all their records' events in one more."""
+        held: dict[str, list[str]] = defaultdict(list)
+        with self.store.reading() as cursor:
+            rows = self.store.select_in(
+                cursor,
+                f"SELECT customer, record FROM {self.tables.members} WHERE customer IN ({{marks}})",
+                sorted(set(customers)),
+            )
+        for row in sorted(rows, key=lambda row: row["record"]):
+            held[row["customer"]].append(row["record"])
+        sources = self._sources([record for records in held.values() for record in records])
+        return {
+            customer: (records, display_name(self._golden({r: sources[r] for r in records if r in sources})))
+            for customer, records in held.items()
+        }
 
     def _view(
         self,
@@ -514,7 +528,7 @@ class CustomerQueries:
             return []
         if ":" in text or _is_uuid(text):
             try:
-                return [self._hit(self.resolve(text), 1.0, "id")]
+                return self._hits([(self.resolve(text), (1.0, "id"))])
             except UnknownCustomerId:
                 return []
         probe = normalise("search:query", _query_fields(text))
@@ -530,8 +544,7 @@ class CustomerQueries:
             scored = {row["customer"]: (1.0, "email" if probe.emails else "phone") for row in rows}
         else:
             scored = self._by_name(plain(text).split())
-        best = sorted(scored.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
-        return [self._hit(customer, score, how) for customer, (score, how) in best]
+        return self._hits(sorted(scored.items(), key=lambda item: (-item[1][0], item[0]))[:limit])
 
     def _by_name(self, words: list[str]) -> dict[str, tuple[float, str]]:
         """Records with every word of the query, each by its sound or a spelling one keystroke
@@ -568,15 +581,21 @@ class CustomerQueries:
                 scored[row["customer"]] = (similarity, "name")
         return scored
 
-    def _hit(self, customer: str, score: float, how: str) -> dict[str, Any]:
-        records = self._records(customer)
-        return {
-            "customer_id": customer,
-            "name": self._name(records),
-            "records": records,
-            "matched_by": how,
-            "score": round(score, 3),
-        }
+    def _hits(self, found: list[tuple[str, tuple[float, str]]]) -> list[dict[str, Any]]:
+        listed = self._listed([customer for customer, _ in found])
+        hits = []
+        for customer, (score, how) in found:
+            records, name = listed.get(customer, ([], ""))
+            hits.append(
+                {
+                    "customer_id": customer,
+                    "name": name,
+                    "records": records,
+                    "matched_by": how,
+                    "score": round(score, 3),
+                }
+            )
+        return hits
 
     # -- stewards' queue and export -------------------------------------------------------------
 
@@ -591,7 +610,7 @@ class CustomerQueries:
             "ORDER BY v.score DESC, v.a, v.b LIMIT ?",
             [limit],
         )
-        names = {c: self._name(self._records(c)) for r in rows for c in (r["ca"], r["cb"])}
+        listed = self._listed([c for r in rows for c in (r["ca"], r["cb"])])
         pairs = []
         for r in rows:
             evidence = json.loads(r["evidence"])
@@ -602,7 +621,7 @@ class CustomerQueries:
                     "b": r["b"],
                     "score": r["score"],
                     "customers": [r["ca"], r["cb"]],
-                    "names": [names[r["ca"]], names[r["cb"]]],
+                    "names": [listed[r["ca"]][1], listed[r["cb"]][1]],
                     "question": HELD_BACK.get(rule, "the evidence falls between the thresholds"),
                     "evidence": evidence,
                 }
