@@ -1,8 +1,11 @@
 """The Order aggregate: one sales order followed from placement to confirmation or return.
 
-Commands are idempotent: a fact the order already knows (the same payment in the same status,
-the same shipment status, a second confirmation) triggers no event, so re-sent messages and
-replays leave the log unchanged.
+The sources are the truth about what happened, so every fact the hub can read is recorded, also
+one that breaks expectations (a cancellation after shipping, an order without lines, a refund
+above what was paid); the order-tracking view flags it as an anomaly. Commands are idempotent: a
+fact the order already holds from earlier on (the same payment status, the same shipment step,
+the same content, a second confirmation) triggers no event, so re-sent messages and replays leave
+the log unchanged.
 """
 
 from __future__ import annotations
@@ -15,15 +18,48 @@ from eventsourcing.domain import Aggregate
 
 from aggregates.errors import DomainRuleViolation
 from aggregates.identity import order_id
-from aggregates.order_progress import OrderProgress
+from aggregates.order_progress import Fact, OrderProgress
 from aggregates.provenance import Provenance
 
 __all__ = ["Order"]
 
 
+def _payment(
+    payment_id: str,
+    status: str,
+    amount: Decimal,
+    currency: str | None,
+    method: str | None,
+    instalments: int | None,
+    occurred_at: datetime,
+) -> Fact:
+    data = {"amount": str(amount), "currency": currency, "method": method, "instalments": instalments}
+    return Fact("payment", occurred_at, status, payment_id, data)
+
+
+def _shipment(
+    shipment_id: str,
+    status: str,
+    carrier: str | None,
+    tracking_number: str | None,
+    lines: dict[str, str],
+    occurred_at: datetime,
+) -> Fact:
+    data = {"carrier": carrier, "tracking_number": tracking_number, "lines": lines}
+    return Fact("shipment", occurred_at, status, shipment_id, data)
+
+
+def _confirmation(confirmed_at: datetime, rating: int | None, comment: str | None) -> Fact:
+    return Fact("confirmation", confirmed_at, data={"rating": rating, "comment": comment})
+
+
+def _cancellation(cancelled_at: datetime, reason: str | None) -> Fact:
+    return Fact("cancellation", cancelled_at, data={"reason": reason})
+
+
 class Order(Aggregate):
     class Placed(Aggregate.Created):
-        class_version = 2
+        class_version = 3
         system: str
         order_ref: str
         channel: str
@@ -33,6 +69,7 @@ class Order(Aggregate):
         lines: list[dict[str, str]]
         placed_at: datetime
         requested_date: str | None  # ISO date the customer wants the goods; None: at once
+        updated_at: datetime | None  # when the source stated this content; None: at placement
         aliases: list[dict[str, str]]
         provenance: Provenance
 
@@ -40,16 +77,61 @@ class Order(Aggregate):
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["requested_date"] = None
 
-    class PaymentRecorded(Aggregate.Event):
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["updated_at"] = None
+
+    class Amended(Aggregate.Event):
+        """The source changed a placed order: its lines, total or requested date (history kept)."""
+
         class_version = 1
-        payment_id: str
-        status: str
-        amount: Decimal
-        occurred_at: datetime
+        currency: str
+        total_amount: Decimal
+        lines: list[dict[str, str]]
+        placed_at: datetime
+        requested_date: str | None
+        amended_at: datetime
         provenance: Provenance
 
         def apply(self, order: Order) -> None:
-            order.progress.record_payment(self.payment_id, self.status, self.amount, self.occurred_at)
+            order.progress.record(
+                OrderProgress.content(
+                    at=self.amended_at,
+                    currency=self.currency,
+                    total_amount=self.total_amount,
+                    lines=self.lines,
+                    placed_at=self.placed_at,
+                    requested_date=self.requested_date,
+                )
+            )
+
+    class PaymentRecorded(Aggregate.Event):
+        class_version = 2
+        payment_id: str
+        status: str
+        amount: Decimal
+        currency: str | None  # None: in the order's currency
+        method: str | None  # card, voucher, bank_transfer, cash_on_delivery, ...
+        instalments: int | None
+        occurred_at: datetime
+        provenance: Provenance
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.update(currency=None, method=None, instalments=None)
+
+        def apply(self, order: Order) -> None:
+            order.progress.record(
+                _payment(
+                    self.payment_id,
+                    self.status,
+                    self.amount,
+                    self.currency,
+                    self.method,
+                    self.instalments,
+                    self.occurred_at,
+                )
+            )
 
     class ShipmentRecorded(Aggregate.Event):
         class_version = 1
@@ -62,13 +144,15 @@ class Order(Aggregate):
         provenance: Provenance
 
         def apply(self, order: Order) -> None:
-            order.progress.record_shipment(
-                self.shipment_id,
-                self.status,
-                self.carrier,
-                self.tracking_number,
-                {sku: Decimal(q) for sku, q in self.lines.items()},
-                self.occurred_at,
+            order.progress.record(
+                _shipment(
+                    self.shipment_id,
+                    self.status,
+                    self.carrier,
+                    self.tracking_number,
+                    self.lines,
+                    self.occurred_at,
+                )
             )
 
     class Confirmed(Aggregate.Event):
@@ -79,7 +163,7 @@ class Order(Aggregate):
         provenance: Provenance
 
         def apply(self, order: Order) -> None:
-            order.progress.record_confirmation(self.confirmed_at)
+            order.progress.record(_confirmation(self.confirmed_at, self.rating, self.comment))
 
     class Cancelled(Aggregate.Event):
         class_version = 1
@@ -88,7 +172,7 @@ class Order(Aggregate):
         provenance: Provenance
 
         def apply(self, order: Order) -> None:
-            order.progress.record_cancellation(self.cancelled_at)
+            order.progress.record(_cancellation(self.cancelled_at, self.reason))
 
     class ReferenceRecorded(Aggregate.Event):
         """Another system took the order under its own number (or refused it, with a reason)."""
@@ -123,18 +207,29 @@ class Order(Aggregate):
         lines: list[dict[str, str]],
         placed_at: datetime,
         requested_date: str | None,
+        updated_at: datetime | None,
         aliases: list[dict[str, str]],
         provenance: Provenance,
     ) -> None:
         self.system = system
-        self.requested_date = requested_date
         self.order_ref = order_ref
         self.channel = channel
         self.customer_ref = customer_ref
-        self.lines = lines
         self.aliases = aliases
         self.references: dict[str, dict[str, str | None]] = {}
-        self.progress = OrderProgress.placed(currency, total_amount, lines, placed_at)
+        self.progress = OrderProgress.placed(
+            at=updated_at or placed_at,
+            currency=currency,
+            total_amount=total_amount,
+            lines=lines,
+            placed_at=placed_at,
+            requested_date=requested_date,
+        )
+
+    @property
+    def lines(self) -> list[dict[str, str]]:
+        """The lines in force: as placed, or as last amended."""
+        return self.progress.lines
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -151,6 +246,7 @@ class Order(Aggregate):
         lines: list[dict[str, str]],
         placed_at: datetime,
         requested_date: date | None = None,
+        updated_at: datetime | None = None,
         aliases: list[dict[str, str]],
         provenance: Provenance,
     ) -> Order:
@@ -166,16 +262,43 @@ class Order(Aggregate):
             lines=lines,
             placed_at=placed_at,
             requested_date=None if requested_date is None else requested_date.isoformat(),
+            updated_at=updated_at,
             aliases=aliases,
             provenance=provenance,
         )
 
-    def same_placement(self, currency: str, total_amount: Decimal, lines: list[Any]) -> bool:
-        """Whether a re-sent placement describes this order as already recorded."""
-        return (
-            currency == self.progress.currency
-            and total_amount == self.progress.total_amount
-            and lines == self.lines
+    def amend(
+        self,
+        *,
+        currency: str,
+        total_amount: Decimal,
+        lines: list[dict[str, str]],
+        placed_at: datetime,
+        requested_date: date | None,
+        amended_at: datetime,
+        provenance: Provenance,
+    ) -> None:
+        """A re-sent placement: nothing when it states a content the order had by then."""
+        requested = None if requested_date is None else requested_date.isoformat()
+        fact = OrderProgress.content(
+            at=amended_at,
+            currency=currency,
+            total_amount=total_amount,
+            lines=lines,
+            placed_at=placed_at,
+            requested_date=requested,
+        )
+        if self.progress.knows(fact):
+            return
+        self.trigger_event(
+            self.Amended,
+            currency=currency,
+            total_amount=total_amount,
+            lines=lines,
+            placed_at=placed_at,
+            requested_date=requested,
+            amended_at=amended_at,
+            provenance=provenance,
         )
 
     def record_payment(
@@ -187,28 +310,21 @@ class Order(Aggregate):
         currency: str | None,
         occurred_at: datetime,
         provenance: Provenance,
+        method: str | None = None,
+        instalments: int | None = None,
     ) -> None:
-        currency = currency or self.progress.currency
-        if currency != self.progress.currency:
-            raise DomainRuleViolation(
-                f"payment {payment_id} is in {currency} but order {self.order_ref} is in "
-                f"{self.progress.currency}"
-            )
-        known = self.progress.payments.get(payment_id)
-        if known is not None and known["status"] == status:
+        """Recorded also in another currency or above what was paid: the view flags those."""
+        fact = _payment(payment_id, status, amount, currency, method, instalments, occurred_at)
+        if self.progress.knows(fact):
             return
-        if status == "refunded":
-            refundable = self.progress.paid_amount - self.progress.refunded_amount
-            if amount > refundable:
-                raise DomainRuleViolation(
-                    f"refund {payment_id} of {amount} {currency} exceeds the {refundable} "
-                    f"{currency} paid and not yet refunded on order {self.order_ref}"
-                )
         self.trigger_event(
             self.PaymentRecorded,
             payment_id=payment_id,
             status=status,
             amount=amount,
+            currency=currency,
+            method=method,
+            instalments=instalments,
             occurred_at=occurred_at,
             provenance=provenance,
         )
@@ -224,19 +340,10 @@ class Order(Aggregate):
         occurred_at: datetime,
         provenance: Provenance,
     ) -> None:
-        unknown = sorted(set(lines) - set(self.progress.ordered))
-        if unknown:
-            raise DomainRuleViolation(
-                f"shipment {shipment_id} carries SKU(s) {', '.join(unknown)} that order "
-                f"{self.order_ref} does not contain"
-            )
-        known = self.progress.shipments.get(shipment_id)
-        if (
-            known is not None
-            and known["status"] == status
-            and all(known["lines"].get(k) == v for k, v in lines.items())
-        ):
-            return  # nothing new: same status, and every line already recorded as it is
+        """Recorded also with goods the order does not contain: the view flags those."""
+        fact = _shipment(shipment_id, status, carrier, tracking_number, lines, occurred_at)
+        if self.progress.knows(fact):
+            return
         self.trigger_event(
             self.ShipmentRecorded,
             shipment_id=shipment_id,
@@ -256,7 +363,8 @@ class Order(Aggregate):
         comment: str | None,
         provenance: Provenance,
     ) -> None:
-        if self.progress.confirmed_at is not None:
+        """Recorded also before any delivery: the stage waits for the delivery, the view flags it."""
+        if self.progress.knows(_confirmation(confirmed_at, rating, comment)):
             return
         self.trigger_event(
             self.Confirmed,
@@ -265,6 +373,12 @@ class Order(Aggregate):
             comment=comment,
             provenance=provenance,
         )
+
+    def cancel(self, *, cancelled_at: datetime, reason: str | None, provenance: Provenance) -> None:
+        """Recorded also after the goods left: the view then expects a return."""
+        if self.progress.knows(_cancellation(cancelled_at, reason)):
+            return
+        self.trigger_event(self.Cancelled, cancelled_at=cancelled_at, reason=reason, provenance=provenance)
 
     def record_reference(
         self,
@@ -295,13 +409,3 @@ class Order(Aggregate):
             occurred_at=occurred_at,
             provenance=provenance,
         )
-
-    def cancel(self, *, cancelled_at: datetime, reason: str | None, provenance: Provenance) -> None:
-        if self.progress.cancelled_at is not None:
-            return
-        if self.progress.any_shipped:
-            raise DomainRuleViolation(
-                f"order {self.order_ref} cannot be cancelled: goods have already left "
-                "(record a return instead)"
-            )
-        self.trigger_event(self.Cancelled, cancelled_at=cancelled_at, reason=reason, provenance=provenance)

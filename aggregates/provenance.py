@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, NotRequired, TypedDict
 
 __all__ = ["Provenance"]
 
@@ -14,3 +14,5 @@ class Provenance(TypedDict):
     message_id: str
     received_at: str
     mapping: str
+    # Values lenient mapping fields could not read: {field, path, value, reason} each (only when any).
+    notes: NotRequired[list[dict[str, Any]]]

@@ -72,7 +72,7 @@ class Hub:
         """Bring processing, parked-message expiry and every projection (identity resolution
         first, for the customers) up to date."""
         report = self.processor.process_available(on_batch)
-        self.expire_parked()
+        report.dead_lettered += self.expire_parked()  # waited too long: dead letters of this run too
         self.projector.catch_up()
         self.metrics.inbox_backlog.set(self.processor.backlog())
         return report
@@ -116,7 +116,9 @@ def bootstrap(
         metrics=metrics,
     )
     customers = CustomerTables(store, resolve=identity.follow)
-    projector = Projector(store, metrics, [OrderTrackingTables(store), planning, customers])
+    projector = Projector(
+        store, metrics, [OrderTrackingTables(store, settings.tracking.tolerance()), planning, customers]
+    )
     # Embedded, processing keeps the projections current in its own transaction; distributed,
     # `hub project NAME` runners follow the log and workers must not contend for their rows.
     inline = projector if settings.transport == "inbox" else None

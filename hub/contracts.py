@@ -11,7 +11,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from hub.partial_dates import partial_date
 
 __all__ = [
     "CONTRACTS",
@@ -222,7 +224,19 @@ def _amount(value: Decimal) -> Decimal:
     return value
 
 
+def _partial(value: object) -> object:
+    if isinstance(value, datetime):
+        raise ValueError("expected a date, got a date-time")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return partial_date(value)
+    return value
+
+
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+# A date known in full or only to the year or month (ISO text of the known parts: 1861, 1861-03).
+PartialDate = Annotated[str, BeforeValidator(_partial)]
 Currency = Annotated[str, AfterValidator(_currency)]
 Amount = Annotated[Decimal, AfterValidator(_amount)]
 Ref = Annotated[str, Field(min_length=1, max_length=200)]
@@ -258,7 +272,7 @@ class CustomerRecord(Contract):
     emails: list[str] = []
     phones: list[str] = []
     addresses: list[Address] = []
-    birth_date: date | None = None
+    birth_date: PartialDate | None = None  # in full, or only the year (or year and month) known
     tax_id: str | None = None
     marketing_consent: bool | None = None
     updated_at: UtcDatetime | None = None
@@ -278,10 +292,11 @@ class OrderPlaced(Contract):
     customer: CustomerRecord | None = None
     currency: Currency
     total_amount: Amount
-    lines: list[OrderLine] = Field(min_length=1)
+    lines: list[OrderLine] = []  # none: recorded all the same, and flagged (``no_lines``)
     placed_at: UtcDatetime
     requested_date: date | None = None
     aliases: list[Alias] = []
+    updated_at: UtcDatetime | None = None  # when the source last changed it; None: as placed
 
 
 class PaymentUpdate(Contract):
@@ -291,6 +306,11 @@ class PaymentUpdate(Contract):
     amount: Amount
     currency: Currency | None = None  # None: in the order's currency (sources that omit it)
     status: Literal["authorised", "captured", "received", "refunded", "failed"]
+    method: (
+        Literal["card", "voucher", "bank_transfer", "cash_on_delivery", "direct_debit", "wallet", "other"]
+        | None
+    ) = None
+    instalments: int | None = Field(default=None, ge=1, le=1000)  # rows the source rounded separately
     occurred_at: UtcDatetime
 
 

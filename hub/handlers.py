@@ -164,15 +164,19 @@ def _place(record: OrderPlaced, system: str, provenance: Provenance, ws: Workspa
     existing = ws.get(key)
     if isinstance(existing, OrderAlias):
         return None  # this number already stands for an order placed elsewhere (and synced here)
-    if existing is not None and not existing.same_placement(record.currency, record.total_amount, lines):
-        raise DomainRuleViolation(
-            f"order {record.order_ref!r} was already placed with other content "
-            f"(total {existing.progress.total_amount} {existing.progress.currency}, "
-            f"{len(existing.lines)} line(s)); changes to placed orders are not accepted"
-        )
     if record.customer is not None:
         _customer(record.customer, system, provenance, ws)
     if existing is not None:
+        ws.touch(existing)
+        existing.amend(
+            currency=record.currency,
+            total_amount=record.total_amount,
+            lines=lines,
+            placed_at=record.placed_at,
+            requested_date=record.requested_date,
+            amended_at=record.updated_at or record.placed_at,
+            provenance=provenance,
+        )
         return None
     ws.add(
         Order.place(
@@ -185,6 +189,7 @@ def _place(record: OrderPlaced, system: str, provenance: Provenance, ws: Workspa
             lines=lines,
             placed_at=record.placed_at,
             requested_date=record.requested_date,
+            updated_at=record.updated_at,
             aliases=[a.model_dump() for a in record.aliases],
             provenance=provenance,
         )
@@ -223,6 +228,8 @@ def _payment(record: PaymentUpdate, system: str, provenance: Provenance, ws: Wor
         currency=record.currency,
         occurred_at=record.occurred_at,
         provenance=provenance,
+        method=record.method,
+        instalments=record.instalments,
     )
 
 

@@ -30,6 +30,12 @@ class HubMetrics:
             ["system", "stage"],
             registry=self.registry,
         )
+        self.field_notes_total = Counter(
+            "hub_field_notes_total",
+            "Values a lenient mapping field could not read (the record was kept without them)",
+            ["system", "field"],
+            registry=self.registry,
+        )
         self.parked_total = Counter(
             "hub_messages_parked_total",
             "Messages parked until the order they refer to arrives",
@@ -108,6 +114,9 @@ class HubMetrics:
 
     def dead_lettered(self, system: str, stage: str) -> None:
         self.dead_lettered_total.labels(system, stage).inc()
+
+    def field_noted(self, system: str, field: str) -> None:
+        self.field_notes_total.labels(system, field).inc()
 
     def parked(self, system: str) -> None:
         self.parked_total.labels(system).inc()

@@ -26,6 +26,7 @@ class OrderQueries:
             shipped_not_paid=timedelta(hours=thresholds.shipped_not_paid_hours),
             delivered_unconfirmed=timedelta(days=thresholds.delivered_unconfirmed_days),
         )
+        self.tolerance = thresholds.tolerance()
 
     def list(
         self, stage: str | None = None, limit: int | None = None, now: datetime | None = None
@@ -41,14 +42,18 @@ class OrderQueries:
             params.append(limit)
         now = now or datetime.now(UTC)
         return [
-            public_view(json.loads(r["document"]), self.thresholds, now)
+            public_view(json.loads(r["document"]), self.thresholds, now, self.tolerance)
             for r in self.store.query(statement, params)
         ]
 
     def show(self, ref: str, system: str | None = None, now: datetime | None = None) -> dict[str, Any] | None:
         """Find an order by its reference or any alias (e.g. Shopify's '#1001')."""
         doc = self._document(ref, system)
-        return None if doc is None else public_view(doc, self.thresholds, now or datetime.now(UTC))
+        return (
+            None
+            if doc is None
+            else public_view(doc, self.thresholds, now or datetime.now(UTC), self.tolerance)
+        )
 
     def by_ids(self, order_ids: list[str], now: datetime | None = None) -> list[dict[str, Any]]:
         """Orders by the hub's ids, in the order given (those not tracked yet left out)."""
@@ -60,7 +65,11 @@ class OrderQueries:
         )
         documents = {row["order_id"]: json.loads(row["document"]) for row in rows}
         moment = now or datetime.now(UTC)
-        return [public_view(documents[i], self.thresholds, moment) for i in order_ids if i in documents]
+        return [
+            public_view(documents[i], self.thresholds, moment, self.tolerance)
+            for i in order_ids
+            if i in documents
+        ]
 
     def order_id(self, ref: str, system: str | None = None) -> UUID | None:
         """The hub's id of the order a reference or alias names (None: unknown)."""

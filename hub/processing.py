@@ -16,13 +16,13 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, PersistenceError, RecordConflictError, Tracking
 
-from aggregates import DomainRuleViolation, Provenance
+from aggregates import DomainRuleViolation, Provenance, order_id
 from hub.catalog import MappingCatalog
-from hub.contracts import Contract
+from hub.contracts import Contract, OrderPlaced
 from hub.dead_letters import DeadLetter, DeadLetters, Failure
 from hub.handlers import AwaitingOrder, Workspace, handle, target_ids
 from hub.inbox import Inbox, InboxMessage, RawMessage
-from hub.mapping import Mapping, MappingError
+from hub.mapping import FieldNote, Mapping, MappingError
 from hub.metrics import HubMetrics
 from hub.store import Store
 
@@ -83,6 +83,9 @@ class _Parked:
     order_ref: str
 
 
+_Mapped = tuple[InboxMessage, Mapping, Contract, list[FieldNote]]
+
+
 @dataclass
 class _Batch:
     """What one batch has decided, before it is committed."""
@@ -92,16 +95,20 @@ class _Batch:
     parked: list[_Parked] = field(default_factory=list)
     placed: set[UUID] = field(default_factory=set)
     done: list[tuple[InboxMessage, Mapping]] = field(default_factory=list)
+    notes: list[tuple[str, FieldNote]] = field(default_factory=list)  # (system, note) of done messages
     unparked: list[int] = field(default_factory=list)
 
 
-def provenance_of(message: InboxMessage, mapping: Mapping) -> Provenance:
-    return {
+def provenance_of(message: InboxMessage, mapping: Mapping, notes: Sequence[FieldNote] = ()) -> Provenance:
+    provenance: Provenance = {
         "system": message.system,
         "message_id": message.message_id,
         "received_at": message.received_at.isoformat(),
         "mapping": mapping.label,
     }
+    if notes:
+        provenance["notes"] = [note.as_dict() for note in notes]
+    return provenance
 
 
 class Processor:
@@ -278,13 +285,13 @@ class Processor:
         """
         batch = _Batch(Workspace(self.store, self._cache, self.cache_size))
         mapped = [m for m in (self._map(message, batch) for message in messages) if m is not None]
-        ids = {i for message, _, record in mapped for i in target_ids(record, message.system)}
+        ids = {i for message, _, record, _ in mapped for i in target_ids(record, message.system)}
         if cursor is not None and self.store.dialect == "postgres" and ids:
             self.store.lock_keys(cursor, ids)
             self._drop_stale(cursor, ids)
         batch.workspace.prefetch(ids)
-        for message, mapping, record in mapped:
-            self._apply(message, mapping, record, batch)
+        for message, mapping, record, notes in mapped:
+            self._apply(message, mapping, record, notes, batch)
         batch.unparked = self._unpark(batch)
         return batch
 
@@ -330,23 +337,28 @@ class Processor:
         self._observe(batch)
         return report
 
-    def _map(self, message: InboxMessage, batch: _Batch) -> tuple[InboxMessage, Mapping, Contract] | None:
+    def _map(self, message: InboxMessage, batch: _Batch) -> _Mapped | None:
         mapping = None
         try:
             mapping = self.catalog.mappings(message.system).select(message.envelope)
-            return (
-                message,
-                mapping,
-                mapping.apply(message.envelope, self.catalog.context(message.system)),
-            )
+            record, notes = mapping.translate(message.envelope, self.catalog.context(message.system))
+            return message, mapping, record, notes
         except MappingError as error:
             batch.failures.append(_failure(message, "mapping", str(error), mapping))
             return None
 
-    def _apply(self, message: InboxMessage, mapping: Mapping, record: Contract, batch: _Batch) -> bool:
+    def _apply(
+        self,
+        message: InboxMessage,
+        mapping: Mapping,
+        record: Contract,
+        notes: list[FieldNote],
+        batch: _Batch,
+    ) -> bool:
         """Apply one mapped message; returns False when it had to be parked."""
+        provenance = provenance_of(message, mapping, notes)
         try:
-            placed = handle(record, message.system, provenance_of(message, mapping), batch.workspace)
+            placed = handle(record, message.system, provenance, batch.workspace)
         except AwaitingOrder as waiting:
             batch.parked.append(_Parked(message, waiting.key, waiting.order_ref))
             return False
@@ -356,6 +368,7 @@ class Processor:
         if placed is not None:
             batch.placed.add(placed)
         batch.done.append((message, mapping))
+        batch.notes.extend((message.system, note) for note in notes)
         return True
 
     def _unpark(self, batch: _Batch) -> list[int]:
@@ -413,6 +426,8 @@ class Processor:
             self.metrics.dead_lettered(failure.system, failure.stage)
         for parked in batch.parked:
             self.metrics.parked(parked.message.system)
+        for system, note in batch.notes:
+            self.metrics.field_noted(system, note.field)
 
     # -- parked messages that never find their order --------------------------------------------
 
@@ -438,17 +453,43 @@ class Processor:
         with self.store.transaction() as cursor:
             self.dead_letters.add(cursor, failures)
             self._write_parked(cursor, [], [row["inbox_position"] for row in rows])
+        for failure in failures:
+            self.metrics.dead_lettered(failure.system, failure.stage)
         return len(rows)
 
     def parked_count(self) -> int:
         return int(self.store.query("SELECT COUNT(*) AS n FROM hub_parked")[0]["n"])
 
     def parked(self) -> list[dict[str, Any]]:
+        """Waiting messages; ``order_dead_letter`` names the dead letter that holds the very order
+        a message waits for (it will not arrive until that letter is replayed)."""
         rows = self.store.query(
-            "SELECT inbox_position, system, message_id, awaiting_ref, received_at, parked_at "
+            "SELECT inbox_position, system, message_id, awaiting, awaiting_ref, received_at, parked_at "
             "FROM hub_parked ORDER BY inbox_position"
         )
-        return [dict(row) for row in rows]
+        dead = self._dead_orders() if rows else {}
+        return [
+            {
+                **{k: v for k, v in dict(row).items() if k != "awaiting"},
+                "order_dead_letter": dead.get(row["awaiting"]),
+            }
+            for row in rows
+        ]
+
+    def _dead_orders(self) -> dict[str, int]:
+        """Open dead letters of order placements, by the hex id of the order they would place."""
+        found: dict[str, int] = {}
+        for letter in self.dead_letters.list("open"):
+            try:
+                mapping = self.catalog.mappings(letter.system).select(letter.envelope)
+            except MappingError:
+                continue
+            if mapping.contract is not OrderPlaced:
+                continue
+            ref = mapping.read_field(letter.envelope, "order_ref", self.catalog.context(letter.system))
+            if ref not in (None, ""):
+                found.setdefault(order_id(letter.system, str(ref)).hex, letter.id)
+        return found
 
     # -- dead-letter replay --------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from aggregates import PaymentTolerance
 from hub.metrics import HubMetrics
 from hub.store import Store
 from projections import TrackedOrder, apply_event, concerns
@@ -43,8 +44,15 @@ class OrderTrackingTables:
 
     name = "order_tracking"
 
-    def __init__(self, store: Store, suffix: str = "", cache_size: int = 50_000) -> None:
+    def __init__(
+        self,
+        store: Store,
+        tolerance: PaymentTolerance | None = None,
+        suffix: str = "",
+        cache_size: int = 50_000,
+    ) -> None:
         self.store = store
+        self.tolerance = tolerance
         self.suffix = suffix
         self.orders = f"hub_order_tracking{suffix}"
         self.aliases = f"hub_order_alias{suffix}"
@@ -55,7 +63,7 @@ class OrderTrackingTables:
         self._cache_position: int | None = None
 
     def shadow(self, suffix: str) -> OrderTrackingTables:
-        return OrderTrackingTables(self.store, suffix, self._cache_size)
+        return OrderTrackingTables(self.store, self.tolerance, suffix, self._cache_size)
 
     def upstream(self) -> int:
         """Orders come from processing, which has run already."""
@@ -104,13 +112,13 @@ class OrderTrackingTables:
                 touched[key] = cached
         statement = f"SELECT order_id, document FROM {self.orders} WHERE order_id IN ({{marks}})"
         for row in self.store.select_in(cursor, statement, ids):
-            touched[row["order_id"]] = TrackedOrder.from_document(json.loads(row["document"]))
+            touched[row["order_id"]] = TrackedOrder.from_document(json.loads(row["document"]), self.tolerance)
         new_aliases: list[tuple[str, str, str]] = []
         for event in events:
             key = str(event.originator_id)
             before = touched.get(key)
             known = len(before.aliases) if before is not None else 0
-            after = apply_event(before, event)
+            after = apply_event(before, event, self.tolerance)
             if after is not None:  # placed with aliases, or another system's number recorded
                 new_aliases.extend((a["system"], a["ref"], key) for a in after.aliases[known:])
             touched[key] = after

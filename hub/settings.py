@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from aggregates import PaymentTolerance
 from projections.ddmrp import BufferProfile
 from projections.planning import PlanningPolicy
 
@@ -53,6 +54,23 @@ class TrackingThresholds(BaseModel):
     parked_timeout_hours: float = Field(
         24, gt=0, description="a message waiting for an unknown order becomes a dead letter after"
     )
+    payment_tolerance: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description="currency -> shortfall per payment row still paid in full (default: half a minor unit)",
+    )
+
+    @field_validator("payment_tolerance")
+    @classmethod
+    def _tolerances(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for currency, amount in value.items():
+            if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
+                raise ValueError(f"{currency!r} is not an ISO 4217 currency code (like EUR)")
+            if not amount.is_finite() or amount < 0:
+                raise ValueError(f"tolerance {amount} for {currency} must be a number of 0 or more")
+        return value
+
+    def tolerance(self) -> PaymentTolerance:
+        return PaymentTolerance(dict(self.payment_tolerance))
 
 
 class StreamingSettings(BaseModel):
@@ -433,10 +451,33 @@ def load_settings(config_path: Path | None = None) -> HubSettings:
         raise ConfigError(f"{path}: config file not found")
     try:
         environment = _Environment().model_dump(exclude_unset=True)
+    except ValidationError as error:
+        raise ConfigError(f"environment: {_problems(error, lambda loc: True)}") from None
+    try:
         return HubSettings(**_merge(values, environment))
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})"
-            for e in error.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from None
+        raise ConfigError(_problems(error, lambda loc: _holds(environment, loc), path)) from None
+
+
+def _holds(values: dict[str, Any], loc: tuple[Any, ...]) -> bool:
+    """Whether a nested value at ``loc`` was given (by the environment)."""
+    for part in loc:
+        if not isinstance(values, dict) or part not in values:
+            return False
+        values = values[part]
+    return True
+
+
+def _problems(error: ValidationError, from_environment: Any, path: Path | None = None) -> str:
+    """Each problem named by where its value came from: a ``HUB_*`` variable or the file."""
+    problems = []
+    for e in error.errors():
+        loc = [str(p) for p in e["loc"]]
+        if from_environment(tuple(e["loc"])):
+            where = "HUB_" + "__".join(loc).upper()
+        elif path is not None and path.exists():
+            where = f"{path}: {'.'.join(loc)}"
+        else:
+            where = ".".join(loc)
+        problems.append(f"{where}: {e['msg']} (got {e.get('input')!r})")
+    return "; ".join(problems)

@@ -2,27 +2,21 @@
 
 The projection feeds each stored ``Order`` event to the event's own ``apply`` method on a
 ``TrackedOrder`` (which has the same ``progress`` as the aggregate), so the tracking view follows
-exactly the domain's rules. Anomalies depend on the clock and are derived when the view is read.
+exactly the domain's rules, by event time. Anomalies are derived when the view is read: the ones
+of stuck orders depend on the clock, the ones of facts that break expectations on the facts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from aggregates import Order, OrderProgress
+from aggregates import Order, OrderProgress, PaymentTolerance
+from projections.order_anomalies import Thresholds, anomalies
 
-__all__ = [
-    "Anomaly",
-    "Thresholds",
-    "TrackedOrder",
-    "anomalies",
-    "apply_event",
-    "concerns",
-    "public_view",
-]
+__all__ = ["TrackedOrder", "apply_event", "concerns", "public_view"]
 
 
 @dataclass
@@ -37,7 +31,10 @@ class TrackedOrder:
     updated_at: str
     sources: list[str] = field(default_factory=list)
     references: dict[str, dict[str, Any]] = field(default_factory=dict)
-    requested_date: str | None = None
+
+    @property
+    def requested_date(self) -> str | None:
+        return self.progress.requested_date
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -51,11 +48,10 @@ class TrackedOrder:
             "updated_at": self.updated_at,
             "sources": self.sources,
             "references": self.references,
-            "requested_date": self.requested_date,
         }
 
     @classmethod
-    def from_document(cls, doc: dict[str, Any]) -> TrackedOrder:
+    def from_document(cls, doc: dict[str, Any], tolerance: PaymentTolerance | None = None) -> TrackedOrder:
         return cls(
             order_id=doc["order_id"],
             system=doc["system"],
@@ -63,11 +59,10 @@ class TrackedOrder:
             channel=doc["channel"],
             customer_ref=doc["customer_ref"],
             aliases=doc["aliases"],
-            progress=OrderProgress.from_dict(doc["progress"]),
+            progress=OrderProgress.from_dict(doc["progress"], tolerance),
             updated_at=doc["updated_at"],
             sources=doc.get("sources", []),
             references=doc.get("references", {}),
-            requested_date=doc.get("requested_date"),
         )
 
 
@@ -76,9 +71,20 @@ def concerns(event: Any) -> bool:
     return isinstance(event, (Order.Placed, Order.Event))
 
 
-def apply_event(current: TrackedOrder | None, event: Any) -> TrackedOrder | None:
+def apply_event(
+    current: TrackedOrder | None, event: Any, tolerance: PaymentTolerance | None = None
+) -> TrackedOrder | None:
     """Advance one order's tracking by one stored event (other aggregates' events are ignored)."""
     if isinstance(event, Order.Placed):
+        progress = OrderProgress.placed(
+            tolerance,
+            at=event.updated_at or event.placed_at,
+            currency=event.currency,
+            total_amount=event.total_amount,
+            lines=event.lines,
+            placed_at=event.placed_at,
+            requested_date=event.requested_date,
+        )
         current = TrackedOrder(
             order_id=str(event.originator_id),
             system=event.system,
@@ -86,9 +92,8 @@ def apply_event(current: TrackedOrder | None, event: Any) -> TrackedOrder | None
             channel=event.channel,
             customer_ref=event.customer_ref,
             aliases=[{"system": event.system, "ref": event.order_ref}, *event.aliases],
-            progress=OrderProgress.placed(event.currency, event.total_amount, event.lines, event.placed_at),
+            progress=progress,
             updated_at=event.timestamp.isoformat(),
-            requested_date=event.requested_date,
         )
     elif isinstance(event, Order.Event) and current is not None:
         event.apply(current)  # type: ignore[arg-type]
@@ -102,72 +107,11 @@ def apply_event(current: TrackedOrder | None, event: Any) -> TrackedOrder | None
     return current
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    paid_not_shipped: timedelta
-    shipped_not_paid: timedelta
-    delivered_unconfirmed: timedelta
-
-
-@dataclass(frozen=True)
-class Anomaly:
-    code: str
-    message: str
-    since: str
-
-
-def anomalies(progress: OrderProgress, thresholds: Thresholds, now: datetime) -> list[Anomaly]:
-    """Orders stuck between stages, judged against the configured thresholds at ``now``."""
-    if progress.cancelled_at is not None or progress.returned_at is not None:
-        return []
-    found = []
-    paid = progress.paid_amount
-    if (
-        progress.paid_at is not None
-        and not progress.any_shipped
-        and now - progress.paid_at > thresholds.paid_not_shipped
-    ):
-        found.append(Anomaly("paid_not_shipped", "paid but nothing shipped", progress.paid_at.isoformat()))
-    first_shipped = _first_shipped(progress)
-    if (
-        first_shipped is not None
-        and paid < progress.total_amount
-        and now - first_shipped > thresholds.shipped_not_paid
-    ):
-        found.append(
-            Anomaly(
-                "shipped_not_paid",
-                f"shipped but only {paid} of {progress.total_amount} {progress.currency} paid",
-                first_shipped.isoformat(),
-            )
-        )
-    if (
-        progress.delivered_at is not None
-        and progress.confirmed_at is None
-        and now - progress.delivered_at > thresholds.delivered_unconfirmed
-    ):
-        found.append(
-            Anomaly(
-                "delivered_unconfirmed",
-                "delivered but the customer has not confirmed",
-                progress.delivered_at.isoformat(),
-            )
-        )
-    return found
-
-
-def _first_shipped(progress: OrderProgress) -> datetime | None:
-    times = [
-        datetime.fromisoformat(s["updated_at"])
-        for s in progress.shipments.values()
-        if s["status"] in ("handed_over", "in_transit", "delivered")
-    ]
-    return min(times) if times else None
-
-
-def public_view(doc: dict[str, Any], thresholds: Thresholds, now: datetime) -> dict[str, Any]:
+def public_view(
+    doc: dict[str, Any], thresholds: Thresholds, now: datetime, tolerance: PaymentTolerance | None = None
+) -> dict[str, Any]:
     """The stable JSON shape of one order (the CLI's and the HTTP API's contract)."""
-    tracked = TrackedOrder.from_document(doc)
+    tracked = TrackedOrder.from_document(doc, tolerance)
     progress = tracked.progress
 
     def iso(value: datetime | None) -> str | None:
@@ -192,6 +136,7 @@ def public_view(doc: dict[str, Any], thresholds: Thresholds, now: datetime) -> d
         "confirmed_at": iso(progress.confirmed_at),
         "cancelled_at": iso(progress.cancelled_at),
         "returned_at": iso(progress.returned_at),
+        "amended_at": iso(progress.amended_at),
         # Sorted by key everywhere: the stored document sorts its keys, and a view replayed from
         # the log (audit as-of) must be the same, item for item.
         "lines": [{"sku": sku, "quantity": str(q)} for sku, q in sorted(progress.ordered.items())],
@@ -200,6 +145,10 @@ def public_view(doc: dict[str, Any], thresholds: Thresholds, now: datetime) -> d
                 "payment_id": pid,
                 "status": p["status"],
                 "amount": p["refunded"] if p["status"] == "refunded" else p["captured"],
+                "currency": p.get("currency") or progress.currency,
+                "method": p.get("method"),
+                "instalments": p.get("instalments"),
+                "occurred_at": p["updated_at"],
             }
             for pid, p in sorted(progress.payments.items())
         ],

@@ -55,13 +55,21 @@ class History:
         elif kind == "order":
             key = self._order(rest, system)
         else:
-            try:
-                key = UUID(entity)
-            except ValueError:
-                key = self._order(entity, system)
+            key = self._id_or_order(entity, system)
         if not self.store.exists(key):
             raise EntityNotFound(f"{entity!r}: the log holds no events of {key}")
         return key
+
+    def _id_or_order(self, text: str, system: str | None) -> UUID:
+        """An id when the log has that aggregate; otherwise an order reference — also one that
+        reads as a UUID (a marketplace's 32 hex digits)."""
+        try:
+            key = UUID(text)
+        except ValueError:
+            return self._order(text, system)
+        if self.store.exists(key) or self.orders.order_id(text, system) is None:
+            return key
+        return self._order(text, system)
 
     def resolve_customer(self, text: str) -> UUID:
         """A customer as ``SYSTEM:REF`` (how people name one), ``customer:SYSTEM:REF`` or an id."""
@@ -89,9 +97,9 @@ class History:
         if isinstance(events[0], Order.Placed):
             tracked = None
             for event in events:
-                tracked = apply_event(tracked, event)
+                tracked = apply_event(tracked, event, self.orders.tolerance)
             assert tracked is not None
-            return public_view(tracked.to_document(), self.orders.thresholds, at)
+            return public_view(tracked.to_document(), self.orders.thresholds, at, self.orders.tolerance)
         aggregate: Any = None
         for event in events:
             aggregate = event.mutate(aggregate)
@@ -122,6 +130,7 @@ class History:
                 "message_id": provenance.get("message_id"),
                 "received_at": provenance.get("received_at"),
                 "mapping": provenance.get("mapping"),
+                "notes": provenance.get("notes", []),  # values a lenient field could not read
                 "data": _data(event),
             }
             if raw:

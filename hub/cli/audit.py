@@ -84,11 +84,12 @@ def audit_history(
             "message_id",
             "received_at",
             "mapping",
+            "notes",
             "data",
         ]
         writer.writerow(columns + (["source_message"] if raw else []))
         for entry in entries:
-            row = [entry[c] if c != "data" else json.dumps(entry[c]) for c in columns]
+            row = [json.dumps(entry[c]) if c in ("notes", "data") else entry[c] for c in columns]
             writer.writerow(row + ([json.dumps(entry["source_message"])] if raw else []))
     else:
         print_history(entity, entries)
@@ -96,7 +97,7 @@ def audit_history(
 
 def print_history(entity: str, entries: list[dict[str, Any]]) -> None:
     table = Table(title=f"history of {entity}")
-    for column in ("v", "event", "recorded (UTC)", "source message", "mapping"):
+    for column in ("v", "event", "recorded (UTC)", "source message", "mapping", "data quality"):
         table.add_column(column, overflow="fold")
     for entry in entries:
         table.add_row(
@@ -105,6 +106,7 @@ def print_history(entity: str, entries: list[dict[str, Any]]) -> None:
             entry["recorded_at"][:19].replace("T", " "),
             f"{entry['system']}:{entry['message_id']}",
             entry["mapping"] or "",
+            "; ".join(f"{n['field']} = {n['value']}: {n['reason']}" for n in entry.get("notes") or []),
         )
     console.print(table)
 

@@ -199,14 +199,16 @@ def parked_list(ctx: typer.Context, as_json: bool = JSON) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("inbox position", "system", "message id", "waiting for order", "received")
+    table = Table("inbox position", "system", "message id", "waiting for order", "received", "note")
     for r in rows:
+        letter = r["order_dead_letter"]
         table.add_row(
             str(r["inbox_position"]),
             r["system"],
             r["message_id"],
             r["awaiting_ref"],
             r["received_at"],
+            f"the order is dead letter {letter}: fix and replay it" if letter else "",
         )
     console.print(table)
 

@@ -45,6 +45,9 @@ shipped_not_paid_hours = 24
 delivered_unconfirmed_days = 7
 # A payment/shipment for an order that never arrives becomes a dead letter after this.
 parked_timeout_hours = 24
+# Paid in full within this shortfall per payment row (or instalment), per currency;
+# default: half the currency's minor unit (0.005 EUR). Rebuild order_tracking after a change.
+# payment_tolerance = {EUR = "0.01"}
 
 [planning]
 # Demand-driven planning (DDMRP): average daily usage over a rolling window of sales orders.

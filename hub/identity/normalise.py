@@ -186,6 +186,13 @@ class Profile:
         return jellyfish.nysiis(self.given.split(" ")[0]) if self.given else ""
 
 
+def _full_date(value: Any) -> date | None:
+    """A birth date known to the day; one known only to the year or month is no day to compare."""
+    if isinstance(value, str):
+        return date.fromisoformat(value) if len(value) == 10 else None
+    return value or None
+
+
 def normalise(record: str, fields: dict[str, Any], region: str = "DE") -> Profile:
     """From a SourceCustomer's fields (the CustomerRecord contract's shape)."""
     address = (fields.get("addresses") or [{}])[0] or {}
@@ -198,7 +205,7 @@ def normalise(record: str, fields: dict[str, Any], region: str = "DE") -> Profil
         given=_spelt_out(_given(fields.get("given_name")), family, emails),
         family=family,
         organisation=_organisation(fields.get("organisation_name")),
-        birth=date.fromisoformat(birth) if isinstance(birth, str) and birth else birth or None,
+        birth=_full_date(birth),
         emails=emails,
         phones=frozenset(p for p in (_phone(x, region) for x in fields.get("phones") or []) if p),
         street=_street(" ".join(address.get("lines") or [])),

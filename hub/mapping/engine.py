@@ -2,9 +2,14 @@
 
 A mapping file names its contract, a JMESPath condition that selects it, how to derive the
 message id and the entity key, and one spec per output field. Field specs are either a JMESPath
-string, ``{value: constant}``, ``{path, transforms, default}``, a nested ``{fields}`` object or a
-list ``{each: path, fields}``. Every failure is a ``MappingError`` naming file, field, path and
-value, because the person fixing it has only the message and the mapping in front of them.
+string, ``{value: constant}``, ``{path, transforms, default, on_error}``, a nested ``{fields}``
+object or a list ``{each: path, fields}``. Every failure is a ``MappingError`` naming file, field,
+path and value, because the person fixing it has only the message and the mapping in front of them.
+
+A field is strict by default: a value it cannot read makes the whole message a dead letter. A
+field declared ``on_error: null`` (or ``drop``) is lenient: the record is kept with the field
+empty (``null``: stated as empty; ``drop``: not stated, so an earlier value stands) and a
+``FieldNote`` names the field, the raw value and the reason.
 """
 
 from __future__ import annotations
@@ -31,7 +36,12 @@ from hub.mapping.transforms import (
     parse_transform,
 )
 
-__all__ = ["Mapping", "MappingError", "MappingSet", "content_hash"]
+__all__ = ["FieldNote", "Mapping", "MappingError", "MappingSet", "content_hash"]
+
+ON_ERROR = ("fail", "null", "drop")
+_DROP = object()  # a lenient field's unreadable value, left out of the record
+_NULL = object()  # a lenient field's unreadable value, stated as empty
+_MAX_RETRIES = 32  # lenient fields a record may lose before it counts as unreadable
 
 
 class MappingError(ValueError):
@@ -79,6 +89,19 @@ def _compile(expression: str, file: Path, where: str) -> Callable[[Any], Any]:
 
 
 @dataclass(frozen=True)
+class FieldNote:
+    """A value a lenient field could not read: the record was kept without it."""
+
+    field: str
+    path: str | None
+    value: str  # the raw value, as JSON, shortened
+    reason: str
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"field": self.field, "path": self.path, "value": self.value, "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class _Field:
     """One output field: where its value comes from and how it is converted."""
 
@@ -90,6 +113,7 @@ class _Field:
     default: Any = None
     children: tuple[_Field, ...] | None = None
     each: bool = False
+    on_error: str = "fail"
 
 
 def _parse_field(name: str, spec: Any, file: Path, prefix: str = "") -> _Field:
@@ -98,9 +122,14 @@ def _parse_field(name: str, spec: Any, file: Path, prefix: str = "") -> _Field:
         return _Field(name, path=spec, compiled=_compile(spec, file, f"field {label!r}"))
     if not isinstance(spec, dict):
         raise MappingError(f"field {label!r}: expected a path string or a table", file=file)
-    unknown = set(spec) - {"path", "value", "transforms", "default", "fields", "each"}
+    unknown = set(spec) - {"path", "value", "transforms", "default", "fields", "each", "on_error"}
     if unknown:
         raise MappingError(f"field {label!r}: unknown keys {sorted(unknown)}", file=file)
+    on_error = "null" if "on_error" in spec and spec["on_error"] is None else spec.get("on_error", "fail")
+    if on_error not in ON_ERROR:
+        raise MappingError(
+            f"field {label!r}: on_error {on_error!r} is not one of {', '.join(ON_ERROR)}", file=file
+        )
     if "value" in spec:
         return _Field(name, constant=spec["value"])
     path = spec.get("each") or spec.get("path")
@@ -124,6 +153,7 @@ def _parse_field(name: str, spec: Any, file: Path, prefix: str = "") -> _Field:
         default=spec.get("default"),
         children=children,
         each="each" in spec,
+        on_error=on_error,
     )
 
 
@@ -198,24 +228,73 @@ class Mapping:
 
     def apply(self, envelope: MappingABC[str, Any], context: SourceContext) -> Contract:
         """Translate one message; raises ``MappingError`` naming the field that failed."""
+        return self.translate(envelope, context)[0]
+
+    def translate(
+        self, envelope: MappingABC[str, Any], context: SourceContext
+    ) -> tuple[Contract, list[FieldNote]]:
+        """The record and the notes of lenient fields that could not be read."""
         document = self.root(envelope)
+        notes: list[FieldNote] = []
+        lenient: dict[tuple[Any, ...], tuple[_Field, Any]] = {}
+        data = self._build(self.fields, document, context, (), None, notes, lenient)
+        for _ in range(_MAX_RETRIES):
+            try:
+                return self.contract.model_validate(data), notes
+            except ValidationError as error:
+                if not self._set_aside(data, error, lenient, notes):
+                    self._reject(document, context, error)
+        raise MappingError(
+            f"more than {_MAX_RETRIES} lenient fields could not be read", file=self.file, mapping=self.label
+        )
+
+    def read_field(self, envelope: MappingABC[str, Any], name: str, context: SourceContext) -> Any:
+        """One top-level output field of a message (None when absent or unreadable): what an
+        unusable message was about, e.g. the order a dead-lettered placement would have placed."""
+        spec = next((f for f in self.fields if f.name == name), None)
+        if spec is None or spec.compiled is None or spec.children is not None:
+            return None
         try:
-            return self.contract.model_validate(self._build(self.fields, document, context, (), None))
-        except ValidationError as error:
-            # Build again, recording which source path fed each field, to name it in the error.
-            trace: dict[tuple[Any, ...], tuple[str | None, Any]] = {}
-            self._build(self.fields, document, context, (), trace)
-            first = error.errors()[0]
-            loc = tuple(first["loc"])
-            path, raw = _nearest_trace(trace, loc)
-            raise MappingError(
-                f"{self.contract.__name__} rejects it: {first['msg']}",
-                file=self.file,
-                field=".".join(map(str, loc)) or None,
-                path=path,
-                value=raw if path else first.get("input"),
-                mapping=self.label,
-            ) from None
+            raw = spec.compiled(self.root(envelope))
+            return self._convert(spec, raw, context, ()) if spec.transforms else raw
+        except (MappingError, JMESPathError, TypeError, ValueError):
+            return None
+
+    def _set_aside(
+        self,
+        data: dict[str, Any],
+        error: ValidationError,
+        lenient: dict[tuple[Any, ...], tuple[_Field, Any]],
+        notes: list[FieldNote],
+    ) -> bool:
+        """Empty the lenient fields the contract refuses; False when a strict field failed."""
+        changed = False
+        for problem in error.errors():
+            loc = tuple(problem["loc"])
+            found = next((loc[:n] for n in range(len(loc), 0, -1) if loc[:n] in lenient), None)
+            if found is None:
+                return False
+            spec, raw = lenient.pop(found)
+            notes.append(FieldNote(".".join(map(str, found)), spec.path, _short(raw), f"{problem['msg']}"))
+            _empty(data, found, spec.on_error)
+            changed = True
+        return changed
+
+    def _reject(self, document: Any, context: SourceContext, error: ValidationError) -> None:
+        # Build again, recording which source path fed each field, to name it in the error.
+        trace: dict[tuple[Any, ...], tuple[str | None, Any]] = {}
+        self._build(self.fields, document, context, (), trace, [], {})
+        first = error.errors()[0]
+        loc = tuple(first["loc"])
+        path, raw = _nearest_trace(trace, loc)
+        raise MappingError(
+            f"{self.contract.__name__} rejects it: {first['msg']}",
+            file=self.file,
+            field=".".join(map(str, loc)) or None,
+            path=path,
+            value=raw if path else first.get("input"),
+            mapping=self.label,
+        ) from None
 
     def _build(
         self,
@@ -224,8 +303,11 @@ class Mapping:
         context: SourceContext,
         loc: tuple[Any, ...],
         trace: dict[tuple[Any, ...], tuple[str | None, Any]] | None,
+        notes: list[FieldNote],
+        lenient: dict[tuple[Any, ...], tuple[_Field, Any]],
     ) -> dict[str, Any]:
-        """The contract's input values; ``trace`` (when given) records each field's source."""
+        """The contract's input values; ``trace`` (when given) records each field's source,
+        ``lenient`` each lenient field's place, and ``notes`` what lenient fields could not read."""
         out: dict[str, Any] = {}
         for spec in fields:
             if spec.path is None and spec.children is None:
@@ -240,21 +322,43 @@ class Mapping:
                     raise self._error("'each' must select a list", (*loc, spec.name), spec.path, raw)
                 here = (*loc, spec.name)
                 out[spec.name] = [
-                    self._build(spec.children, item, context, (*here, i), trace)
+                    self._build(spec.children, item, context, (*here, i), trace, notes, lenient)
                     if spec.children
                     else self._convert(spec, item, context, here, i)
                     for i, item in enumerate(items)
                 ]
             elif spec.children is not None:
                 if raw is not None:
-                    out[spec.name] = self._build(spec.children, raw, context, (*loc, spec.name), trace)
+                    here = (*loc, spec.name)
+                    out[spec.name] = self._build(spec.children, raw, context, here, trace, notes, lenient)
             else:
-                value = self._convert(spec, raw, context, loc) if spec.transforms else raw
+                value = self._read(spec, raw, context, loc, notes) if spec.transforms else raw
+                if value is _DROP:
+                    continue
+                if value is _NULL:
+                    out[spec.name] = None
+                    continue
+                if spec.on_error != "fail":
+                    lenient[(*loc, spec.name)] = (spec, raw)
                 if value is None:
                     value = spec.default
                 if value is not None:
                     out[spec.name] = value
         return out
+
+    def _read(
+        self, spec: _Field, raw: Any, context: SourceContext, loc: tuple[Any, ...], notes: list[FieldNote]
+    ) -> Any:
+        """A field's converted value; a lenient field notes what it cannot read and gives it up."""
+        try:
+            return self._convert(spec, raw, context, loc)
+        except MappingError as error:
+            if spec.on_error == "fail":
+                raise
+            notes.append(
+                FieldNote(".".join(map(str, (*loc, spec.name))), spec.path, _short(raw), error.reason)
+            )
+            return _NULL if spec.on_error == "null" else _DROP
 
     def _convert(
         self, spec: _Field, raw: Any, context: SourceContext, loc: tuple[Any, ...], index: int | None = None
@@ -283,6 +387,17 @@ class Mapping:
             value=value,
             mapping=self.label,
         )
+
+
+def _empty(data: dict[str, Any], loc: tuple[Any, ...], on_error: str) -> None:
+    """Leave out (``drop``) or null (``null``) the value at ``loc`` of a record's input."""
+    parent: Any = data
+    for part in loc[:-1]:
+        parent = parent[part]
+    if on_error == "null":
+        parent[loc[-1]] = None
+    else:
+        parent.pop(loc[-1], None)
 
 
 def _nearest_trace(

@@ -3,6 +3,9 @@
 ``samples/NAME.input.json`` holds a message envelope (``{"headers": …, "body": …}``) or a bare body;
 ``samples/NAME.expected.json`` holds ``{"mapping": "name@version", "contract": "…", "record": {…}}``
 for a message that must map, or ``{"error": "text the error must contain"}`` for one that must not.
+The record is compared on the fields it names (defaults need not be spelled out) unless the
+sample says ``"exact": true``; ``"notes": ["field", …]`` names the lenient fields that must have
+been given up. Every difference is reported at once.
 """
 
 from __future__ import annotations
@@ -70,7 +73,8 @@ def _check_one(
 ) -> SampleResult:
     try:
         mapping = mappings.select(envelope)
-        record = model_to_jsonable(mapping.apply(envelope, context))
+        translated, notes = mapping.translate(envelope, context)
+        record = model_to_jsonable(translated)
     except MappingError as error:
         if "error" in expected and expected["error"] in str(error):
             return SampleResult(system, name, True, f"rejected as expected: {error}")
@@ -82,20 +86,36 @@ def _check_one(
         problems.append(f"selected {mapping.label}, expected {expected['mapping']}")
     if expected.get("contract") not in (None, mapping.contract.__name__):
         problems.append(f"produced {mapping.contract.__name__}, expected {expected['contract']}")
-    if record != expected.get("record"):
-        problems.append(_diff(expected.get("record"), record))
+    problems += _differences(expected.get("record"), record, "record", bool(expected.get("exact")))
+    noted = sorted(note.field for note in notes)
+    if "notes" in expected and sorted(expected["notes"]) != noted:
+        problems.append(f"notes: expected fields {sorted(expected['notes'])}, got {noted}")
     if problems:
         return SampleResult(system, name, False, "; ".join(problems))
     return SampleResult(system, name, True, f"{mapping.label} → {mapping.contract.__name__}")
 
 
-def _diff(expected: Any, actual: Any, where: str = "record") -> str:
+def _differences(expected: Any, actual: Any, where: str, exact: bool) -> list[str]:
+    """Every place ``actual`` differs from ``expected``; unless ``exact``, only the keys named."""
     if isinstance(expected, dict) and isinstance(actual, dict):
-        for key in sorted(set(expected) | set(actual)):
-            if expected.get(key) != actual.get(key):
-                return _diff(expected.get(key), actual.get(key), f"{where}.{key}")
+        keys = sorted(set(expected) | set(actual)) if exact else sorted(expected)
+        found = []
+        for key in keys:
+            if key not in actual:
+                if expected[key] is None:
+                    continue  # records leave out what is empty
+                found.append(f"{where}.{key}: expected {json.dumps(expected[key])}, missing")
+            elif key not in expected:
+                found.append(f"{where}.{key}: not expected, got {json.dumps(actual[key])}")
+            else:
+                found += _differences(expected[key], actual[key], f"{where}.{key}", exact)
+        return found
     if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
-        for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
-            if e != a:
-                return _diff(e, a, f"{where}[{i}]")
-    return f"{where}: expected {json.dumps(expected)}, got {json.dumps(actual)}"
+        return [
+            problem
+            for i, (e, a) in enumerate(zip(expected, actual, strict=True))
+            for problem in _differences(e, a, f"{where}[{i}]", exact)
+        ]
+    if expected == actual:
+        return []
+    return [f"{where}: expected {json.dumps(expected)}, got {json.dumps(actual)}"]

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
+from hub.partial_dates import partial_date
+
 __all__ = [
     "LIST_TRANSFORMS",
     "TRANSFORMS",
@@ -145,6 +147,19 @@ def _date(value: Any, arg: str | None, _ctx: SourceContext, _tables: Any) -> Any
         raise TransformError(f"{text!r} is not a date in {expected}") from None
 
 
+def _partial_date(value: Any, arg: str | None, ctx: SourceContext, tables: Any) -> Any:
+    """A date that may be known only to the year or month: ``1861``, ``1861-03``, ``1861-03-05``
+    (``00`` for an unknown month or day, as some exports write it); a full date may also come in a
+    strptime format (``partial_date:%d.%m.%Y``). Gives ISO text of the parts known."""
+    text = _text(value).strip()
+    if arg:
+        return _date(text, arg, ctx, tables).isoformat()
+    try:
+        return partial_date(text)
+    except ValueError as error:
+        raise TransformError(str(error)) from None
+
+
 def _phone(value: Any, arg: str | None, ctx: SourceContext, _tables: Any) -> Any:
     """E.164, reading national numbers in the source's region (or ``phone:DE``)."""
     text = _text(value).strip()
@@ -192,6 +207,7 @@ TRANSFORMS: dict[str, Transform] = {
     "int": _int,
     "datetime": _datetime,
     "date": _date,
+    "partial_date": _partial_date,
     "phone": _phone,
     "lookup": _lookup,
     "sum": _sum,

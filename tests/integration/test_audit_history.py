@@ -60,7 +60,7 @@ def test_history_lists_every_event_with_provenance_and_the_raw_message(
     entries = hub.history.entries(hub.history.resolve("#1001"), raw=True)
     assert [e["event"] for e in entries] == ["Order.Placed", "Order.PaymentRecorded"]
     assert [e["message_id"] for e in entries] == ["orders/create:1001", "orders/paid:1001"]
-    assert [e["mapping"] for e in entries] == ["shopify.orders_create@2", "shopify.orders_paid@1"]
+    assert [e["mapping"] for e in entries] == ["shopify.orders_create@3", "shopify.orders_paid@1"]
     assert all(e["system"] == "shopify" and e["received_at"] for e in entries)
     assert entries[1]["source_message"]["body"]["id"] == 1001
     assert entries[1]["source_message"]["headers"]["x-shopify-topic"] == "orders/paid"

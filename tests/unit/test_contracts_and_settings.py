@@ -61,3 +61,26 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.Monk
     settings = load_settings(config)
     assert settings.database_url == "sqlite:///from-env.db"
     assert settings.tracking.parked_timeout_hours == 3
+
+
+def test_a_bad_environment_override_is_named_by_its_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no hub.toml here
+    monkeypatch.setenv("HUB_TRACKING__PAID_NOT_SHIPPED_HOURS", "-1")
+    with pytest.raises(
+        ConfigError, match=r"^environment: HUB_TRACKING__PAID_NOT_SHIPPED_HOURS: .*'-1'"
+    ) as error:
+        load_settings()
+    assert "hub.toml" not in str(error.value)
+
+
+def test_payment_tolerances_need_a_currency_code_and_an_amount_of_zero_or_more(tmp_path: Path) -> None:
+    config = tmp_path / "hub.toml"
+    config.write_text('[tracking]\npayment_tolerance = {EUR = "0.02", JPY = "1"}\n')
+    assert load_settings(config).tracking.tolerance().allowed("EUR", 3) == Decimal("0.06")
+    config.write_text('[tracking]\npayment_tolerance = {euro = "0.02"}\n')
+    with pytest.raises(
+        ConfigError, match=r"hub.toml: tracking.payment_tolerance: .*'euro' is not an ISO 4217"
+    ):
+        load_settings(config)

@@ -134,3 +134,113 @@ def test_real_shopify_order_maps_with_its_customer_and_alias() -> None:
     assert record.order_ref == "450789469"
     assert [a.ref for a in record.aliases] == ["#1001"]
     assert record.customer is not None and record.customer.phones == ["+15556251199"]
+
+
+LENIENT = """
+name: test.people
+version: 1
+contract: CustomerRecord
+when: "body.ref != null"
+fields:
+  customer_ref: ref
+  given_name: {path: first, transforms: [strip], on_error: drop}
+  birth_date: {path: dob, transforms: [partial_date], on_error: null}
+  tax_id: {path: tax, on_error: null}
+  emails: mail
+"""
+
+
+@pytest.fixture
+def people(tmp_path: Path) -> MappingSet:
+    (tmp_path / "people.yaml").write_text(LENIENT)
+    return MappingSet.load("people", tmp_path)
+
+
+def test_a_lenient_field_keeps_the_record_and_notes_the_value(people: MappingSet) -> None:
+    envelope = as_envelope({"ref": "7", "first": {"not": "text"}, "dob": "1845-81-08", "mail": ["a@b.c"]})
+    record, notes = people.select(envelope).translate(envelope, SourceContext())
+    assert record.customer_ref == "7" and record.emails == ["a@b.c"]
+    assert record.birth_date is None and "birth_date" in record.model_fields_set  # null: stated empty
+    assert "given_name" not in record.model_fields_set  # drop: not stated at all
+    assert [(n.field, n.path, n.value) for n in notes] == [
+        ("given_name", "first", '{"not": "text"}'),
+        ("birth_date", "dob", '"1845-81-08"'),
+    ]
+    assert "has no month 81" in notes[1].reason
+
+
+def test_a_value_the_contract_refuses_in_a_lenient_field_is_set_aside(people: MappingSet) -> None:
+    envelope = as_envelope({"ref": "7", "tax": ["a", "list"], "mail": []})
+    record, notes = people.select(envelope).translate(envelope, SourceContext())
+    assert record.tax_id is None
+    assert [(n.field, n.value) for n in notes] == [("tax_id", '["a", "list"]')]
+    assert "valid string" in notes[0].reason
+
+
+def test_a_strict_field_still_makes_a_dead_letter(people: MappingSet) -> None:
+    envelope = as_envelope({"ref": "7", "mail": "not-a-list"})
+    with pytest.raises(MappingError, match="field 'emails'"):
+        people.select(envelope).translate(envelope, SourceContext())
+
+
+def test_on_error_takes_only_known_answers(tmp_path: Path) -> None:
+    (tmp_path / "people.yaml").write_text(LENIENT.replace("on_error: drop", "on_error: ignore"))
+    with pytest.raises(MappingError, match="on_error 'ignore' is not one of fail, null, drop"):
+        MappingSet.load("people", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("dob", "read"),
+    [
+        ("1861", "1861"),
+        ("1861-03", "1861-03"),
+        ("1861-03-00", "1861-03"),
+        ("1861-00-00", "1861"),
+        ("1861-03-05", "1861-03-05"),
+    ],
+)
+def test_partial_birth_dates_are_read_as_such(people: MappingSet, dob: str, read: str) -> None:
+    envelope = as_envelope({"ref": "7", "dob": dob})
+    record, notes = people.select(envelope).translate(envelope, SourceContext())
+    assert (record.birth_date, notes) == (read, [])
+
+
+def test_samples_compare_the_fields_they_name_and_report_every_difference(
+    people: MappingSet, tmp_path: Path
+) -> None:
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    (samples / "person.input.json").write_text(
+        json.dumps({"ref": "7", "first": " Ann ", "dob": "1861", "mail": []})
+    )
+    expected = {
+        "mapping": "test.people@1",
+        "record": {"customer_ref": "7", "birth_date": "1861", "tax_id": None},
+    }
+    (samples / "person.expected.json").write_text(json.dumps(expected))
+    (result,) = check_samples("people", tmp_path, SourceContext())
+    assert result.ok, result.detail  # kind, emails, addresses: defaults not spelled out
+    expected.update(exact=True, record={"customer_ref": "8", "given_name": "Bob"})
+    (samples / "person.expected.json").write_text(json.dumps(expected))
+    (result,) = check_samples("people", tmp_path, SourceContext())
+    assert not result.ok
+    for difference in (
+        'record.customer_ref: expected "8", got "7"',
+        'record.given_name: expected "Bob", got "Ann"',
+    ):
+        assert difference in result.detail
+    assert 'record.birth_date: not expected, got "1861"' in result.detail
+
+
+def test_samples_name_the_fields_that_must_have_been_given_up(people: MappingSet, tmp_path: Path) -> None:
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    (samples / "bad.input.json").write_text(json.dumps({"ref": "7", "dob": "1845-81-08"}))
+    (samples / "bad.expected.json").write_text(
+        json.dumps({"record": {"birth_date": None}, "notes": ["birth_date"]})
+    )
+    (result,) = check_samples("people", tmp_path, SourceContext())
+    assert result.ok, result.detail
+    (samples / "bad.expected.json").write_text(json.dumps({"record": {}, "notes": []}))
+    (result,) = check_samples("people", tmp_path, SourceContext())
+    assert "notes: expected fields [], got ['birth_date']" in result.detail
