@@ -10,6 +10,7 @@ the log unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -22,39 +23,6 @@ from aggregates.order_progress import Fact, OrderProgress
 from aggregates.provenance import Provenance
 
 __all__ = ["Order"]
-
-
-def _payment(
-    payment_id: str,
-    status: str,
-    amount: Decimal,
-    currency: str | None,
-    method: str | None,
-    instalments: int | None,
-    occurred_at: datetime,
-) -> Fact:
-    data = {"amount": str(amount), "currency": currency, "method": method, "instalments": instalments}
-    return Fact("payment", occurred_at, status, payment_id, data)
-
-
-def _shipment(
-    shipment_id: str,
-    status: str,
-    carrier: str | None,
-    tracking_number: str | None,
-    lines: dict[str, str],
-    occurred_at: datetime,
-) -> Fact:
-    data = {"carrier": carrier, "tracking_number": tracking_number, "lines": lines}
-    return Fact("shipment", occurred_at, status, shipment_id, data)
-
-
-def _confirmation(confirmed_at: datetime, rating: int | None, comment: str | None) -> Fact:
-    return Fact("confirmation", confirmed_at, data={"rating": rating, "comment": comment})
-
-
-def _cancellation(cancelled_at: datetime, reason: str | None) -> Fact:
-    return Fact("cancellation", cancelled_at, data={"reason": reason})
 
 
 class Order(Aggregate):
@@ -81,6 +49,18 @@ class Order(Aggregate):
         def upcast_v2_v3(state: dict[str, Any]) -> None:
             state["updated_at"] = None
 
+        @staticmethod
+        def fact(f: Mapping[str, Any]) -> Fact:
+            """The content as placed, stated when the source last changed it (or at placement)."""
+            return OrderProgress.content(
+                at=f["updated_at"] or f["placed_at"],
+                currency=f["currency"],
+                total_amount=f["total_amount"],
+                lines=f["lines"],
+                placed_at=f["placed_at"],
+                requested_date=f["requested_date"],
+            )
+
     class Amended(Aggregate.Event):
         """The source changed a placed order: its lines, total or requested date (history kept)."""
 
@@ -93,17 +73,19 @@ class Order(Aggregate):
         amended_at: datetime
         provenance: Provenance
 
-        def apply(self, order: Order) -> None:
-            order.progress.record(
-                OrderProgress.content(
-                    at=self.amended_at,
-                    currency=self.currency,
-                    total_amount=self.total_amount,
-                    lines=self.lines,
-                    placed_at=self.placed_at,
-                    requested_date=self.requested_date,
-                )
+        @staticmethod
+        def fact(f: Mapping[str, Any]) -> Fact:
+            return OrderProgress.content(
+                at=f["amended_at"],
+                currency=f["currency"],
+                total_amount=f["total_amount"],
+                lines=f["lines"],
+                placed_at=f["placed_at"],
+                requested_date=f["requested_date"],
             )
+
+        def apply(self, order: Order) -> None:
+            order.progress.record(self.fact(vars(self)))
 
     class PaymentRecorded(Aggregate.Event):
         class_version = 2
@@ -120,18 +102,19 @@ class Order(Aggregate):
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state.update(currency=None, method=None, instalments=None)
 
-        def apply(self, order: Order) -> None:
-            order.progress.record(
-                _payment(
-                    self.payment_id,
-                    self.status,
-                    self.amount,
-                    self.currency,
-                    self.method,
-                    self.instalments,
-                    self.occurred_at,
-                )
+        @staticmethod
+        def fact(f: Mapping[str, Any]) -> Fact:
+            data = {k: f[k] for k in ("currency", "method", "instalments")}
+            return Fact(
+                "payment",
+                f["occurred_at"],
+                f["status"],
+                f["payment_id"],
+                {"amount": str(f["amount"]), **data},
             )
+
+        def apply(self, order: Order) -> None:
+            order.progress.record(self.fact(vars(self)))
 
     class ShipmentRecorded(Aggregate.Event):
         class_version = 1
@@ -143,17 +126,13 @@ class Order(Aggregate):
         occurred_at: datetime
         provenance: Provenance
 
+        @staticmethod
+        def fact(f: Mapping[str, Any]) -> Fact:
+            data = {k: f[k] for k in ("carrier", "tracking_number", "lines")}
+            return Fact("shipment", f["occurred_at"], f["status"], f["shipment_id"], data)
+
         def apply(self, order: Order) -> None:
-            order.progress.record(
-                _shipment(
-                    self.shipment_id,
-                    self.status,
-                    self.carrier,
-                    self.tracking_number,
-                    self.lines,
-                    self.occurred_at,
-                )
-            )
+            order.progress.record(self.fact(vars(self)))
 
     class Confirmed(Aggregate.Event):
         class_version = 1
@@ -162,8 +141,14 @@ class Order(Aggregate):
         comment: str | None
         provenance: Provenance
 
+        @staticmethod
+        def fact(f: Mapping[str, Any]) -> Fact:
+            return Fact(
+                "confirmation", f["confirmed_at"], data={"rating": f["rating"], "comment": f["comment"]}
+            )
+
         def apply(self, order: Order) -> None:
-            order.progress.record(_confirmation(self.confirmed_at, self.rating, self.comment))
+            order.progress.record(self.fact(vars(self)))
 
     class Cancelled(Aggregate.Event):
         class_version = 1
@@ -171,8 +156,12 @@ class Order(Aggregate):
         reason: str | None
         provenance: Provenance
 
+        @staticmethod
+        def fact(f: Mapping[str, Any]) -> Fact:
+            return Fact("cancellation", f["cancelled_at"], data={"reason": f["reason"]})
+
         def apply(self, order: Order) -> None:
-            order.progress.record(_cancellation(self.cancelled_at, self.reason))
+            order.progress.record(self.fact(vars(self)))
 
     class ReferenceRecorded(Aggregate.Event):
         """Another system took the order under its own number (or refused it, with a reason)."""
@@ -217,14 +206,8 @@ class Order(Aggregate):
         self.customer_ref = customer_ref
         self.aliases = aliases
         self.references: dict[str, dict[str, str | None]] = {}
-        self.progress = OrderProgress.placed(
-            at=updated_at or placed_at,
-            currency=currency,
-            total_amount=total_amount,
-            lines=lines,
-            placed_at=placed_at,
-            requested_date=requested_date,
-        )
+        self.progress = OrderProgress()
+        self.progress.record(self.Placed.fact(locals()))  # the arguments are the event's fields
 
     @property
     def lines(self) -> list[dict[str, str]]:
@@ -279,24 +262,13 @@ class Order(Aggregate):
         provenance: Provenance,
     ) -> None:
         """A re-sent placement: nothing when it states a content the order had by then."""
-        requested = None if requested_date is None else requested_date.isoformat()
-        fact = OrderProgress.content(
-            at=amended_at,
-            currency=currency,
-            total_amount=total_amount,
-            lines=lines,
-            placed_at=placed_at,
-            requested_date=requested,
-        )
-        if self.progress.knows(fact):
-            return
-        self.trigger_event(
+        self._record_new(
             self.Amended,
             currency=currency,
             total_amount=total_amount,
             lines=lines,
             placed_at=placed_at,
-            requested_date=requested,
+            requested_date=None if requested_date is None else requested_date.isoformat(),
             amended_at=amended_at,
             provenance=provenance,
         )
@@ -314,10 +286,7 @@ class Order(Aggregate):
         instalments: int | None = None,
     ) -> None:
         """Recorded also in another currency or above what was paid: the view flags those."""
-        fact = _payment(payment_id, status, amount, currency, method, instalments, occurred_at)
-        if self.progress.knows(fact):
-            return
-        self.trigger_event(
+        self._record_new(
             self.PaymentRecorded,
             payment_id=payment_id,
             status=status,
@@ -341,10 +310,7 @@ class Order(Aggregate):
         provenance: Provenance,
     ) -> None:
         """Recorded also with goods the order does not contain: the view flags those."""
-        fact = _shipment(shipment_id, status, carrier, tracking_number, lines, occurred_at)
-        if self.progress.knows(fact):
-            return
-        self.trigger_event(
+        self._record_new(
             self.ShipmentRecorded,
             shipment_id=shipment_id,
             status=status,
@@ -356,29 +322,21 @@ class Order(Aggregate):
         )
 
     def confirm_delivery(
-        self,
-        *,
-        confirmed_at: datetime,
-        rating: int | None,
-        comment: str | None,
-        provenance: Provenance,
+        self, *, confirmed_at: datetime, rating: int | None, comment: str | None, provenance: Provenance
     ) -> None:
         """Recorded also before any delivery: the stage waits for the delivery, the view flags it."""
-        if self.progress.knows(_confirmation(confirmed_at, rating, comment)):
-            return
-        self.trigger_event(
-            self.Confirmed,
-            confirmed_at=confirmed_at,
-            rating=rating,
-            comment=comment,
-            provenance=provenance,
+        self._record_new(
+            self.Confirmed, confirmed_at=confirmed_at, rating=rating, comment=comment, provenance=provenance
         )
 
     def cancel(self, *, cancelled_at: datetime, reason: str | None, provenance: Provenance) -> None:
         """Recorded also after the goods left: the view then expects a return."""
-        if self.progress.knows(_cancellation(cancelled_at, reason)):
-            return
-        self.trigger_event(self.Cancelled, cancelled_at=cancelled_at, reason=reason, provenance=provenance)
+        self._record_new(self.Cancelled, cancelled_at=cancelled_at, reason=reason, provenance=provenance)
+
+    def _record_new(self, event_class: Any, **fields: Any) -> None:
+        """Trigger the event unless the order holds its fact from earlier on (idempotence)."""
+        if not self.progress.knows(event_class.fact(fields)):
+            self.trigger_event(event_class, **fields)
 
     def record_reference(
         self,

@@ -96,8 +96,10 @@ class Fact:
             return False
         if self.kind == "content":
             return _content_identity(self.data) == _content_identity(other.data)
-        if self.kind == "shipment":
-            return all(other.data["lines"].get(sku) == qty for sku, qty in self.data["lines"].items())
+        if self.kind == "shipment":  # nothing new: no other line, carrier or tracking number
+            said = [self.data.get(k) in (None, other.data.get(k)) for k in ("carrier", "tracking_number")]
+            lines = other.data["lines"]
+            return all(said) and all(lines.get(sku) == qty for sku, qty in self.data["lines"].items())
         return True
 
     def to_dict(self) -> dict[str, Any]:
@@ -163,13 +165,6 @@ class OrderProgress:
             "requested_date": requested_date,
         }
         return Fact("content", at, data=data)
-
-    @classmethod
-    def placed(cls, tolerance: PaymentTolerance | None = None, **content: Any) -> OrderProgress:
-        """A new order's progress: its content as placed (``content``'s arguments), nothing else."""
-        progress = cls(tolerance=tolerance or PaymentTolerance())
-        progress.record(cls.content(**content))
-        return progress
 
     # -- facts ---------------------------------------------------------------------------------
 

@@ -76,15 +76,8 @@ def apply_event(
 ) -> TrackedOrder | None:
     """Advance one order's tracking by one stored event (other aggregates' events are ignored)."""
     if isinstance(event, Order.Placed):
-        progress = OrderProgress.placed(
-            tolerance,
-            at=event.updated_at or event.placed_at,
-            currency=event.currency,
-            total_amount=event.total_amount,
-            lines=event.lines,
-            placed_at=event.placed_at,
-            requested_date=event.requested_date,
-        )
+        progress = OrderProgress(tolerance=tolerance or PaymentTolerance())
+        progress.record(Order.Placed.fact(vars(event)))
         current = TrackedOrder(
             order_id=str(event.originator_id),
             system=event.system,

@@ -19,7 +19,7 @@ from aggregates import customer_id
 from hub.bootstrap import Hub
 from hub.settings import TrackingThresholds
 from tests.conftest import FIXTURES
-from tests.shop_messages import envelope, fulfillment, order
+from tests.shop_messages import envelope, fixture, fulfillment, order
 
 MARKETPLACE = "marketplace"
 
@@ -92,6 +92,18 @@ def test_expectations_broken_are_recorded_and_named(hub: Hub) -> None:
     cancelled = hub.orders.show("7001", "shopify")
     assert cancelled is not None and cancelled["stage"] == "cancelled"
     assert "cancelled_after_shipment" in anomalies(hub, "7001", "shopify")
+
+
+def test_a_refund_of_nothing_paid_and_a_parcel_of_unordered_goods_are_recorded(hub: Hub) -> None:
+    refund = {**fixture("refund"), "order_id": 7005}
+    parcel = fulfillment(7005, status="success")
+    parcel["body"]["line_items"][0]["sku"] = "NOT-ORDERED"
+    hub.receive("shopify", [order(7005), envelope("refunds/create", refund), parcel])
+    report = hub.process()
+    assert (report.processed, report.dead_lettered) == (3, 0)
+    shown = hub.orders.show("7005", "shopify")
+    assert shown is not None and shown["refunded_amount"] == "209.00"
+    assert {"refund_exceeds_paid", "shipment_not_ordered"} <= set(anomalies(hub, "7005", "shopify"))
 
 
 def test_a_changed_placement_is_an_amendment_with_its_history(hub: Hub) -> None:

@@ -279,15 +279,9 @@ def test_rounding_shortfalls_within_the_tolerance_count_as_paid(
 
 
 def test_the_tolerance_per_currency_is_configurable() -> None:
-    progress = OrderProgress.placed(
-        PaymentTolerance({"EUR": Decimal("0.05")}),
-        at=T0,
-        currency="EUR",
-        total_amount=Decimal("30.00"),
-        lines=[],
-        placed_at=T0,
-        requested_date=None,
-    )
+    progress = OrderProgress(tolerance=PaymentTolerance({"EUR": Decimal("0.05")}))
+    content = {"currency": "EUR", "total_amount": Decimal("30.00"), "lines": [], "requested_date": None}
+    progress.record(OrderProgress.content(at=T0, placed_at=T0, **content))
     progress.record(Fact("payment", T0, "captured", "p1", {"amount": "29.95"}))
     assert progress.stage == "paid"
 

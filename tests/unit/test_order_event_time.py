@@ -60,7 +60,7 @@ def fact_sets(draw: st.DrawFn) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
             "carrier": draw(st.sampled_from([None, "DHL"])),
         }
         for status in draw(st.lists(st.sampled_from(SHIPMENT_STATUSES), min_size=1, max_size=4)):
-            facts.append(("shipment", f"s{s}", status, draw(st.booleans()), draw(times)))
+            facts.append(("shipment", f"s{s}", status, draw(st.booleans()), draw(st.booleans()), draw(times)))
     facts += [("confirmation", draw(times)) for _ in range(draw(st.integers(0, 2)))]
     facts += [("cancellation", draw(times)) for _ in range(draw(st.integers(0, 2)))]
     facts += draw(st.lists(st.sampled_from(facts), max_size=3))  # exact re-sends
@@ -104,12 +104,12 @@ def _drive(order: Order, spec: dict[str, Any], fact: tuple[Any, ...]) -> None:
             instalments=instalments,
         )
     elif kind == "shipment":
-        _, shipment_id, status, with_lines, _ = fact
+        _, shipment_id, status, with_lines, with_carrier, _ = fact
         shipment = spec["shipments"][shipment_id]
         order.record_shipment(
             shipment_id=shipment_id,
             status=status,
-            carrier=shipment["carrier"],
+            carrier=shipment["carrier"] if with_carrier else None,
             tracking_number=None,
             lines={sku: str(q) for sku, q in shipment["lines"].items()} if with_lines else {},
             occurred_at=at,
@@ -184,8 +184,8 @@ def test_the_reported_reordering_ends_delivered() -> None:
         [
             ("content", 0, T0),
             ("payment", "p1", "captured", "30.00", None, None, T0),
-            ("shipment", "s1", "delivered", False, delivered),
-            ("shipment", "s1", "handed_over", False, handed_over),
+            ("shipment", "s1", "delivered", False, False, delivered),
+            ("shipment", "s1", "handed_over", False, False, handed_over),
         ],
     )
     assert view["stage"] == "delivered"

@@ -81,8 +81,16 @@ FACTS: dict[str, Callable[[int], Fact]] = {
 
 
 def _progress(facts: list[Callable[[int], Fact]]) -> OrderProgress:
-    progress = OrderProgress.placed(
-        at=T0, currency="EUR", total_amount=Decimal("30.00"), lines=LINES, placed_at=T0, requested_date=None
+    progress = OrderProgress()
+    progress.record(
+        OrderProgress.content(
+            at=T0,
+            currency="EUR",
+            total_amount=Decimal("30.00"),
+            lines=LINES,
+            placed_at=T0,
+            requested_date=None,
+        )
     )
     for hour, fact in enumerate(facts, start=1):
         progress.record(fact(hour))
