@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
 
 __all__ = ["MINOR_UNIT_DIGITS", "PaymentTolerance", "minor_unit"]
 
@@ -41,6 +42,7 @@ MINOR_UNIT_DIGITS: Mapping[str, int] = {
 }
 
 
+@cache
 def minor_unit(currency: str) -> Decimal:
     """The smallest amount the currency is written in (0.01 for EUR, 1 for JPY)."""
     return Decimal(1).scaleb(-MINOR_UNIT_DIGITS.get(currency, 2))
@@ -56,5 +58,10 @@ class PaymentTolerance:
         """The shortfall that still counts as paid in full, for ``rows`` payment rows."""
         per_row = self.per_row.get(currency)
         if per_row is None:
-            per_row = minor_unit(currency) / 2
-        return per_row * max(rows, 1)
+            per_row = _half_minor_unit(currency)
+        return per_row if rows <= 1 else per_row * rows
+
+
+@cache
+def _half_minor_unit(currency: str) -> Decimal:
+    return minor_unit(currency) / 2

@@ -119,6 +119,7 @@ def bootstrap(
     projector = Projector(
         store, metrics, [OrderTrackingTables(store, settings.tracking.tolerance()), planning, customers]
     )
+    projector.upgrade()
     # Embedded, processing keeps the projections current in its own transaction; distributed,
     # `hub project NAME` runners follow the log and workers must not contend for their rows.
     inline = projector if settings.transport == "inbox" else None

@@ -9,13 +9,13 @@ see the old rows until the commit and the new rows after it.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aggregates import PaymentTolerance
 from hub.metrics import HubMetrics
+from hub.order_cache import OrderCache, written_before_event_time
 from hub.store import Store
 from projections import TrackedOrder, apply_event, concerns
 
@@ -37,6 +37,7 @@ class ProjectionTables(Protocol):
     def replace(self, cursor: Any, live: Any) -> None: ...
     def rows(self) -> list[tuple[Any, ...]]: ...
     def count(self) -> int: ...
+    def outdated(self) -> bool: ...  # rows an older hub wrote, in a shape this one cannot read
 
 
 class OrderTrackingTables:
@@ -56,11 +57,8 @@ class OrderTrackingTables:
         self.suffix = suffix
         self.orders = f"hub_order_tracking{suffix}"
         self.aliases = f"hub_order_alias{suffix}"
-        # Orders as this instance last wrote them, valid while the view's position is the one it
-        # wrote (no other writer in between) and its last transaction committed (see settle).
-        self._cache: OrderedDict[str, TrackedOrder] = OrderedDict()
         self._cache_size = cache_size
-        self._cache_position: int | None = None
+        self._cache = OrderCache(cache_size)
 
     def shadow(self, suffix: str) -> OrderTrackingTables:
         return OrderTrackingTables(self.store, self.tolerance, suffix, self._cache_size)
@@ -93,13 +91,11 @@ class OrderTrackingTables:
     def settle(self, committed: bool) -> None:
         """Called after the transaction of ``apply``: a rollback leaves the cache untrustworthy."""
         if not committed:
-            self._cache.clear()
-            self._cache_position = None
+            self._cache.forget()
 
     def apply(self, cursor: Any, events: list[Any], position: int, reaches: int) -> None:
         """Apply events that move the view from ``position`` to ``reaches``."""
-        if self._cache_position != position:
-            self._cache.clear()
+        self._cache.at(position)
         events = [e for e in events if concerns(e)]
         touched: dict[str, TrackedOrder | None] = {}
         wanted = list(dict.fromkeys(str(e.originator_id) for e in events))
@@ -122,13 +118,7 @@ class OrderTrackingTables:
             if after is not None:  # placed with aliases, or another system's number recorded
                 new_aliases.extend((a["system"], a["ref"], key) for a in after.aliases[known:])
             touched[key] = after
-        for key, tracked in touched.items():
-            if tracked is not None:
-                self._cache[key] = tracked
-                self._cache.move_to_end(key)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        self._cache_position = reaches
+        self._cache.keep(touched, reaches)
         rows = [
             (
                 o.order_id,
@@ -158,6 +148,9 @@ class OrderTrackingTables:
             ),
             new_aliases,
         )
+
+    def outdated(self) -> bool:
+        return written_before_event_time(self.store, self.orders)
 
     def rows(self) -> list[tuple[Any, ...]]:
         orders = self.store.query(
@@ -314,12 +307,28 @@ class Projector:
         for entry in self.status():
             self.metrics.projection_lag.labels(entry["name"]).set(entry["lag"])
 
+    def upgrade(self) -> list[RebuildReport]:
+        """Rebuild every projection whose stored rows an older hub wrote (run at start, before
+        anything reads or extends them)."""
+        return [
+            self.rebuild(name, verify=False, follow_live=False)
+            for name, tables in self.projections.items()
+            if tables.outdated()
+        ]
+
     def rebuild(
-        self, name: str, *, verify: bool, on_batch: Callable[[int], None] | None = None
+        self,
+        name: str,
+        *,
+        verify: bool,
+        on_batch: Callable[[int], None] | None = None,
+        follow_live: bool = True,
     ) -> RebuildReport:
         live = self.get(name)
-        # Bring the live view to the head first, so both sides describe the same prefix of the log.
-        self._follow(live, self.tracking_name(name), None, None)
+        # Bring the live view to the head first, so both sides describe the same prefix of the log
+        # (not when its rows are outdated: the rebuild replaces them up to where they had come).
+        if follow_live:
+            self._follow(live, self.tracking_name(name), None, None)
         position = self.store.position(self.tracking_name(name))
         shadow = live.shadow("__rebuild")
         with self.store.transaction() as cursor:

@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from aggregates import Order, OrderProgress, PaymentTolerance
+from aggregates.order import fact_of
 from projections.order_anomalies import Thresholds, anomalies
 
 __all__ = ["TrackedOrder", "apply_event", "concerns", "public_view"]
@@ -76,8 +77,8 @@ def apply_event(
 ) -> TrackedOrder | None:
     """Advance one order's tracking by one stored event (other aggregates' events are ignored)."""
     if isinstance(event, Order.Placed):
-        progress = OrderProgress(tolerance=tolerance or PaymentTolerance())
-        progress.record(Order.Placed.fact(vars(event)))
+        progress = OrderProgress(tolerance)
+        progress.record(fact_of(event))
         current = TrackedOrder(
             order_id=str(event.originator_id),
             system=event.system,

@@ -55,6 +55,10 @@ class CustomerTables:
         self.reviews = f"hub_cust_reviews{suffix}"
         self.activity = f"hub_cust_activity{suffix}"
 
+    def outdated(self) -> bool:
+        """Nothing this projection stores changed shape."""
+        return False
+
     def shadow(self, suffix: str) -> CustomerTables:
         return CustomerTables(self.store, suffix)
 

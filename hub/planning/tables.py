@@ -21,6 +21,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from aggregates import MasterRecord, StockPosition
+from hub.order_cache import written_before_event_time
 from hub.store import Store
 from projections import TrackedOrder, apply_event, concerns
 from projections.planning import DemandLine, PlanningPolicy, StockLine, SupplyLine, plan_item
@@ -125,6 +126,9 @@ class PlanningTables:
         for table, column, _ in self._indexes():
             cursor.execute(f"DROP INDEX IF EXISTS {table}_{column}")
         live._index(cursor)
+
+    def outdated(self) -> bool:
+        return written_before_event_time(self.store, self.orders)
 
     def settle(self, committed: bool) -> None:
         """Nothing is cached between transactions."""

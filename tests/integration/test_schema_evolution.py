@@ -12,7 +12,7 @@ from eventsourcing.persistence import StoredEvent
 from aggregates import Order, SourceCustomer, customer_id, order_id
 from hub.audit.verify import verify
 from hub.bootstrap import Hub
-from tests.shop_messages import order
+from tests.shop_messages import order, paid
 
 PROVENANCE = {
     "system": "shopify",
@@ -106,3 +106,24 @@ def test_orders_placed_before_requested_dates_existed_plan_on_the_day_they_were_
     assert (row["sku"], row["due"], row["quantity"]) == ("HOOD", "2025-01-01", "10")
     for name in ("order_tracking", "planning"):
         assert hub.projector.rebuild(name, verify=True).verified
+
+
+def test_views_an_older_hub_wrote_are_rebuilt_at_start(make_hub: Callable[..., Hub]) -> None:
+    """Order documents from before event time (no facts) cannot be folded on: the next hub to
+    start rebuilds the projections that hold them, and processing goes on."""
+    hub = make_hub()
+    hub.receive("shopify", [order(9101)])
+    hub.process()
+    old_progress = {"currency": "USD", "total_amount": "409.94", "ordered": {}, "payments": {}}
+    with hub.store.transaction() as cursor:
+        for table in ("hub_order_tracking", "hub_plan_orders"):
+            cursor.execute(f"SELECT document FROM {table}")
+            document = json.loads(cursor.fetchone()["document"])
+            document["progress"] = old_progress
+            cursor.execute(hub.store.sql(f"UPDATE {table} SET document = ?"), (json.dumps(document),))
+    restarted = make_hub()
+    shown = restarted.orders.show("9101", "shopify")
+    assert shown is not None and shown["stage"] == "placed" and shown["total_amount"] == "409.94"
+    restarted.receive("shopify", [paid(9101)])
+    assert restarted.process().processed == 1
+    assert restarted.orders.show("9101", "shopify")["stage"] == "paid"

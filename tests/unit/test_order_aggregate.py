@@ -14,13 +14,13 @@ THRESHOLDS = Thresholds(timedelta(hours=48), timedelta(hours=24), timedelta(days
 PROVENANCE = {"system": "shop", "message_id": "m", "received_at": T0.isoformat(), "mapping": "t@1"}
 
 
-def placed(total: str = "30.00") -> Order:
+def placed(total: str = "30.00", currency: str = "EUR") -> Order:
     return Order.place(
         system="shop",
         order_ref="1001",
         channel="web",
         customer_ref=None,
-        currency="EUR",
+        currency=currency,
         total_amount=Decimal(total),
         lines=[
             {"sku": "A", "description": "", "quantity": "2", "unit_price": "10.00"},
@@ -262,8 +262,7 @@ def test_an_older_version_arriving_late_does_not_undo_an_amendment() -> None:
 def test_rounding_shortfalls_within_the_tolerance_count_as_paid(
     currency: str, short: str, instalments: int | None, stage: str
 ) -> None:
-    order = placed()
-    order.progress.currency = currency  # the rule per currency, without a second fixture
+    order = placed(currency=currency)
     order.record_payment(
         payment_id="p1",
         status="captured",
@@ -279,7 +278,7 @@ def test_rounding_shortfalls_within_the_tolerance_count_as_paid(
 
 
 def test_the_tolerance_per_currency_is_configurable() -> None:
-    progress = OrderProgress(tolerance=PaymentTolerance({"EUR": Decimal("0.05")}))
+    progress = OrderProgress(PaymentTolerance({"EUR": Decimal("0.05")}))
     content = {"currency": "EUR", "total_amount": Decimal("30.00"), "lines": [], "requested_date": None}
     progress.record(OrderProgress.content(at=T0, placed_at=T0, **content))
     progress.record(Fact("payment", T0, "captured", "p1", {"amount": "29.95"}))
