@@ -42,6 +42,12 @@ def fact_of(event: Any) -> Fact:
     return fact
 
 
+def _content(fields: Mapping[str, Any], at: datetime) -> Fact:
+    """What a placement or an amendment states (its event's fields), stated at ``at``."""
+    named = ("currency", "total_amount", "lines", "placed_at", "requested_date")
+    return OrderProgress.content(at=at, **{name: fields[name] for name in named})
+
+
 class Order(Aggregate):
     class Placed(Aggregate.Created):
         class_version = 3
@@ -69,14 +75,7 @@ class Order(Aggregate):
         @staticmethod
         def fact(f: Mapping[str, Any]) -> Fact:
             """The content as placed, stated when the source last changed it (or at placement)."""
-            return OrderProgress.content(
-                at=f["updated_at"] or f["placed_at"],
-                currency=f["currency"],
-                total_amount=f["total_amount"],
-                lines=f["lines"],
-                placed_at=f["placed_at"],
-                requested_date=f["requested_date"],
-            )
+            return _content(f, f["updated_at"] or f["placed_at"])
 
     class Amended(Aggregate.Event):
         """The source changed a placed order: its lines, total or requested date (history kept)."""
@@ -92,14 +91,7 @@ class Order(Aggregate):
 
         @staticmethod
         def fact(f: Mapping[str, Any]) -> Fact:
-            return OrderProgress.content(
-                at=f["amended_at"],
-                currency=f["currency"],
-                total_amount=f["total_amount"],
-                lines=f["lines"],
-                placed_at=f["placed_at"],
-                requested_date=f["requested_date"],
-            )
+            return _content(f, f["amended_at"])
 
         def apply(self, order: Order) -> None:
             order.progress.record(fact_of(self))
