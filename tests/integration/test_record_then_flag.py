@@ -19,7 +19,7 @@ from aggregates import customer_id
 from hub.bootstrap import Hub
 from hub.settings import TrackingThresholds
 from tests.conftest import FIXTURES
-from tests.shop_messages import envelope, fixture, fulfillment, order
+from tests.shop_messages import envelope, fixture, fulfillment, order, paid
 
 MARKETPLACE = "marketplace"
 
@@ -104,6 +104,24 @@ def test_a_refund_of_nothing_paid_and_a_parcel_of_unordered_goods_are_recorded(h
     shown = hub.orders.show("7005", "shopify")
     assert shown is not None and shown["refunded_amount"] == "209.00"
     assert {"refund_exceeds_paid", "shipment_not_ordered"} <= set(anomalies(hub, "7005", "shopify"))
+
+
+def test_goods_leaving_after_a_cancellation_and_an_amendment_after_payment_are_named(hub: Hub) -> None:
+    cancelled = {**order(7006)["body"], "cancelled_at": "2008-01-10T12:00:00Z", "cancel_reason": "customer"}
+    late_parcel = fulfillment(7006, status="success", created_at="2030-01-01T00:00:00Z")
+    raised = {
+        **order(7007, total_price="999.00", updated_at="2030-01-02T00:00:00Z"),
+        "message_id": "upd:7007",
+    }
+    hub.receive(
+        "shopify",
+        [order(7006), envelope("orders/cancelled", cancelled), late_parcel, order(7007), paid(7007), raised],
+    )
+    assert hub.process().dead_lettered == 0
+    assert "shipped_after_cancellation" in anomalies(hub, "7006", "shopify")
+    amended = hub.orders.show("7007", "shopify")
+    assert amended is not None and (amended["stage"], amended["total_amount"]) == ("paid", "999.00")
+    assert "amended_unpaid" in anomalies(hub, "7007", "shopify")
 
 
 def test_a_changed_placement_is_an_amendment_with_its_history(hub: Hub) -> None:
