@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from aggregates import STAGES
 from hub.audit.history import EntityNotFound, parse_instant
 from hub.bootstrap import Hub
 from hub.health import process_health
@@ -65,6 +66,35 @@ async def _entity(find: Callable[[], Any]) -> Any:
         raise HTTPException(404, str(error)) from None
 
 
+def _known_filters_only(request: Request) -> None:
+    """A read with a filter its route does not know is a mistake to report: answering it with
+    everything (or nothing) would pass for a real answer. Webhooks (POST) are never refused here."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if request.method != "GET" or dependant is None:
+        return
+    known = _query_names(dependant)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        takes = ", ".join(sorted(known)) or "none"
+        raise HTTPException(422, f"unknown query parameter(s) {', '.join(unknown)}; the route takes: {takes}")
+
+
+def _query_names(dependant: Any) -> set[str]:
+    """The query parameters a route (and its dependencies) declares."""
+    names = {param.alias for param in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= _query_names(dependency)
+    return names
+
+
+def _one_of(name: str, value: str | None, allowed: Iterable[str]) -> None:
+    if value is not None and value not in allowed:
+        raise HTTPException(422, f"{name} {value!r}: one of {', '.join(allowed)}")
+
+
+_LETTER_STATUSES = ("open", "resolved", "all")
+
+
 def create_app(
     hub: Hub,
     routers: Iterable[APIRouter] = (),
@@ -72,12 +102,13 @@ def create_app(
 ) -> FastAPI:
     """The API; adapters contribute routers and health reports (the API knows no transport)."""
     reporters = list(adapter_health)
-    app = FastAPI(title="Integration hub", version="0.1.0")
+    app = FastAPI(title="Integration hub", version="0.1.0", dependencies=[Depends(_known_filters_only)])
     for router in routers:
         app.include_router(router)
 
     @app.get("/orders")
     async def list_orders(stage: str | None = None, limit: int = Query(500, ge=1, le=10_000)) -> Any:
+        _one_of("stage", stage, STAGES)
         return await run_in_threadpool(hub.orders.list, stage, limit)
 
     @app.get("/orders/{ref}")
@@ -136,8 +167,7 @@ def create_app(
 
     @app.get("/plan/buffers")
     async def plan_buffers(status: str | None = None) -> Any:
-        if status is not None and status not in COLOURS:
-            raise HTTPException(422, f"status {status!r}: one of {', '.join(COLOURS)}")
+        _one_of("status", status, COLOURS)
         return await run_in_threadpool(hub.plan.buffers, status)
 
     @app.get("/plan/schedule")
@@ -154,7 +184,8 @@ def create_app(
 
     @app.get("/deadletters")
     async def dead_letters(status: str = "open") -> Any:
-        letters = await run_in_threadpool(hub.dead_letters.list, status or None)
+        _one_of("status", status, _LETTER_STATUSES)
+        letters = await run_in_threadpool(hub.dead_letters.list, None if status == "all" else status)
         return [letter.to_json() for letter in letters]
 
     @app.get("/projections")

@@ -217,3 +217,23 @@ def test_carrier_tracking_events_move_the_shipment_the_shop_recorded(client) -> 
         headers={"Content-Type": "application/json", "X-Carrier-Signature": "AAAA"},
     )
     assert forged.status_code == 401 and forged.json()["error"] == "bad_signature"
+
+
+def test_reads_refuse_filters_they_do_not_know(client) -> None:
+    """An unknown filter name or value is a 422 naming what the route takes, not a quietly
+    empty (or unfiltered) answer; webhooks are not affected."""
+    hub, http = client
+    assert shopify_post(http, b'{"id": 5}', topic="products/update").status_code == 200  # a dead letter
+    assert shopify_post(http, json.dumps(fixture("order")).encode(), **{"X-Extra": "1"}).status_code == 200
+    hub.process()
+    assert len(http.get("/deadletters", params={"status": "all"}).json()) == 1
+    assert http.get("/deadletters", params={"status": "resolved"}).json() == []
+    for path, params, named in [
+        ("/deadletters", {"status": "everything"}, "open, resolved, all"),
+        ("/orders", {"stage": "shipping"}, "placed, partially_paid"),
+        ("/orders", {"stge": "paid"}, "the route takes: limit, stage"),
+        ("/plan/buffers", {"status": "purple"}, "red"),
+    ]:
+        answer = http.get(path, params=params)
+        assert answer.status_code == 422 and named in answer.json()["detail"], (path, answer.text)
+    assert http.get("/orders", params={"stage": "placed"}).status_code == 200
