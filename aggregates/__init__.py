@@ -6,7 +6,7 @@ from aggregates.customer_link import CustomerLink
 from aggregates.errors import DomainRuleViolation
 from aggregates.identity import activity_id, customer_id, link_id, master_id, order_id, stock_id
 from aggregates.master import MasterRecord
-from aggregates.money import PaymentTolerance, minor_unit
+from aggregates.money import PaymentTolerance
 from aggregates.order import Order
 from aggregates.order_alias import OrderAlias
 from aggregates.order_progress import STAGES, OrderProgress
@@ -33,7 +33,6 @@ __all__ = [
     "customer_id",
     "link_id",
     "master_id",
-    "minor_unit",
     "order_id",
     "stock_id",
 ]

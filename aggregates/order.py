@@ -19,7 +19,8 @@ from eventsourcing.domain import Aggregate
 
 from aggregates.errors import DomainRuleViolation
 from aggregates.identity import order_id
-from aggregates.order_progress import Fact, OrderProgress
+from aggregates.order_facts import Fact, content_fact
+from aggregates.order_progress import OrderProgress
 from aggregates.provenance import Provenance
 
 __all__ = ["Order", "fact_of"]
@@ -45,7 +46,7 @@ def fact_of(event: Any) -> Fact:
 def _content(fields: Mapping[str, Any], at: datetime) -> Fact:
     """What a placement or an amendment states (its event's fields), stated at ``at``."""
     named = ("currency", "total_amount", "lines", "placed_at", "requested_date")
-    return OrderProgress.content(at=at, **{name: fields[name] for name in named})
+    return content_fact(at=at, **{name: fields[name] for name in named})
 
 
 class Order(Aggregate):

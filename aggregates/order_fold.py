@@ -225,9 +225,14 @@ class OrderFold:
         the content changes."""
         if self._shipped is None:
             active = [s for s in self.shipments.values() if s["status"] in SHIPPED_STATUSES]
-            fully = bool(active) and self.fully_shipped
+            # An order recorded without lines: the parcel is all there is.
+            fully = bool(active) and (not self.ordered or self._every_line_left())
             self._shipped = (bool(active), fully, fully and all(s["status"] == "delivered" for s in active))
         return self._shipped
+
+    def _every_line_left(self) -> bool:
+        shipped = self.shipped_quantities()
+        return all(shipped.get(sku, 0) >= quantity for sku, quantity in self.ordered.items())
 
     @property
     def paid_amount(self) -> Decimal:
@@ -254,14 +259,11 @@ class OrderFold:
 
     @property
     def any_shipped(self) -> bool:
-        return any(s["status"] in SHIPPED_STATUSES for s in self.shipments.values())
+        return self._shipping()[0]
 
     @property
     def fully_shipped(self) -> bool:
-        if not self.ordered:  # an order recorded without lines: the parcel is all there is
-            return self.any_shipped
-        shipped = self.shipped_quantities()
-        return bool(shipped) and all(shipped.get(sku, 0) >= q for sku, q in self.ordered.items())
+        return self._shipping()[1]
 
     @property
     def fully_delivered(self) -> bool:

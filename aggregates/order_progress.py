@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from aggregates.money import PaymentTolerance
-from aggregates.order_facts import Fact, content_fact
+from aggregates.order_facts import Fact
 from aggregates.order_fold import COUNTED_PAYMENT, SHIPPED_STATUSES, STAGES, OrderFold
 
 __all__ = ["COUNTED_PAYMENT", "SHIPPED_STATUSES", "STAGES", "Fact", "OrderProgress"]
@@ -26,8 +26,6 @@ __all__ = ["COUNTED_PAYMENT", "SHIPPED_STATUSES", "STAGES", "Fact", "OrderProgre
 class OrderProgress:
     """An order's facts in time order; every other attribute is read from their fold
     (``OrderFold``: ``stage``, ``paid_at``, ``payments``, ``ordered``, ...)."""
-
-    content = staticmethod(content_fact)
 
     def __init__(self, tolerance: PaymentTolerance | None = None) -> None:
         self.tolerance = tolerance or PaymentTolerance()

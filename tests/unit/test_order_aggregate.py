@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from aggregates import Order, OrderProgress, PaymentTolerance
-from aggregates.order_progress import Fact
+from aggregates.order_facts import Fact, content_fact
 from projections import Thresholds, apply_event, public_view
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -280,7 +280,7 @@ def test_rounding_shortfalls_within_the_tolerance_count_as_paid(
 def test_the_tolerance_per_currency_is_configurable() -> None:
     progress = OrderProgress(PaymentTolerance({"EUR": Decimal("0.05")}))
     content = {"currency": "EUR", "total_amount": Decimal("30.00"), "lines": [], "requested_date": None}
-    progress.record(OrderProgress.content(at=T0, placed_at=T0, **content))
+    progress.record(content_fact(at=T0, placed_at=T0, **content))
     progress.record(Fact("payment", T0, "captured", "p1", {"amount": "29.95"}))
     assert progress.stage == "paid"
 

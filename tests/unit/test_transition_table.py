@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from aggregates import STAGES, OrderProgress
-from aggregates.order_progress import Fact
+from aggregates.order_facts import Fact, content_fact
 from projections import Thresholds, anomalies
 from tests.conftest import ROOT
 
@@ -37,7 +37,7 @@ def _once(kind: str) -> Callable[[int], Fact]:
 
 def _amend(h: int) -> Fact:
     lines = [*LINES, {"sku": "C", "description": "", "quantity": "1", "unit_price": "10.00"}]
-    return OrderProgress.content(
+    return content_fact(
         at=T0 + timedelta(hours=h),
         currency="EUR",
         total_amount=Decimal("40.00"),
@@ -83,7 +83,7 @@ FACTS: dict[str, Callable[[int], Fact]] = {
 def _progress(facts: list[Callable[[int], Fact]]) -> OrderProgress:
     progress = OrderProgress()
     progress.record(
-        OrderProgress.content(
+        content_fact(
             at=T0,
             currency="EUR",
             total_amount=Decimal("30.00"),
