@@ -4,8 +4,17 @@ from aggregates.activity import CLOSED_STATUSES, CustomerCase, CustomerInteracti
 from aggregates.customer import PERSONAL_FIELDS, SourceCustomer
 from aggregates.customer_link import CustomerLink
 from aggregates.errors import DomainRuleViolation
-from aggregates.identity import activity_id, customer_id, link_id, master_id, order_id, stock_id
+from aggregates.identity import (
+    activity_id,
+    customer_id,
+    link_id,
+    master_id,
+    matching_model_id,
+    order_id,
+    stock_id,
+)
 from aggregates.master import MasterRecord
+from aggregates.matching_model import MatchingModel
 from aggregates.money import PaymentTolerance
 from aggregates.order import Order
 from aggregates.order_alias import OrderAlias
@@ -22,6 +31,7 @@ __all__ = [
     "CustomerLink",
     "DomainRuleViolation",
     "MasterRecord",
+    "MatchingModel",
     "Order",
     "OrderAlias",
     "OrderProgress",
@@ -33,6 +43,7 @@ __all__ = [
     "customer_id",
     "link_id",
     "master_id",
+    "matching_model_id",
     "order_id",
     "stock_id",
 ]

@@ -28,6 +28,10 @@ PERSONAL_FIELDS = frozenset(
     {
         "given_name",
         "family_name",
+        "middle_names",
+        "full_name",
+        "gender",
+        "attributes",
         "organisation_name",
         "emails",
         "phones",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-__all__ = ["activity_id", "customer_id", "link_id", "master_id", "order_id", "stock_id"]
+__all__ = ["activity_id", "customer_id", "link_id", "master_id", "matching_model_id", "order_id", "stock_id"]
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://integration-hub.invalid/aggregates")
 
@@ -40,3 +40,8 @@ def link_id(record: str) -> UUID:
 def activity_id(kind: str, system: str, ref: str) -> UUID:
     """An interaction or a service case, as its system numbers it."""
     return uuid5(_NAMESPACE, f"activity\x1f{kind}\x1f{system}\x1f{ref}")
+
+
+def matching_model_id() -> UUID:
+    """The identity matcher's trained model: one aggregate, one event per training."""
+    return uuid5(_NAMESPACE, "matching-model")

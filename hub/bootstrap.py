@@ -17,7 +17,6 @@ from hub.audit.history import History
 from hub.catalog import MappingCatalog
 from hub.dead_letters import DeadLetters, Failure
 from hub.identity.customers import CustomerQueries, CustomerTables
-from hub.identity.model import configured
 from hub.identity.service import IdentityService
 from hub.inbox import Inbox, RawMessage, RecordOutcome, received_at
 from hub.metrics import HubMetrics
@@ -112,8 +111,9 @@ def bootstrap(
     identity = IdentityService(
         store,
         lambda system: settings.system(system).phone_region,
-        configured(matching.link, matching.review, matching.veto),
+        matching.configure,
         metrics=metrics,
+        train_after=matching.train_after,
     )
     customers = CustomerTables(store, resolve=identity.follow)
     projector = Projector(

@@ -268,6 +268,9 @@ class CustomerRecord(Contract):
     kind: Literal["person", "organisation"] = "person"
     given_name: str | None = None
     family_name: str | None = None
+    middle_names: list[str] = []
+    full_name: str | None = None  # the name as one string, where a source does not split it
+    gender: str | None = None  # as the source writes it; the matcher reads f/female, m/male, ...
     organisation_name: str | None = None
     emails: list[str] = []
     phones: list[str] = []
@@ -275,6 +278,9 @@ class CustomerRecord(Contract):
     birth_date: PartialDate | None = None  # in full, or only the year (or year and month) known
     tax_id: str | None = None
     marketing_consent: bool | None = None
+    # open attributes a matcher may compare (occupation, company, birth place, ...):
+    # ``[customers.matching.attributes]`` says which, and how
+    attributes: dict[str, str] = Field(default_factory=dict, max_length=50)
     updated_at: UtcDatetime | None = None
 
 

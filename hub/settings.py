@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from aggregates import PaymentTolerance
+from hub.identity.model import MatchModel, configured
 from projections.ddmrp import BufferProfile
 from projections.planning import PlanningPolicy
 
@@ -199,12 +200,48 @@ class Matching(BaseModel):
     link: float = Field(12.0, description="at or above: the same customer")
     review: float = Field(6.0, description="at or above, below link: a steward decides")
     veto: float = Field(0.0, description="below: a member that keeps a record out of its customer")
+    # a trained model (``hub customers train``) states its thresholds as probabilities that two
+    # records are one person; its prior, learned from the data, turns them into bits
+    link_probability: float = Field(0.9, gt=0, lt=1, description="trained model: link at or above")
+    review_probability: float = Field(0.1, gt=0, lt=1, description="trained model: review at or above")
+    veto_probability: float = Field(0.001, gt=0, lt=1, description="trained model: evidence against below")
+    duplicate_free: list[str] = Field(
+        default_factory=list,
+        description="systems free of duplicates: two of their records need an e-mail or tax id in common",
+    )
+    attributes: dict[str, Literal["exact", "fuzzy", "numeric"]] = Field(
+        default_factory=dict, description="open attributes (CustomerRecord.attributes) to compare, and how"
+    )
+    train_after: int = Field(
+        1000,
+        ge=0,
+        description="train the model and re-match once this many records are held (0: only by command)",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Matching:
         if not self.veto <= self.review <= self.link:
             raise ValueError(f"needs veto <= review <= link, got {self.veto}, {self.review}, {self.link}")
+        if not self.veto_probability <= self.review_probability <= self.link_probability:
+            raise ValueError(
+                "needs veto_probability <= review_probability <= link_probability, got "
+                f"{self.veto_probability}, {self.review_probability}, {self.link_probability}"
+            )
         return self
+
+    def configure(self, base: MatchModel) -> MatchModel:
+        """The base model (the default, or the one trained last) as this configuration says."""
+        return configured(
+            base,
+            link=self.link,
+            review=self.review,
+            veto=self.veto,
+            link_probability=self.link_probability,
+            review_probability=self.review_probability,
+            veto_probability=self.veto_probability,
+            duplicate_free=frozenset(self.duplicate_free),
+            attributes=self.attributes,
+        )
 
 
 class CustomerSettings(BaseModel):

@@ -210,6 +210,81 @@ def rematch(
     console.print(f"re-match with model {version} {verb}: {summary}", highlight=False)
 
 
+@customers.command("train")
+def train(
+    ctx: typer.Context,
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="learn and show the model, do not record or use it"
+    ),
+    seed: int = typer.Option(1, "--seed", help="for the random pairs and samples (same data, same model)"),
+    by: str = typer.Option("operator", "--by", help="who trains (recorded with the model)"),
+    as_json: bool = JSON,
+) -> None:
+    """Learn the matcher's model from the records held: u from random pairs, m by
+    expectation-maximisation, name frequencies, placeholder birthdays, households. The model is
+    recorded in the log and used for the records resolved from now on; `hub customers rematch`
+    applies it to those resolved before."""
+    with open_hub(ctx) as hub, counting_progress(as_json) as progress:
+        tasks: dict[str, Any] = {}
+
+        def step(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=total)
+            progress.update(tasks[name], completed=done, total=total)
+
+        try:
+            model = hub.identity.train(by=by, dry_run=dry_run, seed=seed, on_progress=step)
+        except ValueError as error:
+            fail(str(error), code=1)
+    _show_model(model, as_json, dry_run=dry_run)
+
+
+@customers.command("model")
+def model(ctx: typer.Context, as_json: bool = JSON) -> None:
+    """The matcher's model in use: each comparison level with m, u and weight (log2 m/u), the
+    thresholds, and what training measured."""
+    with open_hub(ctx) as hub:
+        found = hub.identity.model
+    _show_model(found, as_json)
+
+
+def _show_model(model: Any, as_json: bool, *, dry_run: bool = False) -> None:
+    summary = {
+        "version": model.version,
+        "trained": model.trained or None,
+        "dry_run": dry_run,
+        "thresholds": {"link": model.link, "review": model.review, "veto": model.veto},
+        "prior": model.prior if model.trained else None,
+        "households": model.households,
+        "household_rules": model.guards_households,
+        "placeholder_days": sorted(model.placeholder_days),
+        "duplicate_free": sorted(model.duplicate_free),
+        "levels": model.table(),
+    }
+    if as_json:
+        print_json(summary)
+        return
+    state = "learned, not recorded (--dry-run)" if dry_run else ("trained" if model.trained else "defaults")
+    console.print(f"[bold]model {model.version}[/] ({state})", highlight=False)
+    table = Table("attribute", "level", "m", "u", "weight (bits)", box=box.SIMPLE)
+    for row in summary["levels"]:
+        table.add_row(
+            row["attribute"], row["level"], f"{row['m']:.4g}", f"{row['u']:.4g}", f"{row['weight']:+.2f}"
+        )
+    console.print(table)
+    console.print(
+        f"link ≥ {model.link:g}, review ≥ {model.review:g}, evidence against < {model.veto:g} bits"
+        + (f"; prior {model.prior:+.2f} bits" if model.trained else ""),
+        highlight=False,
+    )
+    rules = "on" if model.guards_households else "off (the data shows no households)"
+    console.print(f"households {model.households:.3f}: household rules {rules}", highlight=False)
+    if model.placeholder_days:
+        console.print(f"birthdays read as year only: {', '.join(sorted(model.placeholder_days))}")
+    if model.trained:
+        console.print(f"trained: {json.dumps(model.trained)}", highlight=False)
+
+
 @customers.command("record")
 def record(
     ctx: typer.Context,

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from hub.identity.compare import Pattern, compare
-from hub.identity.normalise import Profile
-from hub.identity.resolver import Resolver
+from hub.identity.model import DEFAULT_MODEL, MatchModel
+from hub.identity.normalise import Profile, blocking_keys
+from hub.identity.resolver import Resolver, crowded
 
 __all__ = [
     "Accuracy",
@@ -65,10 +66,12 @@ def measure(predicted: Mapping[str, str], truth: Mapping[str, str]) -> Accuracy:
     )
 
 
-def resolve_in_order(profiles: Iterable[Profile]) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    """The profiles resolved one at a time as they come, in memory with the default model: where
-    each record was placed (record → customer), and the record pairs sent to review."""
-    resolver = Resolver()
+def resolve_in_order(
+    profiles: Iterable[Profile], model: MatchModel = DEFAULT_MODEL
+) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The profiles resolved one at a time as they come, in memory (with the default model unless
+    told): where each record was placed (record → customer), and the record pairs sent to review."""
+    resolver = Resolver(model=model)
     reviewed = [
         (d.record, d.other)
         for profile in profiles
@@ -119,6 +122,41 @@ def recall_ceiling(profiles: Mapping[str, Profile], truth: Mapping[str, str]) ->
             if any(level in _AGREE for a, level in pattern.items() if a not in _NAMES):
                 part[_root(part, i)] = _root(part, j)
         sizes = Counter(_root(part, i) for i in range(len(group)))
+        pairs += len(group) * (len(group) - 1) // 2
+        joined += sum(n * (n - 1) // 2 for n in sizes.values())
+    return joined / pairs if pairs else 1.0
+
+
+def blocking_recall(profiles: Mapping[str, Profile], truth: Mapping[str, str]) -> float:
+    """The share of true pairs that share a blocking key the matcher would search (not one too
+    crowded to search, ``resolver.crowded``), directly or through another record of theirs: what
+    the candidates let a matcher find at most."""
+    holders: dict[str, list[str]] = defaultdict(list)
+    for record, profile in profiles.items():
+        for key in blocking_keys(profile):
+            holders[key].append(record)
+    by_truth: dict[str, list[str]] = defaultdict(list)
+    for record, entity in truth.items():
+        by_truth[entity].append(record)
+    root = {record: record for record in profiles}
+
+    def find(x: str) -> str:
+        while root[x] != x:
+            root[x] = root[root[x]]
+            x = root[x]
+        return x
+
+    for key, records in holders.items():
+        if len(records) > 1 and not crowded(key, len(records)):
+            by_entity: dict[str, list[str]] = defaultdict(list)
+            for record in records:
+                by_entity[truth[record]].append(record)
+            for group in by_entity.values():
+                for record in group[1:]:
+                    root[find(record)] = find(group[0])
+    pairs = joined = 0
+    for group in by_truth.values():
+        sizes = Counter(find(record) for record in group)
         pairs += len(group) * (len(group) - 1) // 2
         joined += sum(n * (n - 1) // 2 for n in sizes.values())
     return joined / pairs if pairs else 1.0

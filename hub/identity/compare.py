@@ -14,19 +14,23 @@ one keystroke, and two misspelt first names one keystroke from the same known na
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from collections.abc import Mapping
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
-from hub.identity.normalise import GIVEN_NAMES, SHORT_FORMS, Profile
+from hub.identity.normalise import GIVEN_NAMES, SHORT_FORMS, Profile, is_nickname
 
-__all__ = ["Pattern", "compare"]
+__all__ = ["ATTRIBUTE_KINDS", "Pattern", "compare"]
+
+ATTRIBUTE_KINDS = ("exact", "fuzzy", "numeric")  # how a configured open attribute is compared
 
 Pattern = dict[str, str]
-_RANK = {"exact": 4, "close": 3, "initial": 2, "diff": 0, "missing": 1}
+_RANK = {"exact": 4, "nickname": 3, "close": 3, "initial": 2, "diff": 0, "missing": 1}
 _UNLIKE = 0.6  # Jaro-Winkler below which two first names are not one mistyped
+_NOT_LETTERS = re.compile(r"[a-z]+")  # removed: what is left of an e-mail are its digits and separators
 
 
 _LONGER_NAMES = sorted(name for name in GIVEN_NAMES if len(name) >= 4)
@@ -91,18 +95,31 @@ def _name(a: str, b: str, *, initials: bool = False) -> str:
         level = "diff"  # Nicholas and Richard: their short forms Nick and Rick are not a typo
     if level == "diff" and initials and (len(a) == 1 or len(b) == 1) and a[0] == b[0]:
         return "initial"  # of the name itself: "P." is not Margaret, though Peggy is
+    if level == "diff" and is_nickname(a.split(" ")[0], b.split(" ")[0]):
+        return "nickname"  # Fred and Frederick: one person's two names, by the nicknames package
     return level
 
 
-def _birth(a: date | None, b: date | None) -> str:
+def _birth(x: Profile, y: Profile, placeholders: frozenset[str]) -> str:
+    """Full dates compared by their parts; a date known only to the year (a partial date, or a
+    day a source writes for "unknown", such as 1 January where the data shows far more of them
+    than chance: ``placeholder_days``) compares by the year alone."""
+    a = x.birth if x.birth and f"{x.birth:%m-%d}" not in placeholders else None
+    b = y.birth if y.birth and f"{y.birth:%m-%d}" not in placeholders else None
     if a is None or b is None:
-        return "missing"
+        year_a = x.birth.year if x.birth else x.birth_year
+        year_b = y.birth.year if y.birth else y.birth_year
+        if year_a is None or year_b is None:
+            return "missing"
+        return "year" if year_a == year_b else "diff"
     if a == b:
         return "exact"
     if (a.year, a.month, a.day) == (b.year, b.day, b.month):
         return "transposed"
     if sum(x == y for x, y in ((a.year, b.year), (a.month, b.month), (a.day, b.day))) == 2:
         return "near"  # one part mistyped
+    if abs((a - b).days) <= 365:
+        return "within_year"  # a date misremembered or written from another document
     return "diff"
 
 
@@ -112,6 +129,26 @@ def _same(a: frozenset[str] | str, b: frozenset[str] | str) -> str:
     if isinstance(a, frozenset) and isinstance(b, frozenset):
         return "exact" if a & b else "diff"
     return "exact" if a == b else "diff"
+
+
+def _mailbox(a: frozenset[str], b: frozenset[str]) -> str:
+    """E-mail addresses: one in common, or two letters apart with the same digits and separators
+    ("lynn04@jones.com" and "lynn04@jone.cos"): close. Not the same name spelt another way or at
+    another provider ("felixschneider@" and "felix_schneider@", "johanna.mueller65@" and
+    "johannamueller75@"): mailboxes are made of names, and namesakes make them alike."""
+    if not a or not b:
+        return "missing"
+    if a & b:
+        return "exact"
+    for x in a:
+        for y in b:
+            if (
+                min(len(x), len(y)) >= 10
+                and _NOT_LETTERS.sub("", x) == _NOT_LETTERS.sub("", y)
+                and DamerauLevenshtein.distance(x, y) <= 2
+            ):
+                return "close"
+    return "diff"
 
 
 def _code(a: str, b: str) -> str:
@@ -149,15 +186,40 @@ def _unlike(a: Profile, b: Profile) -> bool:
     return max(JaroWinkler.similarity(x, y) for x, y in readings if x and y) < _UNLIKE
 
 
-def compare(a: Profile, b: Profile) -> tuple[Pattern, bool]:
-    """The agreement pattern, and whether the names were read swapped."""
+def _attribute(a: str, b: str, kind: str) -> str:
+    if not a or not b:
+        return "missing"
+    if a == b:
+        return "exact"
+    if kind == "fuzzy":
+        return "close" if fuzz.token_set_ratio(a, b) >= 85 else "diff"
+    if kind == "numeric":
+        try:
+            x, y = float(a), float(b)
+        except ValueError:
+            return "diff"
+        return "close" if abs(x - y) <= 0.05 * max(abs(x), abs(y)) else "diff"
+    return "diff"
+
+
+def compare(
+    a: Profile,
+    b: Profile,
+    placeholders: frozenset[str] = frozenset(),
+    attributes: Mapping[str, str] | None = None,
+) -> tuple[Pattern, bool]:
+    """The agreement pattern, and whether the names were read swapped. ``placeholders``: birth
+    days that stand for "only the year known"; ``attributes``: open attributes to compare, each
+    ``exact``, ``fuzzy`` or ``numeric`` (``[customers.matching.attributes]``)."""
     straight = (_name(a.given, b.given, initials=True), _name(a.family, b.family))
     # Read crosswise, either record may be the swapped one, so which comparison is the first
     # name's is unknown: the weaker counts as the first name (the stronger as the family name).
     crosswise = sorted(
         (_name(a.given, b.family, initials=True), _name(a.family, b.given, initials=True)), key=_RANK.get
     )
-    flip = sum(_RANK[x] for x in crosswise) > sum(_RANK[x] for x in straight) + 2
+    # Only when neither crosswise reading clearly differs: "Sarah Leonard" and "Leonard Molloy"
+    # share a word, not a person read the wrong way round.
+    flip = crosswise[0] != "diff" and sum(_RANK[x] for x in crosswise) > sum(_RANK[x] for x in straight) + 2
     given, family = (crosswise[0], crosswise[1]) if flip else straight
     if family == "diff" and given != "diff" and _known(a.family) and _known(b.family):
         # two different first names in the family-name fields: both records were typed the wrong
@@ -165,11 +227,11 @@ def compare(a: Profile, b: Profile) -> tuple[Pattern, bool]:
         given, family = family, given
     elif given == "diff" and _unlike(a, b):
         given = "other"
-    if family == "initial":
+    if family in ("initial", "nickname"):
         family = "diff"  # "J. Schmidt" and "S. Jansen" read crosswise: a surname is never an initial
     pattern = {
-        "birth": _birth(a.birth, b.birth),
-        "email": _same(a.emails, b.emails),
+        "birth": _birth(a, b, placeholders),
+        "email": _mailbox(a.emails, b.emails),
         "phone": _same(a.phones, b.phones),
         "street": _text(a.street, b.street),
         "postcode": _code(a.postcode, b.postcode),
@@ -180,4 +242,10 @@ def compare(a: Profile, b: Profile) -> tuple[Pattern, bool]:
         pattern["organisation"] = _text(a.organisation, b.organisation)
     else:
         pattern["given"], pattern["family"] = given, family
+        if a.gender and b.gender:
+            pattern["gender"] = "exact" if a.gender == b.gender else "diff"
+    if attributes:
+        mine, theirs = dict(a.attributes), dict(b.attributes)
+        for name, kind in attributes.items():
+            pattern[f"attribute:{name}"] = _attribute(mine.get(name, ""), theirs.get(name, ""), kind)
     return pattern, flip

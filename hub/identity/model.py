@@ -1,15 +1,16 @@
-"""Scoring a comparison: Fellegi-Sunter weights with two calibrated rules on top.
+"""Scoring a comparison: Fellegi-Sunter weights with rules on top.
 
 Each attribute level has m (how often the records of one person show it) and u (how often the
 records of two different people do); its weight is log2(m / u), and a pair's score is the sum.
-The defaults are calibrated, not fitted on the fly: m is close to what true pairs of generated
-data show, u is set above what random pairs of two people there show (a postcode, a surname or a
-birthday's near miss is shared far more often in a real customer base, concentrated in a region,
-than in the generator's population), and the thresholds are tuned on the accuracy benchmark
-(``python bench/identity.py calibrate`` prints the measured shares beside the defaults). An
-unsupervised EM fit on the candidate pairs was tried and dropped: blocking makes most
-candidates household members and neighbours, who agree on surname, street, postcode and
-landline, and EM takes them for the matches (F1 0.85 and below on the benchmark's data).
+A fresh hub uses calibrated defaults: m close to what true pairs of generated data show, u set
+above what random pairs of two people there show (a postcode, a surname or a birthday's near miss
+is shared far more often in a real customer base, concentrated in a region, than in the
+generator's population), thresholds in bits tuned on the accuracy benchmark (``python
+bench/identity.py calibrate``). Once it holds enough records it learns its own (``training.py``:
+u from random pairs, m by EM in sessions blocked on a birthday, on names and on an e-mail - not on
+all candidate pairs, where households would be taken for the matches -, name frequencies, the
+prior, placeholder birthdays and how much the data looks like households); a trained model's
+thresholds are probabilities, turned into bits by its prior (``configured``).
 
 What the independence assumption gets wrong is handled as rules, named in the evidence:
 * a household shares its address and its landline: phone and address are one piece of
@@ -31,12 +32,15 @@ What the independence assumption gets wrong is handled as rules, named in the ev
   typed over (``_typed_over``): it weighs nothing either way, and the evidence says
   ``typed_over``. A father and son of one name at one address are kept apart by a mailbox or a
   mobile of their own. A first name is never read so: twins share the rest, and a typo of one
-  twin's birthday may hit the other's (on the public FEBRL benchmark, whose duplicates often
-  have a first name replaced and which has no households, that costs recall: ``bench/febrl.py``).
+  twin's birthday may hit the other's. (These household rules apply where the data holds
+  households: ``HOUSEHOLD_EVIDENCE``. On FEBRL, whose duplicates often have a first name
+  replaced and which has no households, a trained model lets the weights decide.)
 * a pair whose first names differ by a typo and whose birthdays by a day or a digit is not
   linked unless the e-mail or a tax id agrees (twins: Marie and Maria), nor one whose first name
-  is an initial and whose birth dates do not agree (the household says the family, the initial
-  not which member);
+  is an initial, or a nickname of the other's, and whose birth dates do not agree (the household
+  says the family, the initial not which member);
+* two records of a system declared free of duplicates are two customers unless an e-mail or a
+  tax id agrees (``same_source``);
 * a postcode names its city (a city that differs beside it is a typo, not a move); a postcode one
   keystroke off weighs nothing either way (a typo, or the district next door).
 """
@@ -50,7 +54,18 @@ from typing import Any
 
 from hub.identity.compare import Pattern
 
-__all__ = ["DEFAULT_MODEL", "HELD_BACK", "MatchModel", "Score", "configured"]
+__all__ = ["DEFAULT_MODEL", "HELD_BACK", "HOUSEHOLD_EVIDENCE", "MatchModel", "Score", "configured"]
+
+# The household protections (the rules below that hold a pair back for a differing first name or
+# birthday, an initial, a nickname, possible twins) are for a population where people of one
+# family share an address: then two records that agree on family name and address say far less
+# than the product of their weights, and the rules make up for it. A trained model measures that
+# (``households``: how many times more often two people share a family name and an address than
+# names and places drawn independently would; ``training._households``). A customer base of
+# households shows tens; a list of persons about one. Below this factor the data holds no
+# households to protect - a first name that differs beside the same family name, address and
+# birthday is then a name typed over, not a twin - and the rules step aside for the weights.
+HOUSEHOLD_EVIDENCE = 5.0
 
 _PLACE = ("street", "postcode", "city")
 
@@ -59,6 +74,7 @@ HELD_BACK = {
     "given_names_differ": "first names differ: twins or family members, or a first name typed over?",
     "birth_dates_differ": "birth dates differ: a parent and child of one name, or a birthday typed wrong?",
     "initial_only": "a first name as an initial only: which member of the household?",
+    "nickname_only": "a first name and its nickname: one person, or a family member of a like name?",
     "possible_twins": "first names a typo apart, birthdays days apart: twins, or two typos?",
 }
 
@@ -79,9 +95,24 @@ class MatchModel:
     link: float = 12.0  # at or above: the same customer
     review: float = 6.0  # at or above (and below link): a steward decides
     veto: float = 0.0  # below: evidence against, a member that keeps a record out of a customer
+    # what training measured (``training.py``); the defaults assume the cautious case
+    households: float | None = None  # see HOUSEHOLD_EVIDENCE; None: not measured, assumed
+    prior: float = -12.0  # log2 prior odds that two records are one person (trained: from the data)
+    placeholder_days: frozenset[str] = frozenset()  # "MM-DD" a source writes for "only the year known"
+    frequencies: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # name → share of records
+    duplicate_free: frozenset[str] = frozenset()  # systems declared free of duplicates
+    attributes: Mapping[str, str] = field(default_factory=dict)  # open attribute → exact|fuzzy|numeric
+    trained: Mapping[str, Any] = field(default_factory=dict)  # when, on how many records and pairs
     weights: dict[str, dict[str, float]] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
+        missing = [a for a in self.attributes if f"attribute:{a}" not in self.m]
+        if missing:  # a configured attribute the model has not learned yet: sensible defaults
+            m, u = dict(self.m), dict(self.u)
+            for name in missing:
+                m[f"attribute:{name}"], u[f"attribute:{name}"] = dict(_ATTRIBUTE_M), dict(_ATTRIBUTE_U)
+            object.__setattr__(self, "m", m)
+            object.__setattr__(self, "u", u)
         table = {
             attribute: {
                 level: math.log2(self.m[attribute][level] / self.u[attribute][level]) for level in levels
@@ -90,12 +121,25 @@ class MatchModel:
         }
         object.__setattr__(self, "weights", table)
 
-    def score(self, pattern: Pattern) -> Score:
+    @property
+    def guards_households(self) -> bool:
+        return self.households is None or self.households >= HOUSEHOLD_EVIDENCE
+
+    def score(self, pattern: Pattern, values: Mapping[str, str] | None = None) -> Score:
+        """``values``: the value two records agree on exactly, per attribute with a frequency
+        table (given, family): a rare name agreeing says more than a common one (term-frequency
+        adjustment: u is that name's share of the records instead of the average)."""
         weights = {
-            attribute: self.weights[attribute][level] if level != "missing" else 0.0
+            attribute: self.weights[attribute].get(level, 0.0) if level != "missing" else 0.0
             for attribute, level in pattern.items()
             if attribute in self.weights
         }
+        for attribute, value in (values or {}).items():
+            table = self.frequencies.get(attribute)
+            if table and pattern.get(attribute) == "exact" and value:
+                share = table.get(value, table.get("", 0.0))
+                if share > 0:
+                    weights[attribute] = math.log2(self.m[attribute]["exact"] / share)
         if pattern.get("postcode") == "exact" and "city" in weights:
             weights["city"] = 0.0  # the postcode names the city: one piece of evidence, not two
         against = [a for a in _PLACE if weights.get(a, 0.0) < 0]
@@ -113,9 +157,15 @@ class MatchModel:
         weights = {k: round(v, 3) for k, v in weights.items()}
         total = round(sum(weights.values()), 3)
         given, birth = pattern.get("given"), pattern.get("birth")
+        personal = pattern.get("email") == "exact" or pattern.get("tax_id") == "exact"
+        if pattern.get("source") == "same" and not personal:
+            # two records of a system free of duplicates are two customers unless a personal
+            # identifier says otherwise: the one-to-one assumption of a two-system link
+            return Score(min(total, self.veto - 1), weights, "same_source")
+        if not self.guards_households:
+            return Score(total, weights)
         if given in ("diff", "other") and birth == "diff":
             return Score(min(total, self.veto - 1), weights, "different_person")
-        personal = pattern.get("email") == "exact" or pattern.get("tax_id") == "exact"
         over = None if personal else _typed_over(pattern)
         if over is not None:  # a field typed over says nothing either way
             weights[over] = 0.0
@@ -135,7 +185,15 @@ class MatchModel:
         if given == "initial" and not (personal or birth in ("exact", "transposed")) and total >= self.link:
             # "H. Horn" at the Horns' address and number: Helen, or her twin Hannah?
             return Score(round(self.link - 0.001, 3), weights, "initial_only")
-        if given in ("close", "initial") and birth == "near" and not personal and total >= self.link:
+        if given == "nickname" and not (personal or birth in ("exact", "transposed")) and total >= self.link:
+            # Anna and Annette at one address: one woman's two names, or mother and daughter?
+            return Score(round(self.link - 0.001, 3), weights, "nickname_only")
+        if (
+            given in ("close", "nickname", "initial")
+            and birth == "near"
+            and not personal
+            and total >= self.link
+        ):
             # Marie and Maria, born five days apart at one address: twins far more often than two typos
             return Score(round(self.link - 0.001, 3), weights, "possible_twins")
         return Score(total, weights, typed_over=over)
@@ -153,16 +211,70 @@ class MatchModel:
             "link": self.link,
             "review": self.review,
             "veto": self.veto,
+            "households": self.households,
+            "prior": self.prior,
+            "placeholder_days": sorted(self.placeholder_days),
+            "frequencies": self.frequencies,
+            "duplicate_free": sorted(self.duplicate_free),
+            "attributes": dict(self.attributes),
+            "trained": self.trained,
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MatchModel:
+        return cls(
+            version=data["version"],
+            m=data["m"],
+            u=data["u"],
+            link=data["link"],
+            review=data["review"],
+            veto=data["veto"],
+            households=data.get("households"),
+            prior=data.get("prior", -12.0),
+            placeholder_days=frozenset(data.get("placeholder_days", ())),
+            frequencies=data.get("frequencies", {}),
+            duplicate_free=frozenset(data.get("duplicate_free", ())),
+            attributes=data.get("attributes", {}),
+            trained=data.get("trained", {}),
+        )
+
+    def table(self) -> list[dict[str, Any]]:
+        """Each comparison level with its m, u and weight: what ``hub customers model`` shows."""
+        return [
+            {
+                "attribute": attribute,
+                "level": level,
+                "m": self.m[attribute][level],
+                "u": self.u[attribute][level],
+                "weight": round(self.weights[attribute][level], 3),
+            }
+            for attribute, levels in self.m.items()
+            for level in levels
+        ]
 
 
 DEFAULT_MODEL = MatchModel(
-    version="fs-default-4",
+    version="fs-default-5",
     m={
-        "given": {"exact": 0.88, "close": 0.08, "initial": 0.01, "diff": 0.029, "other": 0.001},
+        "given": {
+            "exact": 0.87,
+            "nickname": 0.01,
+            "close": 0.08,
+            "initial": 0.01,
+            "diff": 0.029,
+            "other": 0.001,
+        },
         "family": {"exact": 0.9, "close": 0.07, "diff": 0.03},
-        "birth": {"exact": 0.9, "transposed": 0.04, "near": 0.04, "diff": 0.02},
-        "email": {"exact": 0.85, "diff": 0.15},
+        "birth": {
+            "exact": 0.9,
+            "transposed": 0.04,
+            "near": 0.04,
+            "year": 0.038,
+            "within_year": 0.005,
+            "diff": 0.015,
+        },
+        "gender": {"exact": 0.97, "diff": 0.03},
+        "email": {"exact": 0.85, "close": 0.01, "diff": 0.14},
         "phone": {"exact": 0.8, "diff": 0.2},
         "street": {"exact": 0.8, "close": 0.12, "diff": 0.08},
         "postcode": {"exact": 0.87, "close": 0.02, "diff": 0.11},
@@ -171,10 +283,25 @@ DEFAULT_MODEL = MatchModel(
         "tax_id": {"exact": 0.97, "diff": 0.03},
     },
     u={
-        "given": {"exact": 0.02, "close": 0.005, "initial": 0.005, "diff": 0.555, "other": 0.4},
+        "given": {
+            "exact": 0.02,
+            "nickname": 0.001,
+            "close": 0.005,
+            "initial": 0.005,
+            "diff": 0.554,
+            "other": 0.4,
+        },
         "family": {"exact": 0.03, "close": 0.02, "diff": 0.95},
-        "birth": {"exact": 0.002, "transposed": 0.0005, "near": 0.03, "diff": 0.9675},
-        "email": {"exact": 0.0005, "diff": 0.9995},
+        "birth": {
+            "exact": 0.002,
+            "transposed": 0.0005,
+            "near": 0.03,
+            "year": 0.0005,
+            "within_year": 0.02,
+            "diff": 0.947,
+        },
+        "gender": {"exact": 0.5, "diff": 0.5},
+        "email": {"exact": 0.0005, "close": 0.0005, "diff": 0.999},
         "phone": {"exact": 0.002, "diff": 0.998},
         "street": {"exact": 0.01, "close": 0.01, "diff": 0.98},
         "postcode": {"exact": 0.05, "close": 0.02, "diff": 0.93},
@@ -183,6 +310,10 @@ DEFAULT_MODEL = MatchModel(
         "tax_id": {"exact": 0.0001, "diff": 0.9999},
     },
 )
+
+
+_ATTRIBUTE_M = {"exact": 0.7, "close": 0.15, "diff": 0.15}
+_ATTRIBUTE_U = {"exact": 0.05, "close": 0.05, "diff": 0.9}
 
 
 def _agree(pattern: Pattern, attribute: str) -> bool:
@@ -204,10 +335,56 @@ def _typed_over(pattern: Pattern) -> str | None:
     return "birth" if at_home and pattern.get("birth") == "diff" and pattern.get("given") == "exact" else None
 
 
-def configured(link: float, review: float, veto: float, base: MatchModel = DEFAULT_MODEL) -> MatchModel:
-    """The model with the configured thresholds; its version names them when they differ from the
-    base's, so every decision's evidence says which rule made it."""
-    if (link, review, veto) == (base.link, base.review, base.veto):
-        return base
-    version = f"{base.version}+link{link:g}/review{review:g}/veto{veto:g}"
-    return replace(base, version=version, link=link, review=review, veto=veto)
+def _log_odds(probability: float) -> float:
+    return math.log2(probability / (1 - probability))
+
+
+def configured(
+    base: MatchModel = DEFAULT_MODEL,
+    *,
+    link: float = DEFAULT_MODEL.link,
+    review: float = DEFAULT_MODEL.review,
+    veto: float = DEFAULT_MODEL.veto,
+    link_probability: float = 0.9,
+    review_probability: float = 0.1,
+    veto_probability: float = 0.001,
+    duplicate_free: frozenset[str] = frozenset(),
+    attributes: Mapping[str, str] | None = None,
+) -> MatchModel:
+    """The model with the configured thresholds, sources free of duplicates and attribute
+    comparisons. The default model's thresholds are in bits (``link``, ``review``, ``veto``); a
+    trained model's are probabilities that two records are one person, turned into bits with
+    the prior it learned (a hub of a million records needs more evidence for a link than one of
+    a thousand: more namesakes). The version names what differs from the base, so every
+    decision's evidence says which rule made it."""
+    if base.trained:
+        link, review, veto = (
+            round(-base.prior + _log_odds(p), 3)
+            for p in (link_probability, review_probability, veto_probability)
+        )
+        suffix = (
+            []
+            if (link_probability, review_probability, veto_probability) == (0.9, 0.1, 0.001)
+            else [f"p{link_probability:g}/{review_probability:g}/{veto_probability:g}"]
+        )
+    else:
+        suffix = (
+            []
+            if (link, review, veto) == (base.link, base.review, base.veto)
+            else [f"link{link:g}/review{review:g}/veto{veto:g}"]
+        )
+    attributes = dict(attributes or {})
+    if duplicate_free:
+        suffix.append("one-to-one:" + ",".join(sorted(duplicate_free)))
+    if attributes:
+        suffix.append("attributes:" + ",".join(f"{k}={v}" for k, v in sorted(attributes.items())))
+    version = "+".join([base.version, *suffix])
+    return replace(
+        base,
+        version=version,
+        link=link,
+        review=review,
+        veto=veto,
+        duplicate_free=frozenset(duplicate_free),
+        attributes=attributes,
+    )

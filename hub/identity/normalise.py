@@ -20,6 +20,9 @@ from typing import Any
 
 import jellyfish
 import phonenumbers
+from nameparser import HumanName
+from nameparser.config import CONSTANTS as NAME_CONSTANTS
+from nicknames import NickNamer
 
 __all__ = [
     "GIVEN_NAMES",
@@ -28,6 +31,7 @@ __all__ = [
     "Profile",
     "blocking_keys",
     "canonical_email",
+    "is_nickname",
     "normalise",
     "plain",
     "search_keys",
@@ -62,6 +66,25 @@ GIVEN_NAMES = frozenset(
     if not line.startswith("#")
     for word in line.split()
 )
+# Titles and honorifics as people type them into a first-name field ("Sir", "Dr", "Frau"): from
+# nameparser's maintained list, minus the words that are also first names (Dean, Major, Earl).
+_TITLES = frozenset(t for t in NAME_CONSTANTS.titles if t.isalpha() and t not in GIVEN_NAMES) | {
+    "herr", "frau", "fraeulein", "mme", "mlle", "sig", "sra", "sr",
+}  # fmt: skip
+_NICKNAMER = NickNamer()  # the nicknames package's English name/nickname list
+
+
+def is_nickname(a: str, b: str) -> bool:
+    """One first name a nickname of the other, by the maintained list of the ``nicknames``
+    package (Fred and Frederick, Peggy and Margaret) or the short forms above."""
+    return bool(a) and bool(b) and a != b and (b in _nicknames(a) or a in _nicknames(b))
+
+
+@lru_cache(maxsize=1 << 16)  # first names repeat: each one's nicknames are looked up once
+def _nicknames(name: str) -> frozenset[str]:
+    return frozenset(_NICKNAMER.nicknames_of(name)) | {NICKNAMES.get(name, name)} - {name}
+
+
 # ... and back: a full name's short forms (Johannes → hans)
 SHORT_FORMS: dict[str, tuple[str, ...]] = {}
 for _short, _full in NICKNAMES.items():
@@ -122,9 +145,39 @@ def _phone(text: str, region: str) -> str | None:
 
 
 def _given(text: str | None) -> str:
-    name = plain(text)
-    first = name.split(" ")[0] if name else ""
-    return NICKNAMES.get(first, first) + name[len(first) :] if first else ""
+    words = plain(text).split()
+    while words and words[0] in _TITLES:  # "Sir Aurel", "Dr. Anna", or a title alone
+        words.pop(0)
+    if not words:
+        return ""
+    first = words[0]
+    return " ".join([NICKNAMES.get(first, first), *words[1:]])
+
+
+def _names(fields: dict[str, Any]) -> tuple[str, str, str]:
+    """Given name, family name and middle names: from their own fields, or parsed from a full
+    name written as one string ("Dr. Mary Ann O'Neil", "O'Neil, Mary") when the fields are
+    empty. A first-name field holding more words keeps them; its first word is what is compared,
+    the rest count as middle names."""
+    given_text, family_text = fields.get("given_name"), fields.get("family_name")
+    middle = plain(" ".join(fields.get("middle_names") or []))
+    full = fields.get("full_name")
+    if full and not (given_text or family_text):
+        parsed = HumanName(str(full))
+        given_text, family_text = parsed.first, parsed.last
+        middle = " ".join(x for x in (middle, plain(parsed.middle)) if x)
+    given = _given(given_text)
+    rest = given.partition(" ")[2]
+    return given, plain(family_text), " ".join(x for x in (rest, middle) if x)
+
+
+_GENDERS = {"f": "f", "female": "f", "w": "f", "woman": "f", "weiblich": "f", "m": "m", "male": "m",
+            "man": "m", "maennlich": "m"}  # fmt: skip
+
+
+def _gender(text: Any) -> str:
+    """ "f", "m" or "" (unknown, diverse, or anything else: no evidence either way)."""
+    return _GENDERS.get(plain(str(text)) if text else "", "")
 
 
 def _spelt_out(given: str, family: str, emails: frozenset[str]) -> str:
@@ -171,6 +224,10 @@ class Profile:
     city: str
     country: str
     tax_id: str
+    middle: str = ""  # middle names, and the further words of a first-name field
+    birth_year: int | None = None  # known even when only the year (or year and month) is
+    gender: str = ""  # "f", "m" or "" (unknown)
+    attributes: tuple[tuple[str, str], ...] = ()  # open attributes (occupation, ...), plain, sorted
 
     @cached_property
     def keys(self) -> frozenset[str]:
@@ -193,16 +250,29 @@ def _full_date(value: Any) -> date | None:
     return value or None
 
 
+def _year(value: Any) -> int | None:
+    if isinstance(value, str) and value[:4].isdigit():
+        return int(value[:4])
+    return value.year if isinstance(value, date) else None
+
+
 def normalise(record: str, fields: dict[str, Any], region: str = "DE") -> Profile:
     """From a SourceCustomer's fields (the CustomerRecord contract's shape)."""
     address = (fields.get("addresses") or [{}])[0] or {}
     birth = fields.get("birth_date")
-    family = plain(fields.get("family_name"))
+    given, family, middle = _names(fields)
     emails = frozenset(e for e in (canonical_email(x) for x in fields.get("emails") or []) if e)
+    attributes = tuple(
+        sorted((str(k), plain(str(v))) for k, v in (fields.get("attributes") or {}).items() if plain(str(v)))
+    )
     return Profile(
         record=record,
         kind=fields.get("kind") or "person",
-        given=_spelt_out(_given(fields.get("given_name")), family, emails),
+        middle=middle,
+        birth_year=_year(birth),
+        gender=_gender(fields.get("gender")),
+        attributes=attributes,
+        given=_spelt_out(given, family, emails),
         family=family,
         organisation=_organisation(fields.get("organisation_name")),
         birth=_full_date(birth),
@@ -286,6 +356,16 @@ def _blocking_keys(p: Profile) -> set[str]:
     for code in names:  # either name, so swapped given/family names still meet
         if p.birth:
             keys.add(f"nb:{code}:{p.birth.isoformat()}")
+    if p.kind == "person" and p.family_code and p.given_code:
+        # by name alone - both names' sounds, in either order (swapped names) - so a record with
+        # neither birth date nor address is still found; a frequent name's block is too big to
+        # search (``resolver.NAME_BLOCK``) and finds no one, so it cannot blow up
+        keys.add(f"nn:{':'.join(sorted((p.family_code, p.given_code)))}")
+        for initial in initials:  # the family name's sound and a first initial: "J. Smith", nicknames
+            keys.add(f"ni:{p.family_code}:{initial}")
+        year = p.birth.year if p.birth else p.birth_year
+        if year:  # the family name and the year: first name typed over, day and month unknown
+            keys.add(f"ny:{p.family_code}:{year}")
     if p.birth and p.given and p.family:
         # misspelt names and moved house: both initials (in either order: swapped names) and the
         # birthday (day and month in either order)

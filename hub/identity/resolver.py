@@ -41,10 +41,17 @@ from hub.identity.compare import compare
 from hub.identity.model import DEFAULT_MODEL, MatchModel, Score
 from hub.identity.normalise import Profile, blocking_keys
 
-__all__ = ["Decision", "IdentityGraph", "Resolver", "UnknownCustomer"]
+__all__ = ["Decision", "IdentityGraph", "Resolver", "UnknownCustomer", "crowded"]
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://integration-hub.invalid/customers")
 MAX_BLOCK = 300  # a key shared by more records than this is too common to find anyone by
+NAME_BLOCK = 40  # the same for a key of the name alone: a common name is no lead
+_NAME_KEYS = ("nn:", "ni:", "ny:")
+
+
+def crowded(key: str, holders: int) -> bool:
+    """Is a key held by too many records to search? Name-only keys sooner: a name is weak."""
+    return holders > (NAME_BLOCK if key.startswith(_NAME_KEYS) else MAX_BLOCK)
 
 
 class UnknownCustomer(LookupError):
@@ -95,7 +102,7 @@ class IdentityGraph:
         found: set[str] = set()
         for key in blocking_keys(profile):
             holders = self.keys.get(key, ())
-            if key not in self.crowded and len(holders) <= MAX_BLOCK:
+            if key not in self.crowded and not crowded(key, len(holders)):
                 found.update(holders)
         found.discard(profile.record)
         return found
@@ -131,8 +138,9 @@ class Resolver:
 
         def pair(other: str) -> tuple[Score, dict[str, str], bool]:
             if other not in scores:
-                pattern, swapped = compare(profile, g.profiles[other])
-                scores[other] = (self.model.score(pattern), pattern, swapped)
+                pattern, swapped = self._compare(profile, g.profiles[other])
+                values = None if swapped else {"family": profile.family, "given": profile.given.split(" ")[0]}
+                scores[other] = (self.model.score(pattern, values), pattern, swapped)
             return scores[other]
 
         def score(other: str) -> tuple[Score, dict[str, str], bool]:
@@ -173,8 +181,13 @@ class Resolver:
                 review.append((best, best_mate))
         target = max(accepted)[1:] if accepted else None
         if target is not None and max(accepted)[0] != float("inf"):
+            # a rival is a customer that may be someone else and matches nearly as well: within
+            # the width of the review band (a margin that wide is odds of 2^width to one)
+            margin = max(accepted)[0] - (self.model.link - self.model.review)
             rivals = [
-                (b, c, m) for b, c, m in accepted if c != target[0] and not self._compatible(target[0], c)
+                (b, c, m)
+                for b, c, m in accepted
+                if c != target[0] and b > margin and not self._compatible(target[0], c)
             ]
             if rivals:  # "H. Horn" matches Helen and her twin Hannah: a steward decides which
                 review += [(b, m) for b, _, m in (max(accepted), *rivals)]
@@ -198,6 +211,18 @@ class Resolver:
                 if customer != g.customer_of[record] and customer in g.members:
                     decisions += self._bridge(record, customer, mate, pair(mate))
         return decisions + self._reviews(record, review, explain)
+
+    def _compare(self, a: Profile, b: Profile) -> tuple[dict[str, str], bool]:
+        """Compared as the model says (placeholder birthdays, configured attributes); two records
+        of one system declared free of duplicates are marked ``source: same`` (the model holds
+        them apart without strong evidence)."""
+        model = self.model
+        pattern, swapped = compare(a, b, model.placeholder_days, model.attributes)
+        if model.duplicate_free:
+            system = a.record.partition(":")[0]
+            if system in model.duplicate_free and system == b.record.partition(":")[0]:
+                pattern["source"] = "same"
+        return pattern, swapped
 
     def set_aside(self, profile: Profile, error: str) -> list[Decision]:
         """The matcher broke on this record (a bug, nothing foreseen): it is kept, never linked by
@@ -273,7 +298,7 @@ class Resolver:
         g = self.graph
         for a in g.members[one]:
             for b in g.members[other]:
-                yield frozenset((a, b)), compare(g.profiles[a], g.profiles[b])[0]
+                yield frozenset((a, b)), self._compare(g.profiles[a], g.profiles[b])[0]
 
     def _compatible(
         self, one: str, other: str, cross: Iterable[tuple[frozenset[str], dict[str, str]]] | None = None

@@ -17,11 +17,20 @@ from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
-from aggregates import CustomerLink, Provenance, SourceCustomer, customer_id, link_id
+from aggregates import (
+    CustomerLink,
+    MatchingModel,
+    Provenance,
+    SourceCustomer,
+    customer_id,
+    link_id,
+    matching_model_id,
+)
 from hub.identity.model import DEFAULT_MODEL, MatchModel
 from hub.identity.normalise import Profile, normalise
 from hub.identity.resolver import Decision, Resolver, UnknownCustomer
 from hub.identity.tables import IdentityTables, Loaded, profile_of
+from hub.identity.training import Progress, train
 from hub.metrics import HubMetrics
 from hub.store import Store
 
@@ -42,17 +51,70 @@ class IdentityService:
         self,
         store: Store,
         region: Callable[[str], str] = lambda system: "DE",
-        model: MatchModel = DEFAULT_MODEL,
+        configure: Callable[[MatchModel], MatchModel] = lambda model: model,
         batch_size: int = 500,
         metrics: HubMetrics | None = None,
+        train_after: int = 0,
     ) -> None:
-        self.store, self.region, self.model, self.batch_size = store, region, model, batch_size
+        """``configure``: the configured thresholds, sources and attributes applied to a model
+        (the default, or the one trained last); ``train_after``: once this many records are held
+        and no model was trained yet, train one and re-match the records with it (0: only by
+        ``train``)."""
+        self.store, self.region, self.configure, self.batch_size = store, region, configure, batch_size
         self.metrics = metrics
+        self.train_after = train_after
         self.tables = IdentityTables(store)
         self.resolved = self.analysed = 0  # records resolved by this process, and at the last ANALYZE
         with store.schema_lock(), store.transaction() as cursor:
             self.tables.create(cursor)
             self.tables.add_search_words(cursor)
+        self.trained = self.stored_model()
+        self.model = configure(self.trained or DEFAULT_MODEL)
+
+    # -- the model ------------------------------------------------------------------------------
+
+    def stored_model(self) -> MatchModel | None:
+        """The model trained last, as recorded in the log (None: never trained)."""
+        found = self.store.replay([matching_model_id()]).get(matching_model_id())
+        return MatchModel.from_json(found.model) if found is not None else None
+
+    def train(
+        self, *, by: str, dry_run: bool = False, seed: int = 1, on_progress: Progress | None = None
+    ) -> MatchModel:
+        """A model learned from the records held now (``training.train``), recorded in the log
+        and used for the records resolved from now on; ``hub customers rematch`` applies it to
+        those resolved before. ``dry_run``: learned and returned, not recorded or used."""
+        rows = self.store.query("SELECT record, profile FROM hub_identity_records ORDER BY record")
+        learned = train([profile_of(row["profile"]) for row in rows], seed=seed, on_progress=on_progress)
+        if dry_run:
+            return self.configure(learned)
+        found = self.store.replay([matching_model_id()]).get(matching_model_id())
+        if found is None:
+            found = MatchingModel.first(learned.to_json(), by)
+        else:
+            found.retrain(learned.to_json(), by)
+        try:
+            with self.store.transaction() as cursor:
+                self.store.append(cursor, found.collect_events())
+        except IntegrityError:  # another process trained at the same moment: its model holds
+            learned = self.stored_model() or learned
+        self.trained, self.model = learned, self.configure(learned)
+        log.info("identity model %s trained by %s on %d records", learned.version, by, len(rows))
+        return self.model
+
+    def _train_when_due(self) -> None:
+        if self.trained is not None or not self.train_after:
+            return
+        held = self.store.query("SELECT COUNT(*) AS n FROM hub_identity_records")[0]["n"]
+        if held >= self.train_after:
+            self.train(by="hub")
+            counts = self.rematch()
+            log.info(
+                "identity model %s trained on the first %d records and applied to them: %s",
+                self.model.version,
+                held,
+                dict(counts),
+            )
 
     # -- following the log ----------------------------------------------------------------------
 
@@ -84,6 +146,8 @@ class IdentityService:
             position = reached
             resolved += len(profiles)
             self._keep_statistics(len(profiles))
+            if profiles:
+                self._train_when_due()
 
     def _one_by_one(self, profiles: list[Profile], cause: dict[str, Provenance], reached: int) -> None:
         """A step the matcher broke on: each record on its own, so a bug costs only the record

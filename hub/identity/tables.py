@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from hub.identity.normalise import Profile, blocking_keys, search_keys
-from hub.identity.resolver import MAX_BLOCK, IdentityGraph
+from hub.identity.resolver import IdentityGraph, crowded
 from hub.store import Store
 
 __all__ = ["IdentityTables", "Loaded", "profile_of"]
@@ -56,7 +56,7 @@ class Loaded:
 class IdentityTables:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.crowded: set[str] = set()  # keys seen held by more than MAX_BLOCK records
+        self.crowded: set[str] = set()  # keys seen held by too many records (``crowded``)
 
     def create(self, cursor: Any) -> None:
         for statement in (
@@ -145,7 +145,7 @@ class IdentityTables:
         ):
             graph.keys[row["key"]].add(row["record"])
         # A key held by too many records finds no one: it is read in full once, then remembered.
-        self.crowded |= {k for k, holders in graph.keys.items() if len(holders) > MAX_BLOCK}
+        self.crowded |= {k for k, holders in graph.keys.items() if crowded(k, len(holders))}
         graph.crowded = self.crowded  # read only by the resolver
         records = set(wanted)
         for key in list(graph.keys):

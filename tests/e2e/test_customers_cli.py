@@ -168,7 +168,26 @@ def test_graph_and_rematch_from_the_command_line(tmp_path: Path, customers: list
     assert {r["record"] for r in rows} == {r.record for r in customers}
     assert {(r["by"], r["decision"]) for r in rows} <= {("matcher", k) for k in ("new", "link", "split")}
     estimate = json.loads(hub(tmp_path, "customers", "rematch", "--dry-run", "--json").stdout)
-    assert estimate == {"model": "fs-default-4", "dry_run": True, "decisions": estimate["decisions"]}
+    assert estimate == {"model": "fs-default-5", "dry_run": True, "decisions": estimate["decisions"]}
     assert not set(estimate["decisions"]) - {"review"}  # the same rules move no record
     table = hub(tmp_path, "customers", "graph").stdout
     assert f"{len(rows)} source records in" in table
+
+
+def test_train_and_show_the_model_from_the_command_line(tmp_path: Path, customers: list[Record]) -> None:
+    shown = json.loads(hub(tmp_path, "customers", "model", "--json").stdout)
+    assert shown["version"] == "fs-default-5" and shown["trained"] is None
+    assert {"attribute": "given", "level": "nickname"} in [
+        {k: row[k] for k in ("attribute", "level")} for row in shown["levels"]
+    ]
+    trial = json.loads(hub(tmp_path, "customers", "train", "--dry-run", "--json").stdout)
+    assert trial["dry_run"] and trial["version"].startswith("fs-trained-")
+    assert trial["trained"]["records"] == len(customers) and trial["household_rules"]
+    assert json.loads(hub(tmp_path, "customers", "model", "--json").stdout)["version"] == "fs-default-5"
+    trained = json.loads(hub(tmp_path, "customers", "train", "--by", "maria", "--json").stdout)
+    assert trained["version"] == trial["version"]  # the same records and seed: the same model
+    assert json.loads(hub(tmp_path, "customers", "model", "--json").stdout)["version"] == trained["version"]
+    rematched = json.loads(hub(tmp_path, "customers", "rematch", "--json").stdout)
+    assert rematched["model"] == trained["version"]
+    text = hub(tmp_path, "customers", "model").stdout
+    assert trained["version"] in text and "household rules on" in text

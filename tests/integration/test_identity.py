@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from aggregates import CustomerLink, link_id
+from aggregates import CustomerLink, link_id, matching_model_id
 from hub.bootstrap import Hub
 from hub.demo.people import Record, hard_negatives, link_task, population, record_of
 from hub.identity.accuracy import measure
@@ -68,7 +68,7 @@ def test_two_systems_resolve_as_they_arrive_with_evidence_on_every_decision(peop
         e for r in records[:100] for e in people_hub.store.events_of([link_id(r.record)])[link_id(r.record)]
         if getattr(e, "kind", None) == "link"
     ]  # fmt: skip
-    assert linked and all(e.model == "fs-default-4" and e.by == "matcher" for e in linked)
+    assert linked and all(e.model == "fs-default-5" and e.by == "matcher" for e in linked)
     evidence = linked[0].evidence
     assert set(evidence["levels"]) >= {"given", "family", "birth", "email"} and evidence["weights"]
 
@@ -220,7 +220,7 @@ def test_rematch_after_a_rule_change_is_a_replay_and_the_graph_rebuilds_as_of(
         for r in before
         if before[r] != after[r] or (size_after[after[r]] == 1 and size_before[before[r]] > 1)
     ]
-    strict_model = "fs-default-4+link30/review6/veto0"
+    strict_model = "fs-default-5+link30/review6/veto0"
     link = strict.store.replay([link_id(moved[0])])[link_id(moved[0])]
     assert link.customer == after[moved[0]]
     last = [
@@ -327,3 +327,45 @@ def test_a_record_the_matcher_breaks_on_is_set_aside_and_the_rest_go_on(
     assert hub.identity.rematch() == {"merge": 1}  # shop:2 resolved, bridging its own and Anna's
     placed = placement(hub)
     assert placed["shop:2"] == placed["crm:1"] != placed["crm:4"]
+
+
+def test_a_fresh_hub_trains_its_model_once_it_holds_enough_records_and_rematches(
+    make_hub: Callable[..., Hub],
+) -> None:
+    """The model is learned from the hub's own records, recorded in the log, used from then on -
+    and the records resolved before are re-matched with it, named in their decisions."""
+    from hub.settings import CustomerSettings, Matching
+
+    systems = {system: SystemConfig(adapter="file", phone_region="DE") for system in SYSTEMS}
+    hub = make_hub(
+        systems={**TEST_SYSTEMS, **systems},
+        mapping_folders={system: PEOPLE for system in SYSTEMS},
+        customers=CustomerSettings(matching=Matching(train_after=300)),
+    )
+    assert hub.identity.model.version == DEFAULT_MODEL.version and hub.identity.stored_model() is None
+    rng = random.Random(8)
+    records = link_task(250, rng)
+    rng.shuffle(records)
+    feed(hub, records[:200])
+    assert hub.identity.stored_model() is None  # 200 records: not yet
+    feed(hub, records[200:])
+    stored = hub.identity.stored_model()
+    assert stored is not None and stored.version.startswith("fs-trained-")
+    assert hub.identity.model.version == stored.version and stored.trained["records"] >= 300
+    assert stored.guards_households  # generated customers live in households
+    first = records[0].record
+    kinds = [(e.kind, e.model) for e in hub.store.events_of([link_id(first)])[link_id(first)]]
+    assert kinds[0][1] == DEFAULT_MODEL.version  # resolved before training, with the defaults
+    accuracy = measure(placement(hub), {r.record: r.truth for r in records})
+    assert accuracy.precision >= 0.98 and accuracy.recall >= 0.9, accuracy
+    # a second hub on the same log starts from the trained model
+    again = make_hub(
+        systems={**TEST_SYSTEMS, **systems},
+        mapping_folders={system: PEOPLE for system in SYSTEMS},
+        customers=CustomerSettings(matching=Matching(train_after=300)),
+    )
+    assert again.identity.model == hub.identity.model
+    retrained = again.identity.train(by="maria")
+    assert retrained.version == stored.version  # the same records, the same model
+    events = hub.store.events_of([matching_model_id()])[matching_model_id()]
+    assert [e.by for e in events] == ["hub", "maria"]

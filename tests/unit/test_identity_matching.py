@@ -129,8 +129,12 @@ def test_family_members_twins_and_namesakes_are_kept_apart_by_rules() -> None:
     base = person("crm:1")
     sister = person("crm:2", given_name="Berta", birth_date="1980-11-30", emails=[])
     assert score(base, sister).rule == "different_person" and score(base, sister).total < DEFAULT_MODEL.veto
-    twin = person("crm:3", given_name="Anne", birth_date="1984-03-12", emails=[])  # two names, not a typo
+    twin = person("crm:3", given_name="Anja", birth_date="1984-03-12", emails=[])  # two names, not a typo
     assert score(base, twin).rule == "given_names_differ" and score(base, twin).total < DEFAULT_MODEL.link
+    # Anna and Anne are one name's two forms (the nicknames package): one woman, or a twin sister
+    # of a like name? Held back from a link without a birthday or a mailbox that says which
+    variant = person("crm:3b", given_name="Anne", birth_date="1984-03-12", emails=[])
+    assert score(base, variant).rule == "nickname_only" and score(base, variant).total < DEFAULT_MODEL.link
     # and not for a steward either: the birth date one part off as well, or a first name with
     # nothing in common and no birth date - a twin or a brother, not a name typed over
     brother = person("crm:9", given_name="Friedrich", birth_date=None, emails=[])
@@ -201,7 +205,7 @@ def test_duplicates_of_the_febrl_benchmark_link_as_its_noise_made_them() -> None
     digits = febrl("b:1", "jasper", "miles", None, "20 narryer close moondah", "1413", "nambour")
     moved_digits = score(jasper, digits)
     assert moved_digits.weights["postcode"] == 0.0 and moved_digits.total >= DEFAULT_MODEL.link
-    assert blocking_keys(jasper) & blocking_keys(digits) == {"hc:20:narryer:nambour"}
+    assert "hc:20:narryer:nambour" in blocking_keys(jasper) & blocking_keys(digits)
     misspelt_city = score(
         febrl("a:2", "jamie", "hoffman", None, "592 dalrymple street carrangarra", "4356", "vaucluse"),
         febrl("b:2", "jajie", "hofmfan", None, "592 dalrymple s treet carrangarra", "4356", "vauclyse"),
