@@ -3,6 +3,14 @@
     python bench/identity.py accuracy [--size 5000] [--seeds 3] [--noise realistic|fewer-gaps]
     python bench/identity.py speed [--records 100000] [--backend sqlite|postgres|both]
     python bench/identity.py calibrate [--size 5000] [--seeds 2]
+    python bench/identity.py compare [--size 2000] [--seeds 1] [--only NAME] [--csv FILE --id C --truth C]
+
+compare: the hub and Splink side by side on each dataset, in one run (``identity_compare.py``):
+FEBRL4 (two systems) and FEBRL1-3 (dedups) without the national id, the generated household data
+(a two-system link and a dedup, with twins, family members and namesakes as hard negatives), and
+any CSV with a known truth. Per tool: precision, recall, pairwise F1, exact clusters, blocking
+recall, hard-negative links, review-queue size, records/s (in memory). Needs ``pip install -e
+".[reference]"``.
 
 accuracy: for a two-system link task (persons only, no national id) and a four-system dedup task
 (persons and firms), records are resolved one at a time in random arrival order by the resolver
@@ -363,6 +371,25 @@ def _raw_lookups(hub: object, lookups: int) -> float:
     return n / (time.perf_counter() - began)
 
 
+def compare_tools(args: argparse.Namespace) -> None:
+    import logging
+    from functools import partial
+
+    from febrl import TASKS as FEBRL
+    from identity_compare import compare_all, csv_task, febrl_task, generated_task
+
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    attributes = dict(a.split("=", 1) for a in args.attribute)
+    tasks = {name: partial(febrl_task, name, files) for name, files in FEBRL.items()}
+    tasks |= {f"households {kind}": partial(generated_task, kind, args.size) for kind in ("link", "dedup")}
+    for path in args.csv:
+        tasks[path.name] = lambda seed, path=path: csv_task(
+            path, ident=args.id, truth=args.truth, source=args.source, attributes=attributes
+        )
+    chosen = [make for name, make in tasks.items() if not args.only or any(o in name for o in args.only)]
+    compare_all(chosen, args.seeds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -380,6 +407,17 @@ def main() -> None:
     cal = sub.add_parser("calibrate")
     cal.add_argument("--size", type=int, default=5000, help="entities per task")
     cal.add_argument("--seeds", type=int, default=2)
+    cmp = sub.add_parser("compare")
+    cmp.add_argument("--size", type=int, default=2000, help="entities per generated task")
+    cmp.add_argument("--seeds", type=int, default=1, help="arrival orders (and generated populations)")
+    cmp.add_argument("--only", action="append", default=[], help="datasets whose name contains this")
+    cmp.add_argument("--csv", type=Path, action="append", default=[], help="a CSV with a known truth")
+    cmp.add_argument("--id", default="unique_id", help="CSV: the record id column")
+    cmp.add_argument("--truth", default="cluster", help="CSV: the column naming the true entity")
+    cmp.add_argument("--source", default=None, help="CSV: the column naming the system (two: a link)")
+    cmp.add_argument(
+        "--attribute", action="append", default=[], help="CSV: NAME=exact|fuzzy|numeric, compared by the hub"
+    )
     spd = sub.add_parser("speed")
     spd.add_argument("--records", type=int, default=100_000)
     spd.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="sqlite")
@@ -389,6 +427,8 @@ def main() -> None:
         accuracy(args.size, args.seeds, NOISE[args.noise])
     elif args.part == "calibrate":
         calibrate(args.size, args.seeds)
+    elif args.part == "compare":
+        compare_tools(args)
     else:
         speed(args.records, ["sqlite", "postgres"] if args.backend == "both" else [args.backend])
 

@@ -1,53 +1,37 @@
-"""The best batch linkage tool on the same records as the hub, in the same run: the reference the
-accuracy targets are stated against.
+"""Splink, the best batch linkage tool, as the reference of ``python bench/identity.py compare``
+(``identity_compare.py``): on the same records as the hub, in the same run.
 
     pip install -e ".[reference]"
-    python bench/splink_reference.py [--size 5000] [--seeds 3] [--noise realistic|fewer-gaps]
 
 Splink (the Ministry of Justice's Fellegi-Sunter linker on DuckDB) links in batch: it sees every
 record at once, learns its weights from them without labels (u by random sampling, m by
 expectation maximisation) and clusters the scored pairs by connected components at a threshold.
-The hub resolves the same records one at a time, as they arrive, with its default model. Both are
-given the same preparation: the hub's normalised profile of each record (names folded, e-mail
-canonical, phone in E.164, street spelt out), so the comparison is of matching, not of cleaning.
-
-Tasks: the two-system link and the dedup of ``bench/identity.py accuracy`` (the dedup's persons:
-Splink's comparisons here are for people), FEBRL4's two-system link and the FEBRL1, 2 and 3
-dedups (``bench/febrl.py``), all without a national id. Splink is given two models that differ
-in the address, compared field by field as its own examples do or as one comparison (three
-columns of one address are not independent evidence), and the better one per task is reported.
-Its pairwise precision, recall and F1 are printed at the match probability of 0.9 its tutorials
-use, and at the match weight that gives it its best F1 against the truth: an oracle no batch
-tool has without labels, so an upper bound. With each, the links among the hard negatives
-(twins, family members, namesakes: as in ``bench/identity.py``). Seconds: Splink's training,
-scoring and clustering at 0.9 on DuckDB; the hub's resolution in memory.
+It is given the hub's normalised profile of each record (names folded, e-mail canonical, phone in
+E.164, street spelt out), so the comparison is of matching, not of cleaning. Two models that
+differ in the address - compared field by field as its own examples do, or as one comparison
+(three columns of one address are not independent evidence) - are trained, and the better one
+per dataset is reported. Rows: at the match probability of 0.9 its tutorials use; at the match
+weight that gives its best F1 against the truth (an oracle no tool has without labels, so an
+upper bound); and, where the dataset's systems are free of duplicates, its one-to-one
+clustering (``cluster_using_single_best_links``) at 0.9. Seconds: training, scoring and
+clustering on DuckDB.
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
 import math
-import random
-import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from febrl import TASKS as FEBRL  # noqa: E402
-from febrl import febrl_records  # noqa: E402
-from identity import NOISE, hard_negative_links  # noqa: E402
+from identity_compare import Row, Task  # noqa: E402
 
-from hub.demo.people import dedup_task, link_task  # noqa: E402
-from hub.identity.accuracy import measure, resolve_in_order  # noqa: E402
-from hub.identity.normalise import Profile, normalise  # noqa: E402
+from hub.identity.accuracy import measure  # noqa: E402
+from hub.identity.normalise import Profile  # noqa: E402
 
 try:
     import pyarrow as pa
@@ -62,12 +46,12 @@ USUAL = 0.9  # match probability
 
 
 @dataclass(frozen=True)
-class Task:
-    name: str
-    profiles: dict[str, Profile]  # in arrival order
-    truth: dict[str, str]
-    systems: tuple[str, ...] | None  # two systems: a link; None: a dedup
-    hard: Callable[[dict[str, str]], int] | None  # links among the hard negatives of a placement
+class Run:
+    usual: dict[str, str]  # record → cluster, at p ≥ 0.9
+    sweep: dict[float, dict[str, str]]  # the same at each match weight
+    one_to_one: dict[str, str] | None  # at p ≥ 0.9, each system free of duplicates (if declared)
+    seconds: float  # training, scoring and clustering at p ≥ 0.9
+    blocking: float  # share of true pairs among the scored pairs
 
 
 def columns(p: Profile) -> dict[str, str | None]:
@@ -143,9 +127,9 @@ def address() -> cl.CustomComparison:
     )
 
 
-def splink(task: Task, address_model: str) -> tuple[dict[str, str], dict[float, dict[str, str]], float]:
-    """Train, score and cluster: at the usual probability (timed: what a user would run), and at
-    each match weight of the sweep. Clusters as record → cluster id."""
+def splink(task: Task, address_model: str) -> Run:
+    """Train, score and cluster: at the usual probability (timed: what a user would run), at each
+    match weight of the sweep, and one-to-one where the systems are free of duplicates."""
     started = time.perf_counter()
     db = DuckDBAPI()
     rows = [columns(p) for p in task.profiles.values()]
@@ -159,12 +143,18 @@ def splink(task: Task, address_model: str) -> tuple[dict[str, str], dict[float, 
     else:
         tables = [db.register(pa.Table.from_pylist(rows), table_name="records")]
     linker = Linker(tables, settings(bool(task.systems), address_model), log_level=None)
-    emails = any(r["email"] for r in rows)
+    present = {column for r in rows for column, value in r.items() if value}
+    emails = "email" in present
     linker.training.estimate_probability_two_random_records_match(
         [block_on("given", "family", "birth")] + ([block_on("email")] if emails else []), recall=0.7
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=5e6, seed=1)
-    for rule in (block_on("birth"), block_on("postcode")) + ((block_on("email"),) if emails else ()):
+    # EM sessions as its examples train: on the birth date and the postcode where the data has
+    # them (else on the names), and on the e-mail
+    sessions = [block_on(c) for c in ("birth", "postcode", "email") if c in present]
+    if "postcode" not in present:
+        sessions.append(block_on("given", "family"))
+    for rule in sessions:
         linker.training.estimate_parameters_using_expectation_maximisation(rule, record_sample_proportion=1.0)
     predictions = linker.inference.predict(threshold_match_weight=min(WEIGHTS))
     usual = _clusters(linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, USUAL))
@@ -175,108 +165,49 @@ def splink(task: Task, address_model: str) -> tuple[dict[str, str], dict[float, 
         )
         for w in WEIGHTS
     }
-    return usual, sweep, seconds
+    one_to_one = None
+    if task.duplicate_free:
+        one_to_one = _clusters(
+            linker.clustering.cluster_using_single_best_links(
+                predictions,
+                duplicate_free_datasets=[f"records_{s}" for s in task.duplicate_free],
+                threshold_match_probability=USUAL,
+            )
+        )
+    scored = {
+        frozenset((r["unique_id_l"], r["unique_id_r"]))
+        for r in predictions.as_record_list()  # type: ignore[attr-defined]
+    }
+    by_truth: dict[str, list[str]] = {}
+    for record, entity in task.truth.items():
+        by_truth.setdefault(entity, []).append(record)
+    true_pairs = [frozenset((a, b)) for g in by_truth.values() for i, a in enumerate(g) for b in g[i + 1 :]]
+    blocking = sum(pair in scored for pair in true_pairs) / len(true_pairs) if true_pairs else 1.0
+    return Run(usual, sweep, one_to_one, seconds, blocking)
 
 
 def _clusters(table: object) -> dict[str, str]:
     return {r["unique_id"]: str(r["cluster_id"]) for r in table.as_record_list()}  # type: ignore[attr-defined]
 
 
-def hub(task: Task) -> tuple[dict[str, str], float]:
-    started = time.perf_counter()
-    placed, _ = resolve_in_order(task.profiles.values())
-    return placed, time.perf_counter() - started
-
-
-def generated(kind: str, size: int, seed: int, noise_name: str) -> Task:
-    rng = random.Random(seed)
-    make = link_task if kind == "link" else dedup_task
-    records = [r for r in make(size, rng, NOISE[noise_name]) if r.fields["kind"] == "person"]
-    rng.shuffle(records)
-    return Task(
-        name=f"{'two-system link' if kind == 'link' else 'dedup (persons)'}, {noise_name}",
-        profiles={r.record: normalise(r.record, r.fields) for r in records},
-        truth={r.record: r.truth for r in records},
-        systems=("crm", "shop") if kind == "link" else None,
-        hard=lambda placed: hard_negative_links(make, size, seed, placed),
-    )
-
-
-def febrl(name: str, files: tuple[str, ...], seed: int) -> Task:
-    profiles, truth = febrl_records(files)
-    order = list(profiles)
-    random.Random(seed).shuffle(order)
-    return Task(
-        name=name,
-        profiles={record: profiles[record] for record in order},
-        truth=truth,
-        systems=tuple(str(system) for system in range(len(files))) if len(files) > 1 else None,
-        hard=None,  # FEBRL has no households, twins or namesakes
-    )
-
-
-Row = tuple[float, float, float, float, float]  # P, R, F1, hard-negative links (nan: none known), s
-
-
-def compare(task: Task) -> dict[str, Row]:
-    """The hub and Splink on one task; Splink's best threshold is chosen against the truth."""
-    placed, hub_seconds = hub(task)
+def splink_rows(task: Task) -> dict[str, Row]:
+    """Splink's rows for one dataset: the better of its two address models (by its best F1)."""
     runs = {model: splink(task, model) for model in ADDRESS_MODELS}
-    scored = {(m, w): measure(c, task.truth) for m, (_, sweep, _) in runs.items() for w, c in sweep.items()}
-    model, best = max(scored, key=lambda key: scored[key].f1)
-    usual, sweep, splink_seconds = runs[model]
-    print(
-        f"{task.name}: {len(task.profiles):,} records, {scored[model, best].true_pairs:,} true pairs; "
-        f"Splink's better model: {model}",
-        flush=True,
-    )
+    scored = {(m, w): measure(c, task.truth).f1 for m, run in runs.items() for w, c in run.sweep.items()}
+    model, best = max(scored, key=scored.__getitem__)
+    run = runs[model]
     found = {
-        "hub, one at a time": (placed, hub_seconds),
-        f"Splink at p ≥ {USUAL}": (usual, splink_seconds),
-        "Splink at its best threshold": (sweep[best], splink_seconds),
+        "Splink at p ≥ 0.9": run.usual,
+        f"Splink at its best threshold, weight {best:g} (oracle)": run.sweep[best],
     }
-    rows: dict[str, Row] = {}
-    for label, (placement, seconds) in found.items():
+    if run.one_to_one is not None:
+        found["Splink at p ≥ 0.9, one-to-one"] = run.one_to_one
+    rows = {}
+    for label, placement in found.items():
         a = measure(placement, task.truth)
         hard = task.hard(placement) if task.hard else math.nan
-        rows[label] = (a.precision, a.recall, a.f1, hard, seconds)
-        print(
-            f"  {label:<30} {_row(rows[label])}" + (f" (match weight ≥ {best})" if "best" in label else ""),
-            flush=True,
-        )
+        rows[label] = Row(
+            a.precision, a.recall, a.f1, a.clusters_exact, run.blocking, hard, math.nan,
+            len(task.profiles) / run.seconds,
+        )  # fmt: skip
     return rows
-
-
-def _row(row: Row) -> str:
-    p, r, f, hard, seconds = row
-    links = "no hard negatives known" if math.isnan(hard) else f"hard-negative links {hard:g}"
-    return f"P {p:.4f} R {r:.4f} F1 {f:.4f}, {links}, {seconds:.1f} s"
-
-
-def medians(name: str, runs: Sequence[dict[str, Row]]) -> None:
-    print(f"median {name} ({len(runs)} seeds):")
-    for label in runs[0]:
-        print(
-            f"  {label:<30} {_row(tuple(statistics.median(run[label][i] for run in runs) for i in range(5)))}"
-        )
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--size", type=int, default=5000, help="entities generated per task")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--noise", choices=sorted(NOISE), default="realistic")
-    args = parser.parse_args()
-    logging.getLogger("splink").setLevel(logging.ERROR)
-    makers: list[tuple[str, Callable[[int], Task]]] = [
-        ("two-system link", lambda seed: generated("link", args.size, seed, args.noise)),
-        ("dedup (persons)", lambda seed: generated("dedup", args.size, seed, args.noise)),
-    ] + [(name, partial(febrl, name, files)) for name, files in FEBRL.items()]
-    for name, make in makers:
-        medians(name, [compare(make(seed)) for seed in range(1, args.seeds + 1)])
-
-
-if __name__ == "__main__":
-    main()
