@@ -387,7 +387,7 @@ def compare_tools(args: argparse.Namespace) -> None:
             path, ident=args.id, truth=args.truth, source=args.source, attributes=attributes
         )
     chosen = [make for name, make in tasks.items() if not args.only or any(o in name for o in args.only)]
-    compare_all(chosen, args.seeds)
+    compare_all(chosen, args.seeds, engine=args.engine)
 
 
 def main() -> None:
@@ -411,6 +411,7 @@ def main() -> None:
     cmp.add_argument("--size", type=int, default=2000, help="entities per generated task")
     cmp.add_argument("--seeds", type=int, default=1, help="arrival orders (and generated populations)")
     cmp.add_argument("--only", action="append", default=[], help="datasets whose name contains this")
+    cmp.add_argument("--engine", action="store_true", help="also Splink scoring one record at a time")
     cmp.add_argument("--csv", type=Path, action="append", default=[], help="a CSV with a known truth")
     cmp.add_argument("--id", default="unique_id", help="CSV: the record id column")
     cmp.add_argument("--truth", default="cluster", help="CSV: the column naming the true entity")

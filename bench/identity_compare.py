@@ -204,8 +204,10 @@ def hub_run(task: Task, matching: Matching) -> tuple[Row, MatchModel]:
     return row, model
 
 
-def compare_all(tasks: Sequence[Callable[[int], Task]], seeds: int) -> None:
-    from splink_reference import splink_rows
+def compare_all(tasks: Sequence[Callable[[int], Task]], seeds: int, *, engine: bool = False) -> None:
+    """``engine``: also Splink's real-time scoring of one record at a time (``one_at_a_time``),
+    the speed it would have as the hub's scoring engine."""
+    from splink_reference import one_at_a_time, splink_rows
 
     matching = Matching()
     print(
@@ -228,3 +230,7 @@ def compare_all(tasks: Sequence[Callable[[int], Task]], seeds: int) -> None:
         for label, rows in runs.items():
             median = Row(*(statistics.median(getattr(r, f) for r in rows) for f in Row.__dataclass_fields__))
             print(f"| {name} | {label} | {median} |", flush=True)
+        if engine:
+            speed = one_at_a_time(make(1))
+            label = "Splink one record at a time (compare_records)"
+            print(f"| {name} | {label} | - | - | - | - | - | - | - | {speed:,.0f} |", flush=True)

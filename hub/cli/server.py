@@ -62,11 +62,19 @@ schedule_days = 28           # days the load chart shows
 # spike_threshold = 0.5
 
 [customers.matching]
-# Identity resolution thresholds on the Fellegi-Sunter score (bits); after a change,
+# Identity resolution thresholds on the Fellegi-Sunter score: in bits for the default model, as
+# probabilities (one person) for a model trained on this hub's records; after a change,
 # `hub customers rematch` resolves every record again with them.
 link = 12.0
 review = 6.0
 veto = 0.0
+link_probability = 0.9
+review_probability = 0.1
+veto_probability = 0.001
+train_after = 1000           # learn the model from the records once this many are held (0: never)
+# duplicate_free = ["erp"]   # systems without duplicates: two of their records need an e-mail in common
+# [customers.matching.attributes]   # open attributes to compare: exact | fuzzy | numeric
+# occupation = "fuzzy"
 # Golden-record rules per attribute: see the README ("The single customer view").
 # [customers.survivorship]
 # given_name = { rule = "source_priority", systems = ["crm", "shopify", "erp"] }

@@ -85,7 +85,9 @@ class IdentityService:
         and used for the records resolved from now on; ``hub customers rematch`` applies it to
         those resolved before. ``dry_run``: learned and returned, not recorded or used."""
         rows = self.store.query("SELECT record, profile FROM hub_identity_records ORDER BY record")
-        learned = train([profile_of(row["profile"]) for row in rows], seed=seed, on_progress=on_progress)
+        profiles = [profile_of(row["profile"]) for row in rows]
+        # the configured attributes are compared in training too, so they are learned as well
+        learned = train(profiles, self.configure(DEFAULT_MODEL), seed=seed, on_progress=on_progress)
         if dry_run:
             return self.configure(learned)
         found = self.store.replay([matching_model_id()]).get(matching_model_id())
