@@ -7,13 +7,16 @@ Datasets:
   members and namesakes as hard negatives (``hub.demo.people``);
 * any CSV with a known truth (``--csv``), mapped by column names: the data nobody here wrote.
 
-The hub is run as it runs for a user: a fresh hub resolves the records one at a time, in arrival
-order, with its default model; once it holds ``train_after`` records it learns its model from
-them and re-matches (``IdentityService._train_when_due``), so its result is the trained model's
-re-match of every record, in memory. Splink 5 on DuckDB is configured as its documentation
-configures person data (``splink_reference.py``), trained without labels, and clustered at the
-match probability of 0.9 its tutorials use; its best threshold chosen against the truth (an
-oracle no tool has) is printed as an upper bound. Where a dataset's systems are declared free of
+The hub is run as a user runs it after a bulk load: the records resolved one at a time, in
+arrival order, with the default model, then ``hub customers train`` on all of them and ``hub
+customers rematch`` - in memory, timed from the first record to the end of the re-match. (A hub
+left alone trains itself once, at ``train_after`` records, on those it holds then;
+``tests/e2e/test_public_persons.py`` drives that path on FEBRL1.)
+
+Splink 5 on DuckDB is configured as its documentation configures person data
+(``splink_reference.py``), trained without labels, and clustered at the match probability of 0.9
+its tutorials use; its best threshold chosen against the truth (an oracle no tool has) is
+printed as an upper bound. Where a dataset's systems are declared free of
 duplicates (FEBRL4), both are told: the hub by ``duplicate_free``, Splink by its one-to-one
 clustering.
 """
@@ -179,8 +182,8 @@ def csv_task(path: Path, *, ident: str, truth: str, source: str | None, attribut
 
 
 def hub_run(task: Task, matching: Matching) -> tuple[Row, MatchModel]:
-    """As a fresh hub: resolved with the defaults, trained once ``train_after`` records are held,
-    re-matched; timed from the first record to the end of the re-match."""
+    """Resolved with the defaults, trained on all records, re-matched; timed from the first
+    record to the end of the re-match."""
     profiles = list(task.profiles.values())
     settings = matching.model_copy(
         update={"duplicate_free": list(task.duplicate_free), "attributes": task.attributes or {}}
@@ -226,7 +229,7 @@ def compare_all(tasks: Sequence[Callable[[int], Task]], seeds: int, *, engine: b
             for label, row in splink_rows(task).items():
                 runs.setdefault(label, []).append(row)
             detail = f"model {model.version}, households {model.households:.3f}, prior {model.prior:+.1f}"
-            print(f"<!-- seed {seed}: {detail} -->", flush=True)
+            print(f"<!-- seed {seed}: hub {hub}; {detail} -->", flush=True)
         for label, rows in runs.items():
             median = Row(*(statistics.median(getattr(r, f) for r in rows) for f in Row.__dataclass_fields__))
             print(f"| {name} | {label} | {median} |", flush=True)

@@ -191,14 +191,16 @@ def _clusters(table: object) -> dict[str, str]:
 
 
 def splink_rows(task: Task) -> dict[str, Row]:
-    """Splink's rows for one dataset: the better of its two address models (by its best F1)."""
+    """Splink's rows for one dataset: the better of its two address models (by its best F1; the
+    model and the match weight it was best at are printed as a comment)."""
     runs = {model: splink(task, model) for model in ADDRESS_MODELS}
     scored = {(m, w): measure(c, task.truth).f1 for m, run in runs.items() for w, c in run.sweep.items()}
     model, best = max(scored, key=scored.__getitem__)
     run = runs[model]
+    print(f"<!-- Splink's better model: {model}, best at match weight {best:g} -->", flush=True)
     found = {
         "Splink at p ≥ 0.9": run.usual,
-        f"Splink at its best threshold, weight {best:g} (oracle)": run.sweep[best],
+        "Splink at its best threshold (oracle)": run.sweep[best],
     }
     if run.one_to_one is not None:
         found["Splink at p ≥ 0.9, one-to-one"] = run.one_to_one

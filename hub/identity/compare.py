@@ -104,8 +104,10 @@ def _birth(x: Profile, y: Profile, placeholders: frozenset[str]) -> str:
     """Full dates compared by their parts; a date known only to the year (a partial date, or a
     day a source writes for "unknown", such as 1 January where the data shows far more of them
     than chance: ``placeholder_days``) compares by the year alone."""
-    a = x.birth if x.birth and f"{x.birth:%m-%d}" not in placeholders else None
-    b = y.birth if y.birth and f"{y.birth:%m-%d}" not in placeholders else None
+    a, b = x.birth, y.birth
+    if placeholders:  # (formatting a date is the dearest step here: only when there are any)
+        a = a if a and f"{a.month:02}-{a.day:02}" not in placeholders else None
+        b = b if b and f"{b.month:02}-{b.day:02}" not in placeholders else None
     if a is None or b is None:
         year_a = x.birth.year if x.birth else x.birth_year
         year_b = y.birth.year if y.birth else y.birth_year
@@ -221,9 +223,14 @@ def compare(
     # share a word, not a person read the wrong way round.
     flip = crosswise[0] != "diff" and sum(_RANK[x] for x in crosswise) > sum(_RANK[x] for x in straight) + 2
     given, family = (crosswise[0], crosswise[1]) if flip else straight
-    if family == "diff" and given != "diff" and _known(a.family) and _known(b.family):
+    both_swapped = (_known(a.family) and _known(b.family)) or (
+        # or one of them: the same word, no first name, in both first-name fields
+        given == "exact" and not _known(a.given) and (_known(a.family) or _known(b.family))
+    )
+    if family == "diff" and given != "diff" and both_swapped:
         # two different first names in the family-name fields: both records were typed the wrong
-        # way round (Lisa and Luise Günther, not one Günther with two surnames)
+        # way round (Lisa and Luise Günther, not one Günther with two surnames; "Lange, Heinz"
+        # and "Lange, Maximiilan" with a typo)
         given, family = family, given
     elif given == "diff" and _unlike(a, b):
         given = "other"

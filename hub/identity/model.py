@@ -41,6 +41,8 @@ What the independence assumption gets wrong is handled as rules, named in the ev
   says the family, the initial not which member);
 * two records of a system declared free of duplicates are two customers unless an e-mail or a
   tax id agrees (``same_source``);
+* a pair that agrees on nothing but the name (``name_only``) is namesakes as far as anyone can
+  tell: neither linked nor queued for a steward (the name keys find such pairs by the thousand);
 * a postcode names its city (a city that differs beside it is a typo, not a move); a postcode one
   keystroke off weighs nothing either way (a typo, or the district next door).
 """
@@ -104,6 +106,7 @@ class MatchModel:
     attributes: Mapping[str, str] = field(default_factory=dict)  # open attribute → exact|fuzzy|numeric
     trained: Mapping[str, Any] = field(default_factory=dict)  # when, on how many records and pairs
     weights: dict[str, dict[str, float]] = field(init=False, compare=False)
+    _name_weights: dict[tuple[str, str], float] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         missing = [a for a in self.attributes if f"attribute:{a}" not in self.m]
@@ -120,6 +123,20 @@ class MatchModel:
             for attribute, levels in self.m.items()
         }
         object.__setattr__(self, "weights", table)
+        object.__setattr__(self, "_name_weights", {})
+
+    def _name_weight(self, attribute: str, value: str) -> float:
+        """The weight of a name agreeing exactly, by its frequency: its share in either name field
+        (a family name typed as a first name is as common as it is among family names, not rare
+        among first names). Worked out once per name."""
+        key = (attribute, value)
+        if key not in self._name_weights:
+            share = max(table.get(value, table.get("", 0.0)) for table in self.frequencies.values())
+            exact = self.m[attribute]["exact"]
+            self._name_weights[key] = (
+                math.log2(exact / share) if share > 0 else self.weights[attribute]["exact"]
+            )
+        return self._name_weights[key]
 
     @property
     def guards_households(self) -> bool:
@@ -134,12 +151,10 @@ class MatchModel:
             for attribute, level in pattern.items()
             if attribute in self.weights
         }
-        for attribute, value in (values or {}).items():
-            table = self.frequencies.get(attribute)
-            if table and pattern.get(attribute) == "exact" and value:
-                share = table.get(value, table.get("", 0.0))
-                if share > 0:
-                    weights[attribute] = math.log2(self.m[attribute]["exact"] / share)
+        if self.frequencies:
+            for attribute, value in (values or {}).items():
+                if value and pattern.get(attribute) == "exact" and attribute in self.frequencies:
+                    weights[attribute] = self._name_weight(attribute, value)
         if pattern.get("postcode") == "exact" and "city" in weights:
             weights["city"] = 0.0  # the postcode names the city: one piece of evidence, not two
         against = [a for a in _PLACE if weights.get(a, 0.0) < 0]
@@ -158,6 +173,10 @@ class MatchModel:
         total = round(sum(weights.values()), 3)
         given, birth = pattern.get("given"), pattern.get("birth")
         personal = pattern.get("email") == "exact" or pattern.get("tax_id") == "exact"
+        if not any(pattern.get(a) in _AGREES for a in pattern if a not in _NAME_ATTRIBUTES):
+            # nothing but a name agrees (the rest differs or is missing): namesakes, as far as
+            # anyone can tell - neither a link nor a question for a steward, however rare the name
+            return Score(min(total, round(self.review - 0.001, 3)), weights, "name_only")
         if pattern.get("source") == "same" and not personal:
             # two records of a system free of duplicates are two customers unless a personal
             # identifier says otherwise: the one-to-one assumption of a two-system link
@@ -312,6 +331,8 @@ DEFAULT_MODEL = MatchModel(
 )
 
 
+_NAME_ATTRIBUTES = frozenset({"given", "family", "gender", "organisation", "source"})
+_AGREES = frozenset({"exact", "close", "transposed", "near", "year", "within_year"})
 _ATTRIBUTE_M = {"exact": 0.7, "close": 0.15, "diff": 0.15}
 _ATTRIBUTE_U = {"exact": 0.05, "close": 0.05, "diff": 0.9}
 

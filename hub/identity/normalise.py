@@ -361,8 +361,6 @@ def _blocking_keys(p: Profile) -> set[str]:
         # neither birth date nor address is still found; a frequent name's block is too big to
         # search (``resolver.NAME_BLOCK``) and finds no one, so it cannot blow up
         keys.add(f"nn:{':'.join(sorted((p.family_code, p.given_code)))}")
-        for initial in initials:  # the family name's sound and a first initial: "J. Smith", nicknames
-            keys.add(f"ni:{p.family_code}:{initial}")
         year = p.birth.year if p.birth else p.birth_year
         if year:  # the family name and the year: first name typed over, day and month unknown
             keys.add(f"ny:{p.family_code}:{year}")

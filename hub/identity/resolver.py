@@ -45,8 +45,8 @@ __all__ = ["Decision", "IdentityGraph", "Resolver", "UnknownCustomer", "crowded"
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://integration-hub.invalid/customers")
 MAX_BLOCK = 300  # a key shared by more records than this is too common to find anyone by
-NAME_BLOCK = 40  # the same for a key of the name alone: a common name is no lead
-_NAME_KEYS = ("nn:", "ni:", "ny:")
+NAME_BLOCK = 20  # the same for a key of the name alone: a common name is no lead
+_NAME_KEYS = ("nn:", "ny:")
 
 
 def crowded(key: str, holders: int) -> bool:
@@ -290,8 +290,9 @@ class Resolver:
     def _someone_else(self, score: Score) -> bool:
         """Not to be taken for the same person without a steward: clearly someone else, or a
         rule that holds the pair back (twins, a first name that differs, ...). Two customers
-        with such a pair between them are never joined by a record that matches both."""
-        return score.rule is not None or self._clearly_someone_else(score)
+        with such a pair between them are never joined by a record that matches both. (Two
+        records that share only a name, ``name_only``, are no evidence either way.)"""
+        return score.rule not in (None, "name_only") or self._clearly_someone_else(score)
 
     def _cross(self, one: str, other: str) -> Iterator[tuple[frozenset[str], dict[str, str]]]:
         """Every pair of a member of one customer and a member of the other, compared."""
