@@ -468,6 +468,15 @@ class Store:
         )
         return bool(rows)
 
+    def version(self, aggregate_id: UUID) -> int:
+        """An aggregate's latest version (0: no events), without reading its events."""
+        key: Any = aggregate_id.hex if self.dialect == "sqlite" else aggregate_id
+        rows = self.query(
+            f"SELECT MAX(originator_version) AS version FROM {self._events_table} WHERE originator_id = ?",
+            (key,),
+        )
+        return int(rows[0]["version"] or 0) if rows else 0
+
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
 

@@ -278,7 +278,8 @@ def _show_model(model: Any, as_json: bool, *, dry_run: bool = False) -> None:
         highlight=False,
     )
     rules = "on" if model.guards_households else "off (the data shows no households)"
-    console.print(f"households {model.households:.3f}: household rules {rules}", highlight=False)
+    measured = "not measured" if model.households is None else f"{model.households:.3f}"
+    console.print(f"households {measured}: household rules {rules}", highlight=False)
     if model.placeholder_days:
         console.print(f"birthdays read as year only: {', '.join(sorted(model.placeholder_days))}")
     if model.trained:

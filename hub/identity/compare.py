@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from functools import lru_cache
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz, process, utils
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
 from hub.identity.normalise import GIVEN_NAMES, SHORT_FORMS, Profile, is_nickname
@@ -194,7 +194,7 @@ def _attribute(a: str, b: str, kind: str) -> str:
     if a == b:
         return "exact"
     if kind == "fuzzy":
-        return "close" if fuzz.token_set_ratio(a, b) >= 85 else "diff"
+        return "close" if fuzz.token_set_ratio(a, b, processor=utils.default_process) >= 85 else "diff"
     if kind == "numeric":
         try:
             x, y = float(a), float(b)

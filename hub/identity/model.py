@@ -173,18 +173,18 @@ class MatchModel:
         total = round(sum(weights.values()), 3)
         given, birth = pattern.get("given"), pattern.get("birth")
         personal = pattern.get("email") == "exact" or pattern.get("tax_id") == "exact"
-        if not any(pattern.get(a) in _AGREES for a in pattern if a not in _NAME_ATTRIBUTES):
-            # nothing but a name agrees (the rest differs or is missing): namesakes, as far as
-            # anyone can tell - neither a link nor a question for a steward, however rare the name
-            return Score(min(total, round(self.review - 0.001, 3)), weights, "name_only")
         if pattern.get("source") == "same" and not personal:
             # two records of a system free of duplicates are two customers unless a personal
             # identifier says otherwise: the one-to-one assumption of a two-system link
             return Score(min(total, self.veto - 1), weights, "same_source")
+        if self.guards_households and given in ("diff", "other") and birth == "diff":
+            return Score(min(total, self.veto - 1), weights, "different_person")
+        if not any(pattern.get(a) in _AGREES for a in pattern if a not in _NAME_ATTRIBUTES):
+            # nothing but a name agrees (the rest differs or is missing): namesakes, as far as
+            # anyone can tell - neither a link nor a question for a steward, however rare the name
+            return Score(min(total, round(self.review - 0.001, 3)), weights, "name_only")
         if not self.guards_households:
             return Score(total, weights)
-        if given in ("diff", "other") and birth == "diff":
-            return Score(min(total, self.veto - 1), weights, "different_person")
         over = None if personal else _typed_over(pattern)
         if over is not None:  # a field typed over says nothing either way
             weights[over] = 0.0

@@ -262,9 +262,12 @@ def normalise(record: str, fields: dict[str, Any], region: str = "DE") -> Profil
     birth = fields.get("birth_date")
     given, family, middle = _names(fields)
     emails = frozenset(e for e in (canonical_email(x) for x in fields.get("emails") or []) if e)
-    attributes = tuple(
-        sorted((str(k), plain(str(v))) for k, v in (fields.get("attributes") or {}).items() if plain(str(v)))
+    attributes = tuple(  # lower case and single spaces only: "1.85" stays a number
+        sorted(
+            (str(k), " ".join(str(v).lower().split())) for k, v in (fields.get("attributes") or {}).items()
+        )
     )
+    attributes = tuple((k, v) for k, v in attributes if v)
     return Profile(
         record=record,
         kind=fields.get("kind") or "person",

@@ -54,6 +54,11 @@ def crowded(key: str, holders: int) -> bool:
     return holders > (NAME_BLOCK if key.startswith(_NAME_KEYS) else MAX_BLOCK)
 
 
+def _names(profile: Profile, swapped: bool) -> dict[str, str] | None:
+    """The names a pair agrees on exactly, for their frequency weights (not when read swapped)."""
+    return None if swapped else {"family": profile.family, "given": profile.given.split(" ")[0]}
+
+
 class UnknownCustomer(LookupError):
     """A customer or record named by a steward does not exist (the message says which)."""
 
@@ -139,8 +144,7 @@ class Resolver:
         def pair(other: str) -> tuple[Score, dict[str, str], bool]:
             if other not in scores:
                 pattern, swapped = self._compare(profile, g.profiles[other])
-                values = None if swapped else {"family": profile.family, "given": profile.given.split(" ")[0]}
-                scores[other] = (self.model.score(pattern, values), pattern, swapped)
+                scores[other] = (self.model.score(pattern, _names(profile, swapped)), pattern, swapped)
             return scores[other]
 
         def score(other: str) -> tuple[Score, dict[str, str], bool]:
@@ -169,7 +173,7 @@ class Resolver:
                 _, pattern, swapped = pair(best_mate)
                 filled = self._completed(pattern, [pair(m)[1] for m in mates])
                 if filled != pattern:
-                    judged[best_mate] = (self.model.score(filled), filled, swapped)
+                    judged[best_mate] = (self.model.score(filled, _names(profile, swapped)), filled, swapped)
                     best = judged[best_mate][0].total
             if any(frozenset((record, m)) in g.apart for m in mates):
                 continue
@@ -254,7 +258,7 @@ class Resolver:
             return []
         _, base, swapped = scored
         pattern = self._completed(base, [p for _, p in cross])
-        s = self.model.score(pattern)
+        s = self.model.score(pattern, _names(g.profiles[record], swapped))
         if s.total < self.model.link:
             return []  # the two customers together know what the bridging pair did not: they differ
         for r in moving:

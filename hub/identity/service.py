@@ -68,8 +68,10 @@ class IdentityService:
         with store.schema_lock(), store.transaction() as cursor:
             self.tables.create(cursor)
             self.tables.add_search_words(cursor)
-        self.trained = self.stored_model()
-        self.model = configure(self.trained or DEFAULT_MODEL)
+        self._trainings = 0  # trainings in the log when the model was last read
+        self.trained: MatchModel | None = None
+        self.model = configure(DEFAULT_MODEL)
+        self._refresh()
 
     # -- the model ------------------------------------------------------------------------------
 
@@ -100,16 +102,31 @@ class IdentityService:
                 self.store.append(cursor, found.collect_events())
         except IntegrityError:  # another process trained at the same moment: its model holds
             learned = self.stored_model() or learned
+        self._trainings = self.store.version(matching_model_id())
         self.trained, self.model = learned, self.configure(learned)
         log.info("identity model %s trained by %s on %d records", learned.version, by, len(rows))
         return self.model
+
+    def _refresh(self) -> None:
+        """The model trained last by any process (``hub customers train`` beside a running hub):
+        used from the next step on. Read only when the log holds a newer training."""
+        version = self.store.version(matching_model_id())
+        if version != self._trainings:
+            self._trainings = version
+            self.trained = self.stored_model()
+            self.model = self.configure(self.trained or DEFAULT_MODEL)
 
     def _train_when_due(self) -> None:
         if self.trained is not None or not self.train_after:
             return
         held = self.store.query("SELECT COUNT(*) AS n FROM hub_identity_records")[0]["n"]
         if held >= self.train_after:
-            self.train(by="hub")
+            try:
+                self.train(by="hub")
+            except ValueError as error:  # e.g. firms only: nothing to learn people from yet
+                log.warning("identity model not trained at %d records: %s", held, error)
+                self.train_after = 2 * held  # try again when the hub holds twice as many
+                return
             counts = self.rematch()
             log.info(
                 "identity model %s trained on the first %d records and applied to them: %s",
@@ -122,6 +139,7 @@ class IdentityService:
 
     def follow(self, upto: int | None = None) -> int:
         """Resolve the customer records recorded since the last call; returns how many."""
+        self._refresh()
         position = self.store.position(TRACKING)
         resolved = 0
         while True:

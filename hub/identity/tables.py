@@ -37,6 +37,8 @@ def profile_of(text: str) -> Profile:
     data = json.loads(text)
     data["birth"] = date.fromisoformat(data["birth"]) if data["birth"] else None
     data["emails"], data["phones"] = frozenset(data["emails"]), frozenset(data["phones"])
+    if "attributes" in data:
+        data["attributes"] = tuple((str(k), str(v)) for k, v in data["attributes"])
     return Profile(**data)
 
 

@@ -164,19 +164,21 @@ def _frequencies(persons: Sequence[Profile]) -> dict[str, dict[str, float]]:
 
 def _households(
     persons: Sequence[Profile], m: dict[str, dict[str, float]], prior: float
-) -> tuple[float, int]:
+) -> tuple[float | None, int]:
     """How many times more often two people share a family name and an address (the postcode,
     else the town) than chance predicts for names and places drawn independently: near 1 (or
-    below) in a list of persons, tens in a customer base of households. Counted exactly over all
-    pairs, less the pairs expected to be one person (the prior's matches times m of each)."""
+    below) in a list of persons, tens in a customer base of households. Counted exactly over the
+    pairs of records with both, less the pairs expected to be one person (the prior's share of
+    them times m of each). None where the data cannot say (too few such records): the cautious
+    default then holds."""
 
     def place(p: Profile) -> str:
         return p.postcode or p.city
 
     located = [p for p in persons if p.family and place(p)]
-    total = len(persons) * (len(persons) - 1) / 2
-    if len(located) < 2 or total <= 0:
-        return DEFAULT_MODEL.households or 0.0, 0
+    total = len(located) * (len(located) - 1) / 2
+    if len(located) < 50:
+        return None, 0
 
     def pairs(counts: Counter[Any]) -> int:
         return sum(n * (n - 1) // 2 for n in counts.values())
@@ -188,8 +190,8 @@ def _households(
     m_family = m["family"]["exact"]
     m_place = m["postcode" if any(p.postcode for p in located) else "city"]["exact"]
     expected = (family - matches * m_family) * (where - matches * m_place) / total
-    if expected <= 0:
-        return DEFAULT_MODEL.households or 0.0, both
+    if expected <= 0:  # every pair of one family name or one place is one person: no strangers
+        return 0.0, both
     return max(0.0, (both - matches * m_family * m_place) / expected), both
 
 
@@ -293,7 +295,7 @@ def train(
         base,
         m=m_final,
         u=u,
-        households=round(households, 4),
+        households=None if households is None else round(households, 4),
         prior=round(prior, 3),
         placeholder_days=placeholders,
         frequencies=_frequencies(persons),

@@ -367,5 +367,9 @@ def test_a_fresh_hub_trains_its_model_once_it_holds_enough_records_and_rematches
     assert again.identity.model == hub.identity.model
     retrained = again.identity.train(by="maria")
     assert retrained.version == stored.version  # the same records, the same model
+    other = again.identity.train(by="maria", seed=2)  # other random pairs: another model
+    assert other.version != stored.version
+    hub.identity.follow()  # the running hub takes the model another process trained
+    assert hub.identity.model.version == other.version
     events = hub.store.events_of([matching_model_id()])[matching_model_id()]
-    assert [e.by for e in events] == ["hub", "maria"]
+    assert [e.by for e in events] == ["hub", "maria", "maria"]

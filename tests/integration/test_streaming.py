@@ -15,7 +15,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from aggregates import CustomerLink
+from aggregates import CustomerLink, MatchingModel
 from aggregates.identity import order_id
 from hub.bootstrap import Hub, bootstrap
 from hub.catalog import MappingCatalog
@@ -133,12 +133,14 @@ def reference_run(envelopes: list[dict[str, Any]], tmp_path: Path) -> tuple[Sequ
     try:
         hub.receive("shopify", envelopes)
         hub.process()
-        # Identity decisions are made by the customers runner, which the distributed runs compared
-        # with this one do not start: the workers' part is everything else.
+        # Identity decisions (and the matcher's model, trained by the identity resolver) are made
+        # by the customers runner, which the distributed runs compared with this one do not
+        # start: the workers' part is everything else.
+        identity = (CustomerLink.__name__, MatchingModel.__name__)
         sequences = {
             key: events
             for key, events in event_sequences(hub.store).items()
-            if not events[0][0].startswith(CustomerLink.__name__)
+            if not events[0][0].startswith(identity)
         }
         return sequences, final_states(hub.store, sequences)
     finally:

@@ -15,6 +15,7 @@ from hub.identity.compare import compare
 from hub.identity.model import DEFAULT_MODEL, HOUSEHOLD_EVIDENCE, MatchModel, configured
 from hub.identity.normalise import blocking_keys, normalise
 from hub.identity.resolver import NAME_BLOCK, IdentityGraph, Resolver
+from hub.identity.tables import _profile_json, profile_of
 from hub.identity.training import em, placeholder_days, train
 
 
@@ -193,6 +194,23 @@ def test_two_records_of_a_source_free_of_duplicates_need_a_personal_identifier()
     assert [d.kind for d in resolver.resolve(mailed)] == ["link"]
 
 
+def test_the_one_to_one_rule_holds_where_only_a_name_is_shared_too() -> None:
+    """Two records of a duplicate-free system sharing a rare name only, and a third record of
+    another system knowing both phones: the third may join one of them, never merge the two."""
+    model = configured(DEFAULT_MODEL, duplicate_free=frozenset({"crm"}))
+    one = person("crm:1", given_name="Anna", family_name="Oyelaran", phones=["+49 30 1234567"])
+    two = person("crm:2", given_name="Anna", family_name="Oyelaran", phones=["+49 30 7654321"])
+    web = person(
+        "web:1", given_name="Anna", family_name="Oyelaran", phones=["+49 30 1234567", "+49 30 7654321"]
+    )
+    assert model.score(Resolver(model=model)._compare(one, two)[0]).rule == "same_source"
+    resolver = Resolver(model=model)
+    for record in (one, two, web):
+        resolver.resolve(record)
+    placed = resolver.graph.customer_of
+    assert placed["crm:1"] != placed["crm:2"]
+
+
 def test_a_configured_attribute_is_compared_and_weighed() -> None:
     model = configured(DEFAULT_MODEL, attributes={"occupation": "fuzzy"})
     a = person("o:1", given_name="Ann", family_name="Lee", attributes={"occupation": "Painter and Sculptor"})
@@ -200,3 +218,8 @@ def test_a_configured_attribute_is_compared_and_weighed() -> None:
     pattern = compare(a, b, attributes=model.attributes)[0]
     assert pattern["attribute:occupation"] == "close"
     assert model.score(pattern).weights["attribute:occupation"] > 0
+    tall = person("o:3", given_name="Ann", family_name="Lee", attributes={"height": "1.85"})
+    taller = person("o:4", given_name="Ann", family_name="Lee", attributes={"height": "1.86"})
+    assert compare(tall, taller, attributes={"height": "numeric"})[0]["attribute:height"] == "close"
+    stored = profile_of(_profile_json(tall))
+    assert stored == tall and hash(stored.attributes) == hash(tall.attributes)
