@@ -131,32 +131,24 @@ def blocking_recall(profiles: Mapping[str, Profile], truth: Mapping[str, str]) -
     """The share of true pairs that share a blocking key the matcher would search (not one too
     crowded to search, ``resolver.crowded``), directly or through another record of theirs: what
     the candidates let a matcher find at most."""
-    holders: dict[str, list[str]] = defaultdict(list)
+    index = {record: i for i, record in enumerate(profiles)}
+    holders: dict[str, list[int]] = defaultdict(list)
     for record, profile in profiles.items():
         for key in blocking_keys(profile):
-            holders[key].append(record)
-    by_truth: dict[str, list[str]] = defaultdict(list)
-    for record, entity in truth.items():
-        by_truth[entity].append(record)
-    root = {record: record for record in profiles}
-
-    def find(x: str) -> str:
-        while root[x] != x:
-            root[x] = root[root[x]]
-            x = root[x]
-        return x
-
-    for key, records in holders.items():
-        if len(records) > 1 and not crowded(key, len(records)):
-            by_entity: dict[str, list[str]] = defaultdict(list)
-            for record in records:
-                by_entity[truth[record]].append(record)
-            for group in by_entity.values():
-                for record in group[1:]:
-                    root[find(record)] = find(group[0])
+            holders[key].append(index[record])
+    entity = [truth[record] for record in profiles]
+    part = list(range(len(index)))
+    for key, members in holders.items():
+        if len(members) > 1 and not crowded(key, len(members)):
+            first_of: dict[str, int] = {}  # per entity among the key's holders: joined to its first
+            for i in members:
+                part[_root(part, i)] = _root(part, first_of.setdefault(entity[i], i))
+    by_truth: dict[str, list[int]] = defaultdict(list)
+    for record, name in truth.items():
+        by_truth[name].append(index[record])
     pairs = joined = 0
     for group in by_truth.values():
-        sizes = Counter(find(record) for record in group)
+        sizes = Counter(_root(part, i) for i in group)
         pairs += len(group) * (len(group) - 1) // 2
         joined += sum(n * (n - 1) // 2 for n in sizes.values())
     return joined / pairs if pairs else 1.0
