@@ -103,14 +103,17 @@ class IdentityGraph:
         for key in blocking_keys(profile):
             self.keys[key].add(profile.record)
 
-    def candidates(self, profile: Profile) -> set[str]:
-        found: set[str] = set()
+    def candidates(self, profile: Profile) -> tuple[set[str], set[str]]:
+        """The records sharing a key with the profile: by a strong key, and by the name alone."""
+        strong: set[str] = set()
+        by_name: set[str] = set()
         for key in blocking_keys(profile):
             holders = self.keys.get(key, ())
             if key not in self.crowded and not crowded(key, len(holders)):
-                found.update(holders)
-        found.discard(profile.record)
-        return found
+                (by_name if key.startswith(_NAME_KEYS) else strong).update(holders)
+        strong.discard(profile.record)
+        by_name -= strong | {profile.record}
+        return strong, by_name
 
     def assign(self, record: str, customer: str) -> None:
         old = self.customer_of.get(record)
@@ -158,12 +161,13 @@ class Resolver:
         if record in g.pinned and current is not None:
             return []  # a steward placed it; the matcher does not move it
         decisions: list[Decision] = []
-        customers = {g.customer_of[c] for c in g.candidates(profile) if c in g.customer_of}
+        strong, by_name = g.candidates(profile)
+        customers = {g.customer_of[c] for c in strong if c in g.customer_of}
         if current is not None:
             customers.add(current)
         accepted: list[tuple[float, str, str]] = []
         review: list[tuple[float, str]] = []
-        for customer in sorted(customers):
+        for customer in self._judged_order(customers, by_name, accepted):
             mates = sorted(g.members[customer] - {record})
             if not mates:
                 continue
@@ -215,6 +219,16 @@ class Resolver:
                 if customer != g.customer_of[record] and customer in g.members:
                     decisions += self._bridge(record, customer, mate, pair(mate))
         return decisions + self._reviews(record, review, explain)
+
+    def _judged_order(self, customers: set[str], by_name: set[str], accepted: list[Any]) -> Iterator[str]:
+        """The customers found by a strong key, then - only if none of them took the record - those
+        found by the name alone: a name is the last lead, for a record nothing else found (a
+        record that joined someone is met by its namesakes' records when they are resolved)."""
+        yield from sorted(customers)
+        if accepted:
+            return
+        g = self.graph
+        yield from sorted({g.customer_of[c] for c in by_name if c in g.customer_of} - customers)
 
     def _compare(self, a: Profile, b: Profile) -> tuple[dict[str, str], bool]:
         """Compared as the model says (placeholder birthdays, configured attributes); two records

@@ -167,11 +167,16 @@ def test_a_pair_with_nothing_but_its_names_becomes_candidates_and_a_frequent_nam
     assert blocking_keys(a) & blocking_keys(b)
     graph = IdentityGraph()
     graph.index(a)
-    assert graph.candidates(b) == {"s:1"}
+    assert graph.candidates(b) == (set(), {"s:1"})  # found by the name alone: the last lead
+    c = person("s:3", given_name="Aurel", family_name="Stein", birth_date="1901-02-03")
+    graph.index(c)
+    d = person("s:4", given_name="Aurel", family_name="Stein", birth_date="1901-02-03")
+    # a strong key ranks first; the namesake is judged only if nothing strong took the record
+    assert graph.candidates(d) == ({"s:3"}, {"s:1"})
     crowd = [person(f"c:{i}", given_name="John", family_name="Smith") for i in range(NAME_BLOCK + 5)]
     for p in crowd:
         graph.index(p)
-    assert graph.candidates(person("c:new", given_name="John", family_name="Smith")) == set()
+    assert graph.candidates(person("c:new", given_name="John", family_name="Smith")) == (set(), set())
 
 
 # -- sources free of duplicates -------------------------------------------------------------------
