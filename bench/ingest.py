@@ -2,6 +2,7 @@
 the same backend measured in the same run.
 
     python bench/ingest.py [--messages 100000] [--runs 3] [--backend sqlite|postgres|both]
+                           [--baseline bench/baseline.json] [--save-baseline] [--fail-on-regression]
 
 For each backend and run it measures
   * raw: batched INSERT (SQLite) / COPY (PostgreSQL) of equivalent rows — ~400-byte JSON, a unique
@@ -9,9 +10,16 @@ For each backend and run it measures
   * hub: receive (inbox, batches of 1000 as the adapters do) + process + order-tracking projection,
     messages/s, and the ratio hub ÷ raw;
   * rebuild: order-tracking projection rebuilt from the whole log, events/s;
-  * latency (SQLite): receipt → visible in order tracking under a steady 1,000 messages/s, p50/p99.
-Medians over the runs are printed last. PostgreSQL: HUB_BENCH_DATABASE_URL (an admin URL; a
-database is created and dropped per run), else HUB_TEST_DATABASE_URL, else a private pgserver.
+  * latency (SQLite): receipt → visible in order tracking under a steady 1,000 messages/s, p50/p99;
+  * the cost per message of each stage (receive, map, handle, write — append, hash chain and
+    commit —, each projection, identity resolution and its one-off training), read from the
+    hub's own ``hub_stage_seconds_total`` metric: in microseconds and in raw rows (the same time
+    spent writing raw rows of the same run), so figures from a busier or a faster day compare.
+Medians over the runs are printed last, then each stage against ``bench/baseline.json`` (committed,
+written by ``--save-baseline`` from a run of the same message count): a stage whose cost in raw
+rows grew by more than 15 % is flagged (``--fail-on-regression``: exit status 1 then).
+PostgreSQL: HUB_BENCH_DATABASE_URL (an admin URL; a database is created and dropped per run),
+else HUB_TEST_DATABASE_URL, else a private pgserver.
 """
 
 from __future__ import annotations
@@ -40,6 +48,8 @@ from hub.runtime import tune_garbage_collector  # noqa: E402
 from hub.settings import HubSettings, SystemConfig  # noqa: E402
 
 CHUNK = 1000
+BASELINE = ROOT / "bench" / "baseline.json"
+SLOWER = 1.15  # a stage more than 15 % dearer, in raw rows, than in the baseline is flagged
 RAW_ROW = json.dumps({"order": "x" * 300, "lines": [1, 2, 3], "amount": "123.45"})  # ~360 bytes
 
 
@@ -134,6 +144,7 @@ def pipeline(hub: Hub, messages: list[dict]) -> dict[str, float]:
     report = hub.process()
     finished = time.perf_counter()
     assert report.processed + report.dead_lettered == len(messages), report
+    stages = {stage: seconds / len(messages) for stage, (seconds, _) in hub.metrics.stages().items()}
     events = hub.store.head()
     rebuild_started = time.perf_counter()
     hub.projector.rebuild("order_tracking", verify=False)
@@ -144,6 +155,7 @@ def pipeline(hub: Hub, messages: list[dict]) -> dict[str, float]:
         "process_rate": len(messages) / (finished - stored),
         "events": events,
         "rebuild_rate": events / (rebuilt - rebuild_started),
+        **{f"stage {stage}": seconds for stage, seconds in stages.items()},  # seconds per message
     }
 
 
@@ -217,7 +229,11 @@ def run_backend(
                     hub.close()
         print(
             f"{name} run {run}: "
-            + ", ".join(f"{k} {v:,.3f}" if k == "ratio" else f"{k} {v:,.1f}" for k, v in figures.items()),
+            + ", ".join(
+                f"{k} {v:,.3f}" if k == "ratio" else f"{k} {v:,.1f}"
+                for k, v in figures.items()
+                if not k.startswith("stage ")
+            ),
             flush=True,
         )
         results.append(figures)
@@ -231,6 +247,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--baseline", type=Path, default=BASELINE, help="figures to compare with")
+    parser.add_argument("--save-baseline", action="store_true", help="write this run's medians there")
+    parser.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a stage is flagged")
     args = parser.parse_args()
     tune_garbage_collector()  # as the hub command does
     messages = list(shop_messages(args.messages, seed=11))
@@ -245,9 +264,11 @@ def main() -> None:
                 "postgres", lambda: postgres_database(admin), messages, args.runs, with_latency=False
             )
     print("\nmedians")
+    medians_of: dict[str, dict[str, float]] = {}
     for backend, results in summary.items():
-        keys = results[0].keys()
-        medians = {k: statistics.median(r[k] for r in results) for k in keys}
+        keys = {k for r in results for k in r}
+        medians = {k: statistics.median(r.get(k, 0.0) for r in results) for k in sorted(keys)}
+        medians_of[backend] = medians
         print(
             f"  {backend:<8} hub {medians['hub_rate']:,.0f} msg/s (receive {medians['receive_rate']:,.0f}, "
             f"process+project {medians['process_rate']:,.0f}); raw {medians['raw_rate']:,.0f} rows/s; "
@@ -258,6 +279,89 @@ def main() -> None:
                 else ""
             )
         )
+    flagged = guard(medians_of, args.messages, args.baseline)
+    if args.save_baseline:
+        save_baseline(medians_of, args.messages, args.baseline)
+    if flagged and args.fail_on_regression:
+        raise SystemExit(1)
+
+
+# -- regression guard ------------------------------------------------------------------------------
+
+
+def stage_costs(medians: dict[str, float]) -> dict[str, tuple[float, float]]:
+    """Per stage: microseconds per message, and the same time in raw rows of the run."""
+    return {
+        key.removeprefix("stage "): (seconds * 1e6, seconds * medians["raw_rate"])
+        for key, seconds in medians.items()
+        if key.startswith("stage ")
+    }
+
+
+def guard(medians_of: dict[str, dict[str, float]], messages: int, path: Path) -> list[str]:
+    """Each stage's cost per message now and in the baseline; returns the stages flagged."""
+    baseline = json.loads(path.read_text()) if path.exists() else {}
+    if baseline and baseline.get("messages") != messages:
+        print(
+            f"\nnote: the baseline ({path.name}) was measured on {baseline.get('messages'):,} messages, "
+            f"this run on {messages:,}: costs grow with the data, so compare like with like"
+        )
+    flagged = []
+    for backend, medians in medians_of.items():
+        before = baseline.get("backends", {}).get(backend, {})
+        old = {k: tuple(v) for k, v in before.get("stages", {}).items()}
+        print(
+            f"\n{backend}: cost per message by stage (raw rows: the same time spent writing raw rows)"
+            + (f", against {path.name} of {baseline.get('commit', '?')}" if before else "; no baseline")
+        )
+        heading = f"  {'stage':<22}{'µs/msg':>10}{'raw rows':>10}"
+        print(heading + (f"{'baseline':>10}{'change':>9}" if old else ""))
+        costs = stage_costs(medians)
+        for stage in sorted(costs.keys() | old.keys(), key=lambda s: -costs.get(s, (0.0, 0.0))[1]):
+            micro, rows = costs.get(stage, (0.0, 0.0))
+            line = f"  {stage:<22}{micro:>10,.1f}{rows:>10.2f}"
+            if stage in old and old[stage][1] > 0:
+                change = rows / old[stage][1]
+                line += f"{old[stage][1]:>10.2f}{change:>8.2f}x"
+                if change > SLOWER:
+                    line += "  SLOWER"
+                    flagged.append(f"{backend} {stage}")
+            elif old:
+                line += f"{'-':>10}{'new':>9}"
+            print(line)
+        total = sum(rows for _, rows in costs.values())
+        print(f"  {'all stages':<22}{sum(m for m, _ in costs.values()):>10,.1f}{total:>10.2f}")
+        if before:
+            print(f"  hub ÷ raw: {medians['ratio']:.4f} now, {before['ratio']:.4f} in the baseline")
+    if flagged:
+        print(f"\nflagged (> {SLOWER - 1:.0%} dearer than the baseline): {', '.join(flagged)}")
+    return flagged
+
+
+def save_baseline(medians_of: dict[str, dict[str, float]], messages: int, path: Path) -> None:
+    import platform
+    import subprocess
+
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    document = {
+        "commit": commit or "unknown",
+        "measured": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "messages": messages,
+        "backends": {
+            backend: {
+                "hub_rate": round(m["hub_rate"], 1),
+                "raw_rate": round(m["raw_rate"], 1),
+                "ratio": round(m["ratio"], 5),
+                "stages": {s: [round(u, 2), round(r, 4)] for s, (u, r) in stage_costs(m).items()},
+            }
+            for backend, m in medians_of.items()
+        },
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"\nbaseline written to {path}")
 
 
 if __name__ == "__main__":

@@ -53,10 +53,11 @@ class Hub:
     ) -> RecordOutcome:
         """Store raw messages durably (the step an adapter waits for before acknowledging);
         ``also`` writes the adapter's own progress in the same transaction."""
-        mappings = self.catalog.mappings(system)
-        now = datetime.now(UTC)
-        messages = [RawMessage(system, mappings.message_id(e), e, received_at(e, now)) for e in envelopes]
-        outcome = self.inbox.record(messages, also)
+        with self.metrics.stage("receive", len(envelopes)):
+            mappings = self.catalog.mappings(system)
+            now = datetime.now(UTC)
+            messages = [RawMessage(system, mappings.message_id(e), e, received_at(e, now)) for e in envelopes]
+            outcome = self.inbox.record(messages, also)
         self.metrics.received(system, outcome.stored, outcome.duplicates)
         return outcome
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -88,6 +91,21 @@ class HubMetrics:
             "Stored events published to the outbound topic",
             registry=self.registry,
         )
+        self.stage_seconds_total = Counter(
+            "hub_stage_seconds_total",
+            "Time spent in each stage of the pipeline (receive, map, handle, write, project:NAME, "
+            "identity): where a message's cost goes, and which stage grew",
+            ["stage"],
+            registry=self.registry,
+        )
+        self.stage_items_total = Counter(
+            "hub_stage_items_total",
+            "What each stage took in: messages (receive, map, handle, write), events (project:NAME), "
+            "customer records (identity)",
+            ["stage"],
+            registry=self.registry,
+        )
+        self._stages: dict[str, tuple[Any, Any]] = {}
         self._processed: dict[tuple[str, str], tuple[Any, Any]] = {}
         self.orders_per_stage = Gauge(
             "hub_orders",
@@ -111,6 +129,35 @@ class HubMetrics:
             self._processed[key] = children
         children[0].inc()
         children[1].observe(max(latency_seconds, 0.0))
+
+    def spent(self, stage: str, seconds: float, items: int) -> None:
+        """A batch's time in one stage: counted once per batch, never per message (hot path)."""
+        children = self._stages.get(stage)
+        if children is None:
+            children = (self.stage_seconds_total.labels(stage), self.stage_items_total.labels(stage))
+            self._stages[stage] = children
+        children[0].inc(max(seconds, 0.0))
+        children[1].inc(items)
+
+    @contextmanager
+    def stage(self, stage: str, items: int) -> Iterator[None]:
+        """Times the block as ``stage`` (also when it raises: the time was spent)."""
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.spent(stage, time.perf_counter() - began, items)
+
+    def stages(self) -> dict[str, tuple[float, float]]:
+        """Seconds and items per stage so far in this process (what the benchmark reads)."""
+        sample = self.registry.get_sample_value
+        return {
+            stage: (
+                sample("hub_stage_seconds_total", {"stage": stage}) or 0.0,
+                sample("hub_stage_items_total", {"stage": stage}) or 0.0,
+            )
+            for stage in self._stages
+        }
 
     def dead_lettered(self, system: str, stage: str) -> None:
         self.dead_lettered_total.labels(system, stage).inc()

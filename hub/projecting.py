@@ -9,6 +9,7 @@ see the old rows until the commit and the new rows after it.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -264,6 +265,7 @@ class Projector:
             if not notifications:
                 return applied
             events = self._decode(notifications)
+            began = time.perf_counter()
             try:
                 with self.store.transaction() as cursor:
                     tables.apply(cursor, events, position, notifications[-1].id)
@@ -272,23 +274,32 @@ class Projector:
             except BaseException:
                 tables.settle(committed=False)
                 raise
+            if tracking:  # the live view's stage; a shadow rebuild is not the pipeline
+                self.metrics.spent(f"project:{tables.name}", time.perf_counter() - began, len(events))
             position = notifications[-1].id
             applied += len(notifications)
             if on_batch is not None:
                 on_batch(len(notifications))
 
-    def follow_inline(self, cursor: Any, events: list[Any], ids: list[int]) -> None:
+    def follow_inline(self, cursor: Any, events: list[Any], ids: list[int]) -> float:
         """Apply just-recorded events in the recording transaction, when a projection is exactly
-        at the point before them; a projection that lags is left to ``catch_up``."""
+        at the point before them; a projection that lags is left to ``catch_up``. Returns the
+        seconds spent (each projection's stage)."""
+        spent = 0.0
         if not ids:
-            return
+            return spent
         for name, tables in self.projections.items():
+            began = time.perf_counter()
             tracking = self.tracking_name(name)
             position = self.store.position_in(cursor, tracking)
             if position >= ids[0] or self.store.any_between(cursor, position, ids[0]):
                 continue
             tables.apply(cursor, events, position, ids[-1])
             self.store.track(cursor, tracking, ids[-1])
+            took = time.perf_counter() - began
+            self.metrics.spent(f"project:{name}", took, len(events))
+            spent += took
+        return spent
 
     def settle(self, committed: bool) -> None:
         """The outcome of the transaction ``follow_inline`` wrote into."""

@@ -9,6 +9,7 @@ Stewards' merge, split, confirm and reject go through the same path, recorded ``
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Container, Iterable
 from datetime import UTC, datetime
@@ -121,6 +122,7 @@ class IdentityService:
             return
         held = self.store.query("SELECT COUNT(*) AS n FROM hub_identity_records")[0]["n"]
         if held >= self.train_after:
+            began = time.perf_counter()
             try:
                 self.train(by="hub")
             except ValueError as error:  # e.g. firms only: nothing to learn people from yet
@@ -128,6 +130,7 @@ class IdentityService:
                 self.train_after = 2 * held  # try again when the hub holds twice as many
                 return
             counts = self.rematch()
+            self._spent("identity:train", began, held)
             log.info(
                 "identity model %s trained on the first %d records and applied to them: %s",
                 self.model.version,
@@ -143,6 +146,7 @@ class IdentityService:
         position = self.store.position(TRACKING)
         resolved = 0
         while True:
+            began = time.perf_counter()
             notifications = self.store.notifications(position, NOTIFICATIONS_PER_STEP, upto)
             if not notifications:
                 return resolved
@@ -166,6 +170,7 @@ class IdentityService:
             position = reached
             resolved += len(profiles)
             self._keep_statistics(len(profiles))
+            self._spent("identity", began, len(profiles))
             if profiles:
                 self._train_when_due()
 
@@ -193,6 +198,10 @@ class IdentityService:
                     lambda r, p=profile, c=because, e=problem: [(d, c) for d in r.set_aside(p, e)],
                     upto,
                 )
+
+    def _spent(self, stage: str, began: float, items: int) -> None:
+        if self.metrics is not None:
+            self.metrics.spent(stage, time.perf_counter() - began, items)
 
     def _keep_statistics(self, resolved: int) -> None:
         """PostgreSQL plans a neighbourhood's IN lists by the tables' statistics: with none, or

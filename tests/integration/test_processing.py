@@ -229,3 +229,22 @@ def test_a_message_that_trips_a_bug_is_dead_lettered_and_the_rest_flows(hub: Hub
         "KeyError: 'sku'",
     )
     assert {o["order_ref"]: o["stage"] for o in hub.orders.list()} == {"70": "paid", "72": "placed"}
+
+
+def test_each_stage_of_the_pipeline_counts_its_time_and_what_it_took_in(hub: Hub) -> None:
+    """What ``bench/ingest.py`` reads to say which stage grew: every message passes receive,
+    map, handle and write once; the projections count the events they applied; identity the
+    customer records it resolved."""
+    hub.receive("shopify", [order(), paid(), fulfillment(status="success", shipment_status="delivered")])
+    hub.process()
+    stages = hub.metrics.stages()
+    for stage in ("receive", "map", "handle", "write"):
+        seconds, items = stages[stage]
+        assert items == 3 and seconds > 0, stage
+    events = len(events_in_log(hub))
+    # each event once: inline with the message's events, the CustomerLink when catching up
+    assert stages["project:order_tracking"][1] == events
+    assert stages["identity"][1] == 1  # one source customer record
+    exposed = hub.metrics.render().decode()
+    assert 'hub_stage_seconds_total{stage="map"}' in exposed
+    assert 'hub_stage_items_total{stage="identity"} 1.0' in exposed
