@@ -1,14 +1,16 @@
 """Command handlers: one canonical record in, aggregate commands out.
 
-Handlers are the only place that knows which aggregate a contract addresses. They work on a
-``Workspace`` — the aggregates one batch touches — so a batch of messages loads its aggregates in
-one query and saves every resulting event in one transaction.
+Handlers are the only place that knows which aggregate a contract addresses: each contract's
+route (``_ROUTES``, at the end) names its handler and the aggregates it touches, declared once.
+They work on a ``Workspace`` — the aggregates one batch touches, read by the routes in one
+query — and every resulting event is saved in one transaction.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -109,28 +111,6 @@ class Workspace:
 
 
 TRACKING = "tracking"  # the alias system of parcels' tracking numbers
-
-
-def target_ids(record: Contract, system: str) -> list[UUID]:
-    """The aggregates a record will touch, so a batch can load them all at once."""
-    ids = []
-    if hasattr(record, "order_ref"):
-        ids.append(order_id(getattr(record, "order_system", None) or system, record.order_ref))
-    if isinstance(record, OrderReference) and record.external_ref:
-        ids.append(order_id(system, record.external_ref))
-    if isinstance(record, ShipmentUpdate) and record.tracking_number:
-        ids.append(order_id(TRACKING, record.tracking_number))
-    if isinstance(record, StockCount | GoodsReceipt):
-        ids.append(stock_id(record.sku, record.location))
-    if isinstance(record, ItemMaster | SupplyOrder):
-        ids.append(master_id(*_master_key(record)))
-    if isinstance(record, Interaction | ServiceCase):
-        ids.append(activity_id(*_activity_key(record, system)))
-    if isinstance(record, CustomerRecord):
-        ids.append(customer_id(system, record.customer_ref))
-    elif isinstance(record, OrderPlaced | Interaction) and record.customer is not None:
-        ids.append(customer_id(system, record.customer.customer_ref))
-    return ids
 
 
 def _resolve(ws: Workspace, system: str, order_ref: str) -> tuple[Order, OrderAlias | None]:
@@ -389,24 +369,78 @@ def _activity(record: Interaction | ServiceCase, system: str, provenance: Proven
     )
 
 
-_HANDLERS: dict[type[Contract], Callable[..., UUID | None]] = {
-    OrderPlaced: _place,
-    CustomerRecord: _customer,
-    PaymentUpdate: _payment,
-    ShipmentUpdate: _shipment,
-    DeliveryConfirmation: _confirmation,
-    OrderCancelled: _cancellation,
-    OrderReference: _reference,
-    StockCount: _count,
-    GoodsReceipt: _receipt,
-    ItemMaster: _master,
-    SupplyOrder: _master,
-    Interaction: _activity,
-    ServiceCase: _activity,
+# -- routing: which handler, and which aggregates it touches ------------------------------------
+
+
+def _the_order(record: Any, system: str) -> list[UUID]:
+    return [order_id(getattr(record, "order_system", None) or system, record.order_ref)]
+
+
+def _placed_keys(record: OrderPlaced, system: str) -> list[UUID]:
+    customer = [customer_id(system, record.customer.customer_ref)] if record.customer is not None else []
+    return _the_order(record, system) + customer
+
+
+def _shipment_keys(record: ShipmentUpdate, system: str) -> list[UUID]:
+    parcel = [order_id(TRACKING, record.tracking_number)] if record.tracking_number else []
+    return _the_order(record, system) + parcel
+
+
+def _reference_keys(record: OrderReference, system: str) -> list[UUID]:
+    other = [order_id(system, record.external_ref)] if record.external_ref else []
+    return _the_order(record, system) + other
+
+
+def _customer_keys(record: CustomerRecord, system: str) -> list[UUID]:
+    return [customer_id(system, record.customer_ref)]
+
+
+def _stock_keys(record: StockCount | GoodsReceipt, system: str) -> list[UUID]:
+    return [stock_id(record.sku, record.location)]
+
+
+def _master_keys(record: ItemMaster | SupplyOrder, system: str) -> list[UUID]:
+    return [master_id(*_master_key(record))]
+
+
+def _activity_keys(record: Interaction | ServiceCase, system: str) -> list[UUID]:
+    keys = [activity_id(*_activity_key(record, system))]
+    if isinstance(record, Interaction) and record.customer is not None:
+        keys.append(customer_id(system, record.customer.customer_ref))
+    return keys
+
+
+@dataclass(frozen=True)
+class Route:
+    """A contract's handler, and the aggregates it touches (so a batch reads them at once)."""
+
+    handler: Callable[..., UUID | None]
+    touches: Callable[[Any, str], list[UUID]]
+
+
+_ROUTES: dict[type[Contract], Route] = {
+    OrderPlaced: Route(_place, _placed_keys),
+    CustomerRecord: Route(_customer, _customer_keys),
+    PaymentUpdate: Route(_payment, _the_order),
+    ShipmentUpdate: Route(_shipment, _shipment_keys),
+    DeliveryConfirmation: Route(_confirmation, _the_order),
+    OrderCancelled: Route(_cancellation, _the_order),
+    OrderReference: Route(_reference, _reference_keys),
+    StockCount: Route(_count, _stock_keys),
+    GoodsReceipt: Route(_receipt, _stock_keys),
+    ItemMaster: Route(_master, _master_keys),
+    SupplyOrder: Route(_master, _master_keys),
+    Interaction: Route(_activity, _activity_keys),
+    ServiceCase: Route(_activity, _activity_keys),
 }
+
+
+def target_ids(record: Contract, system: str) -> list[UUID]:
+    """The aggregates a record will touch, so a batch can load them all at once."""
+    return _ROUTES[type(record)].touches(record, system)
 
 
 def handle(record: Contract, system: str, provenance: Provenance, ws: Workspace) -> UUID | None:
     """Apply one record; returns the id of a newly placed order or alias (its parked messages
     can go on)."""
-    return _HANDLERS[type(record)](record, system, provenance, ws)
+    return _ROUTES[type(record)].handler(record, system, provenance, ws)

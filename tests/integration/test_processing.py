@@ -4,6 +4,7 @@ messages come out exactly once — on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -211,14 +212,15 @@ def test_a_message_that_trips_a_bug_is_dead_lettered_and_the_rest_flows(hub: Hub
     from hub import handlers
     from hub.contracts import OrderPlaced
 
-    place = handlers._HANDLERS[OrderPlaced]
+    route = handlers._ROUTES[OrderPlaced]
+    place = route.handler
 
     def buggy(record, system, provenance, workspace):
         if record.order_ref == "71":
             raise KeyError("sku")
         return place(record, system, provenance, workspace)
 
-    monkeypatch.setitem(handlers._HANDLERS, OrderPlaced, buggy)
+    monkeypatch.setitem(handlers._ROUTES, OrderPlaced, replace(route, handler=buggy))
     hub.receive("shopify", [order(70), order(71), paid(70), order(72)])
     report = hub.process()
     assert (report.processed, report.dead_lettered) == (3, 1)
