@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 import zeep  # noqa: E402
 
 from adapters.soap import soap_pollers  # noqa: E402
-from hub.background import BackgroundProcessor  # noqa: E402
+from entrypoints.background import BackgroundProcessor  # noqa: E402
 from hub.bootstrap import bootstrap  # noqa: E402
 from hub.demo.erp import ErpBook, ErpSimulator, erp_system  # noqa: E402
 from hub.demo.erp.book import LOCAL_FORMAT  # noqa: E402

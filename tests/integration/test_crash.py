@@ -27,7 +27,7 @@ def hub_command(database_url: str, *args: str) -> subprocess.Popen:
     env = {**os.environ, "HUB_DATABASE_URL": database_url, "HUB_BATCH_SIZE": "250"}
     env.pop("HUB_CONFIG", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "hub", *args],
+        [sys.executable, "-m", "entrypoints", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

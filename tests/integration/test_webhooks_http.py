@@ -11,9 +11,9 @@ import pytest
 
 from adapters.webshop import WebhookHealth, webhook_router
 from adapters.webshop.signatures import sign
-from hub.api import create_app
+from entrypoints.api import create_app
+from entrypoints.server_thread import ServerThread
 from hub.bootstrap import Hub
-from hub.server_thread import ServerThread
 from tests.conftest import TEST_SECRETS
 from tests.shop_messages import fixture
 

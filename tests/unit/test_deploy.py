@@ -11,8 +11,8 @@ from typing import Any
 import typer.main
 import yaml
 
+from entrypoints.cli import app as cli
 from hub.bootstrap import bootstrap
-from hub.cli import app as cli
 from hub.metrics import HubMetrics
 from hub.settings import HubSettings
 
@@ -152,8 +152,10 @@ def test_the_image_installs_the_extras_distributed_mode_needs() -> None:
     extras = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert re.search(r"pip install .*\.\[postgres,streaming\]", dockerfile)
     assert {"postgres", "streaming"} <= set(extras)
-    for folder in ("hub", "adapters", "aggregates", "projections", "mappings"):
-        assert f"COPY {folder} ./{folder}" in dockerfile
+    project = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())
+    packages = [p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]]
+    for folder in (*packages, "mappings"):  # every installed package, so the image runs what is declared
+        assert f"COPY {folder} ./{folder}" in dockerfile, folder
 
 
 def test_the_runners_follow_exactly_the_projections_the_hub_has(tmp_path: Path) -> None:

@@ -6,11 +6,11 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+from entrypoints.worker import create_worker_app
 from hub.bootstrap import bootstrap
 from hub.inbox import RawMessage
 from hub.settings import SystemConfig
 from hub.streaming.codec import encode_raw
-from hub.streaming.worker import create_worker_app
 from tests.conftest import hub_settings
 from tests.shop_messages import envelope, order, paid
 

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from adapters.filedrop import DropReport, FileDrop
-from hub.cli.context import JSON, console, fail, open_hub, print_json
+from entrypoints.cli.context import JSON, console, fail, open_hub, print_json
 from hub.intake import intake
 
 __all__ = ["files"]

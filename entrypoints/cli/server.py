@@ -11,10 +11,10 @@ from adapters.filedrop import drop_watchers
 from adapters.soap import SoapRunner, receiving
 from adapters.soap.status import soap_status
 from adapters.webshop import WebhookHealth, webhook_router, webhook_secrets
-from hub.api import create_app
-from hub.background import BackgroundProcessor
+from entrypoints.api import create_app
+from entrypoints.background import BackgroundProcessor
+from entrypoints.cli.context import console, fail, open_hub
 from hub.bootstrap import Hub
-from hub.cli.context import console, fail, open_hub
 
 __all__ = ["init", "run", "serve"]
 

@@ -11,11 +11,11 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from entrypoints.cli.context import JSON, console, counting_progress, fail, open_hub, print_json
 from hub.audit.export import Selection, export
 from hub.audit.history import EntityNotFound, parse_instant
 from hub.audit.offline import main as offline_main
 from hub.audit.verify import checkpoint, read_checkpoint, verify
-from hub.cli.context import JSON, console, counting_progress, fail, open_hub, print_json
 
 __all__ = ["audit", "print_history"]
 

@@ -13,9 +13,9 @@ import typer
 from rich import box
 from rich.table import Table
 
+from entrypoints.cli.context import JSON, console, counting_progress, fail, open_hub, print_json
+from entrypoints.cli.queries import AS_OF, instant
 from hub.audit.history import EntityNotFound
-from hub.cli.context import JSON, console, counting_progress, fail, open_hub, print_json
-from hub.cli.queries import AS_OF, instant
 from hub.identity.customers import UnknownCustomerId
 from hub.identity.service import UnknownCustomer
 from projections.customer_value import display_name

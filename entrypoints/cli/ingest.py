@@ -8,8 +8,8 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from adapters.files import FileError, take_file
+from entrypoints.cli.context import console, fail, open_hub
 from hub.bootstrap import Hub
-from hub.cli.context import console, fail, open_hub
 from hub.intake import Receive, intake
 from hub.processing import BatchReport
 

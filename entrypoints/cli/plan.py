@@ -12,9 +12,9 @@ import typer
 from rich import box
 from rich.table import Table
 
+from entrypoints.cli.adapters import pushers, send
+from entrypoints.cli.context import JSON, console, fail, open_hub, print_json
 from hub.audit.history import parse_instant
-from hub.cli.adapters import pushers, send
-from hub.cli.context import JSON, console, fail, open_hub, print_json
 from hub.planning.chart import FORMATS, render_chart
 from hub.planning.queries import COLOURS, UnknownItem
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import typer
 
-from hub.api import create_process_app
+from entrypoints.api import create_process_app
+from entrypoints.cli.context import console, fail, open_hub
+from entrypoints.projection_runner import ProjectionRunner
+from entrypoints.server_thread import ServerThread
 from hub.bootstrap import Hub
-from hub.cli.context import console, fail, open_hub
-from hub.projection_runner import ProjectionRunner
-from hub.server_thread import ServerThread
 
 __all__ = ["project", "relay", "topics", "worker"]
 
@@ -52,7 +52,7 @@ def worker(
     _require_streaming()
     import faust
 
-    from hub.streaming.worker import create_worker_app
+    from entrypoints.worker import create_worker_app
 
     with open_hub(ctx) as hub:
         if hub.store.dialect != "postgres":

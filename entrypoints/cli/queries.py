@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from aggregates import STAGES
+from entrypoints.cli.context import JSON, console, fail, open_hub, print_json, settings_from
 from hub.audit.history import parse_instant
-from hub.cli.context import JSON, console, fail, open_hub, print_json, settings_from
 from hub.mapping import MappingError, SourceContext, check_samples
 from hub.order_queries import AmbiguousOrderRef
 from hub.settings import SystemConfig

@@ -20,8 +20,8 @@ from adapters.soap import (
 from adapters.soap.outbound import outbound_status as target_status
 from adapters.soap.status import soap_status
 from adapters.webshop import WebhookHealth, webhook_secrets
+from entrypoints.cli.context import JSON, console, fail, open_hub, print_json
 from hub.bootstrap import Hub
-from hub.cli.context import JSON, console, fail, open_hub, print_json
 from hub.intake import Receive
 from hub.settings import ConfigError
 

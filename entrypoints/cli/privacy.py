@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from entrypoints.cli.context import console, fail, open_hub, print_json
 from hub.audit.history import EntityNotFound
-from hub.cli.context import console, fail, open_hub, print_json
 from hub.privacy.erasure import erase_subject
 
 __all__ = ["privacy"]

@@ -29,14 +29,15 @@ from adapters.soap import outbound_syncers, planned_pushers, soap_pollers
 from adapters.webshop import SIGNATURE_CHECKS, webhook_router
 from adapters.webshop.signatures import sign
 from aggregates import STAGES, customer_id
-from hub.api import create_app
+from entrypoints.api import create_app
+from entrypoints.background import BackgroundProcessor
+from entrypoints.cli.audit import print_history
+from entrypoints.cli.context import console, fail, settings_from
+from entrypoints.cli.plan import print_buffers, print_schedule
+from entrypoints.cli.server import serve
+from entrypoints.server_thread import ServerThread
 from hub.audit.verify import verify
-from hub.background import BackgroundProcessor
 from hub.bootstrap import Hub, bootstrap
-from hub.cli.audit import print_history
-from hub.cli.context import console, fail, settings_from
-from hub.cli.plan import print_buffers, print_schedule
-from hub.cli.server import serve
 from hub.demo import Traffic, Webhook, simulate
 from hub.demo.callcentre import write_call_centre_files
 from hub.demo.crm import WSDL as CRM_WSDL
@@ -49,7 +50,6 @@ from hub.demo.planning import drop_planning_files
 from hub.demo.traffic import carrier_events
 from hub.demo.warehouse import drop_warehouse_files
 from hub.planning.chart import render_chart
-from hub.server_thread import ServerThread
 from hub.settings import HubSettings, SystemConfig
 from hub.store import DatabaseUrlError
 from projections.customer_value import display_name

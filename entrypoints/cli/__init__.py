@@ -6,17 +6,17 @@ from pathlib import Path
 
 import typer
 
-from hub.cli.adapters import adapters, outbound
-from hub.cli.audit import audit
-from hub.cli.customers import customers
-from hub.cli.demo import demo
-from hub.cli.files import files
-from hub.cli.ingest import ingest, process
-from hub.cli.plan import plan
-from hub.cli.privacy import privacy
-from hub.cli.queries import deadletters, mappings, orders, parked, projections
-from hub.cli.server import init, run
-from hub.cli.streaming import project, relay, topics, worker
+from entrypoints.cli.adapters import adapters, outbound
+from entrypoints.cli.audit import audit
+from entrypoints.cli.customers import customers
+from entrypoints.cli.demo import demo
+from entrypoints.cli.files import files
+from entrypoints.cli.ingest import ingest, process
+from entrypoints.cli.plan import plan
+from entrypoints.cli.privacy import privacy
+from entrypoints.cli.queries import deadletters, mappings, orders, parked, projections
+from entrypoints.cli.server import init, run
+from entrypoints.cli.streaming import project, relay, topics, worker
 from hub.runtime import tune_garbage_collector
 
 __all__ = ["app", "main"]
@@ -63,4 +63,4 @@ app.add_typer(privacy, name="privacy")
 
 def main() -> None:
     tune_garbage_collector()
-    app()
+    app(prog_name="hub")  # also under ``python -m entrypoints``: the help names the command people type
