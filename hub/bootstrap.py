@@ -70,12 +70,23 @@ class Hub:
 
     def process(self, on_batch: Callable[[BatchReport], None] | None = None) -> BatchReport:
         """Bring processing, parked-message expiry and every projection (identity resolution
-        first, for the customers) up to date."""
+        first, for the customers) up to date: both stages, one after the other."""
+        report = self.process_messages(on_batch)
+        self.project()
+        return report
+
+    def process_messages(self, on_batch: Callable[[BatchReport], None] | None = None) -> BatchReport:
+        """The processing stage: the inbox into events, order tracking (and every projection
+        that is at the head) inline, parked messages that waited too long dead-lettered."""
         report = self.processor.process_available(on_batch)
         report.dead_lettered += self.expire_parked()  # waited too long: dead letters of this run too
-        self.projector.catch_up()
         self.metrics.inbox_backlog.set(self.processor.backlog())
         return report
+
+    def project(self) -> int:
+        """The projection stage: identity resolution on its own position, then every projection
+        caught up to the head of the log. Returns the events applied."""
+        return self.projector.catch_up()
 
     def expire_parked(self) -> int:
         """Dead-letter parked messages whose order never arrived within the configured time."""

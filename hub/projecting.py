@@ -8,7 +8,9 @@ see the old rows until the commit and the new rows after it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -188,8 +190,17 @@ class RebuildReport:
     differences: list[str]
 
 
+INLINE_GAP = 5000  # events a projection may lag and still be followed inline (it catches up first)
+
+
 class Projector:
-    """Runs every projection; ``tracking name = projection:<name>``."""
+    """Runs every projection; ``tracking name = projection:<name>``.
+
+    Two threads may drive it (``hub run``): processing follows the projections inline, in its
+    transactions; the projection stage catches them up (identity resolution first). Each
+    projection has a lock: catching up holds it from reading the position to the commit;
+    processing takes it only if it is free (else the projection is left to catching up) and
+    holds it until its own commit (``settle``). So a projection is never applied twice over."""
 
     def __init__(
         self,
@@ -202,6 +213,8 @@ class Projector:
         tables = projections if projections is not None else [OrderTrackingTables(store)]
         self.projections: dict[str, ProjectionTables] = {t.name: t for t in tables}
         self._decoded: dict[int, Any] | None = None  # during catch_up: events by notification id
+        self._locks = {name: threading.Lock() for name in self.projections}
+        self._held: list[threading.Lock] = []  # taken by follow_inline until its transaction ends
         with store.schema_lock(), store.transaction() as cursor:
             for tables in self.projections.values():
                 tables.create(cursor)
@@ -257,54 +270,73 @@ class Projector:
         start: int | None = None,
         batch_size: int | None = None,
     ) -> int:
-        """Apply events after the tracked (or given) position; ``tracking=None`` for shadows."""
-        position = self.store.position(tracking) if tracking else (start or 0)
+        """Apply events after the tracked (or given) position; ``tracking=None`` for shadows
+        (a shadow is this thread's own: no lock)."""
+        position = start or 0
         applied = 0
         while True:
-            notifications = self.store.notifications(position, batch_size or self.batch_size, upto)
-            if not notifications:
-                return applied
-            events = self._decode(notifications)
-            began = time.perf_counter()
-            try:
-                with self.store.transaction() as cursor:
-                    tables.apply(cursor, events, position, notifications[-1].id)
-                    if tracking:
-                        self.store.track(cursor, tracking, notifications[-1].id)
-            except BaseException:
-                tables.settle(committed=False)
-                raise
-            if tracking:  # the live view's stage; a shadow rebuild is not the pipeline
-                self.metrics.spent(f"project:{tables.name}", time.perf_counter() - began, len(events))
+            with self._locks[tables.name] if tracking else _NO_LOCK:
+                if tracking:  # read again under the lock: processing may have moved it inline
+                    position = self.store.position(tracking)
+                notifications = self.store.notifications(position, batch_size or self.batch_size, upto)
+                if not notifications:
+                    return applied
+                events = self._decode(notifications)
+                began = time.perf_counter()
+                try:
+                    with self.store.transaction() as cursor:
+                        tables.apply(cursor, events, position, notifications[-1].id)
+                        if tracking:
+                            self.store.track(cursor, tracking, notifications[-1].id)
+                except BaseException:
+                    tables.settle(committed=False)
+                    raise
+                if tracking:  # the live view's stage; a shadow rebuild is not the pipeline
+                    self.metrics.spent(f"project:{tables.name}", time.perf_counter() - began, len(events))
             position = notifications[-1].id
             applied += len(notifications)
             if on_batch is not None:
                 on_batch(len(notifications))
 
     def follow_inline(self, cursor: Any, events: list[Any], ids: list[int]) -> float:
-        """Apply just-recorded events in the recording transaction, when a projection is exactly
-        at the point before them; a projection that lags is left to ``catch_up``. Returns the
-        seconds spent (each projection's stage)."""
+        """Apply just-recorded events in the recording transaction: each projection that is
+        free (not being caught up by the projection stage) and at most ``INLINE_GAP`` events
+        behind them — the events it lacks (another stage's, such as identity's links) first.
+        A projection further behind is left to ``catch_up``. The locks taken are held until
+        ``settle``. Returns the seconds spent (each projection's stage)."""
         spent = 0.0
         if not ids:
             return spent
         for name, tables in self.projections.items():
+            lock = self._locks[name]
+            if not lock.acquire(blocking=False):
+                continue  # the projection stage is catching it up: it will take these too
+            self._held.append(lock)
             began = time.perf_counter()
             tracking = self.tracking_name(name)
             position = self.store.position_in(cursor, tracking)
-            if position >= ids[0] or self.store.any_between(cursor, position, ids[0]):
+            if position >= ids[0]:
                 continue
-            tables.apply(cursor, events, position, ids[-1])
+            missed = self.store.events_between(cursor, position, ids[0], INLINE_GAP + 1)
+            if len(missed) > INLINE_GAP:
+                continue
+            tables.apply(cursor, [*missed, *events], position, ids[-1])
             self.store.track(cursor, tracking, ids[-1])
             took = time.perf_counter() - began
-            self.metrics.spent(f"project:{name}", took, len(events))
+            self.metrics.spent(f"project:{name}", took, len(missed) + len(events))
             spent += took
         return spent
 
     def settle(self, committed: bool) -> None:
-        """The outcome of the transaction ``follow_inline`` wrote into."""
-        for tables in self.projections.values():
-            tables.settle(committed)
+        """The outcome of the transaction ``follow_inline`` wrote into: the projections'
+        caches kept or dropped, and the locks it took released."""
+        try:
+            for tables in self.projections.values():
+                tables.settle(committed)
+        finally:
+            held, self._held = self._held, []
+            for lock in held:
+                lock.release()
 
     def status(self) -> list[dict[str, Any]]:
         head = self.store.head()
@@ -372,3 +404,6 @@ def _compare(live: list[tuple[Any, ...]], rebuilt: list[tuple[Any, ...]]) -> lis
         if before != after:
             differences.append(f"{key[0]} {key[1]}: live {before!r} != rebuilt {after!r}")
     return differences
+
+
+_NO_LOCK = contextlib.nullcontext()

@@ -420,16 +420,24 @@ class Store:
         """A tracking position read inside the caller's transaction."""
         return self.recorder._max_tracking_id(name, cursor) or 0
 
-    def any_between(self, cursor: Any, low: int, high: int) -> bool:
-        """Whether the log holds a notification with ``low < id < high``."""
+    def events_between(self, cursor: Any, low: int, high: int, limit: int) -> list[DomainEventProtocol[UUID]]:
+        """The events with ``low < notification id < high`` (at most ``limit``), decoded, read
+        inside the caller's transaction."""
         column = "rowid" if self.dialect == "sqlite" else "notification_id"
         cursor.execute(
             self.sql(
-                f"SELECT 1 AS found FROM {self._events_table} WHERE {column} > ? AND {column} < ? LIMIT 1"
+                f"SELECT originator_id, originator_version, topic, state FROM {self._events_table} "
+                f"WHERE {column} > ? AND {column} < ? ORDER BY {column} LIMIT ?"
             ),
-            (low, high),
+            (low, high, limit),
         )
-        return cursor.fetchone() is not None
+        return [self._decode_stored(row) for row in cursor.fetchall()]
+
+    def _decode_stored(self, row: Any) -> DomainEventProtocol[UUID]:
+        """A domain event from a row of the events table (SQLite keeps ids as hex text)."""
+        originator = row["originator_id"]
+        originator = UUID(originator) if isinstance(originator, str) else originator
+        return self.decode_row(originator, row["originator_version"], row["topic"], bytes(row["state"]))
 
     def versions_in(self, cursor: Any, ids: Sequence[UUID]) -> dict[UUID, int]:
         """Each aggregate's latest version, seen from the caller's transaction (PostgreSQL)."""
@@ -506,12 +514,8 @@ class Store:
                 keys,
             )
             for row in rows:
-                originator = row["originator_id"]
-                originator = UUID(originator) if isinstance(originator, str) else originator
-                event = self.decode_row(
-                    originator, row["originator_version"], row["topic"], bytes(row["state"])
-                )
-                found.setdefault(originator, []).append(event)
+                event = self._decode_stored(row)
+                found.setdefault(event.originator_id, []).append(event)
         return found
 
     def replay(self, ids: Iterable[UUID], until: datetime | None = None) -> dict[UUID, Any]:

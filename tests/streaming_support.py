@@ -92,7 +92,16 @@ class HubProcess:
         self.log = log
         with log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "entrypoints", "--config", str(config), *arguments, "--port", str(self.port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "entrypoints",
+                    "--config",
+                    str(config),
+                    *arguments,
+                    "--port",
+                    str(self.port),
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -76,7 +76,10 @@ def test_webhook_to_order_tracking_through_kafka_workers_and_runners(
             logs.append(log)
             with log.open("wb") as out:
                 processes[name] = subprocess.Popen(
-                    [sys.executable, "-m", "entrypoints", *arguments], env=env, stdout=out, stderr=subprocess.STDOUT
+                    [sys.executable, "-m", "entrypoints", *arguments],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
                 )
         base = f"http://127.0.0.1:{ports['api']}"
         _eventually(lambda: _get(f"{base}/health"), 60, "the API", logs)

@@ -64,18 +64,44 @@ def test_status_reports_position_head_and_lag(hub: Hub) -> None:
     assert hub.orders.show("2")["stage"] == "placed"
 
 
-def test_a_lagging_view_catches_up_and_then_follows_inline_again(hub: Hub) -> None:
+def test_a_view_a_little_behind_catches_up_inline_and_one_far_behind_is_left_to_catching_up(
+    hub: Hub, monkeypatch
+) -> None:
+    """Another stage's events (identity's links) put a view behind the log between two batches:
+    processing applies what it missed first, in its own transaction; a view further behind than
+    INLINE_GAP (a new or rebuilt one) is left to the projection stage."""
+    from hub import projecting
+
     follower, hub.processor.follower = hub.processor.follower, None
     hub.receive("shopify", [order(1)])
     hub.processor.process_available()
     hub.processor.follower = follower
+    behind = hub.projector.status()[0]["lag"]
+    assert behind > 1
+    monkeypatch.setattr(projecting, "INLINE_GAP", behind - 1)
     hub.receive("shopify", [order(2)])
     hub.processor.process_available()
-    assert hub.projector.status()[0]["lag"] == 3  # the lagging view was left alone
-    hub.projector.catch_up()
+    assert hub.projector.status()[0]["lag"] > behind  # too far behind: left alone
+    monkeypatch.setattr(projecting, "INLINE_GAP", 5000)
     hub.receive("shopify", [order(3)])
     hub.processor.process_available()
+    assert hub.projector.status()[0]["lag"] == 0  # what it missed, then the batch, inline
+    assert hub.orders.show("1") is not None and hub.orders.show("3") is not None
+    assert hub.projector.rebuild("order_tracking", verify=True).verified is True
+
+
+def test_processing_leaves_a_view_the_projection_stage_is_catching_up_to_that_stage(hub: Hub) -> None:
+    """The two stages never apply one view at once: while the projection stage holds a view's
+    lock, processing does not follow it inline (and catching up takes the batch later)."""
+    lock = hub.projector._locks["order_tracking"]
+    with lock:
+        hub.receive("shopify", [order(4)])
+        hub.processor.process_available()
+        assert hub.projector.status()[0]["lag"] > 0
+    assert not lock.locked()  # processing released what it took when its transaction ended
+    hub.projector.catch_up()
     assert hub.projector.status()[0]["lag"] == 0
+    assert hub.orders.show("4")["stage"] == "placed"
     assert hub.projector.rebuild("order_tracking", verify=True).verified is True
 
 
