@@ -388,9 +388,7 @@ def save_baseline(medians_of: dict[str, dict[str, float]], messages: int, path: 
                 "cpu_reference_us": round(m["cpu_reference_us"], 3),
                 "p99_ms": round(m.get("p99_ms", 0.0), 1),
                 # per stage: µs a message, raw rows, CPU reference units
-                "stages": {
-                    stage: [round(u, 2), round(r, 4), round(c, 4)] for stage, (u, r, c) in stage_costs(m).items()
-                },
+                "stages": {name: [round(x, 4) for x in cost] for name, cost in stage_costs(m).items()},
             }
             for backend, m in medians_of.items()
         },
