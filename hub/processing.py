@@ -7,7 +7,6 @@ reached together, so a crash anywhere repeats the whole batch or none of it. Par
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from hub.dead_letters import DeadLetter, DeadLetters, Failure
 from hub.handlers import AwaitingOrder, Workspace, handle, target_ids
 from hub.inbox import Inbox, InboxMessage, RawMessage
 from hub.mapping import FieldNote, Mapping, MappingError
-from hub.metrics import HubMetrics
+from hub.metrics import NO_TIME, HubMetrics, Lap
 from hub.store import Store
 
 __all__ = ["PROCESSOR", "BatchReport", "Delivery", "Processor", "ReplayOutcome"]
@@ -35,8 +34,8 @@ PROCESSOR = "processor"
 class InlineFollower(Protocol):
     """A read model updated inside the processing transaction (``Projector``)."""
 
-    def follow_inline(self, cursor: Any, events: list[Any], ids: list[int]) -> float:
-        """Returns the seconds it spent (its own stages), so the write stage is what is left."""
+    def follow_inline(self, cursor: Any, events: list[Any], ids: list[int]) -> Lap:
+        """Returns the time it spent (its own stages), so the write stage is what is left."""
         ...
 
     def settle(self, committed: bool) -> None: ...
@@ -100,7 +99,7 @@ class _Batch:
     done: list[tuple[InboxMessage, Mapping]] = field(default_factory=list)
     notes: list[tuple[str, FieldNote]] = field(default_factory=list)  # (system, note) of done messages
     unparked: list[int] = field(default_factory=list)
-    staged: float = 0.0  # seconds spent in the stages timed on their own (map, handle, projections)
+    staged: Lap = NO_TIME  # spent in the stages timed on their own (map, handle, projections)
 
 
 def provenance_of(message: InboxMessage, mapping: Mapping, notes: Sequence[FieldNote] = ()) -> Provenance:
@@ -253,10 +252,10 @@ class Processor:
         if not messages:
             return None
         batch = self._decide(messages)
-        began, staged = time.perf_counter(), batch.staged
+        began, staged = Lap.now(), batch.staged
         with self.store.transaction() as cursor:
             events = self._write(cursor, batch, [Tracking(PROCESSOR, messages[-1].position)])
-        self._spent_writing(began, batch.staged - staged, len(messages))
+        self.metrics.spent("write", began, len(messages), less=batch.staged - staged)
         self._committed(batch.failures)
         return self._report(messages, batch, events, messages[-1].position)
 
@@ -270,13 +269,14 @@ class Processor:
             reached[delivery.source] = max(reached.get(delivery.source, 0), delivery.offset + 1)
         tracking = [Tracking(source, offset) for source, offset in sorted(reached.items())]
         unreadable = [_unreadable(d) for d in fresh if d.problem]
-        began = time.perf_counter()
+        began = Lap.now()
         with self.store.transaction() as cursor:
             messages = self.inbox.insert_new(cursor, [d.message for d in fresh if not d.problem])
             batch = self._decide(messages, cursor)
             batch.failures.extend(unreadable)
             events = self._write(cursor, batch, tracking)
-        self._spent_writing(began, batch.staged, len(fresh))
+        # the write stage: the transaction less what the stages counted on their own spent in it
+        self.metrics.spent("write", began, len(fresh), less=batch.staged)
         self._committed(batch.failures)
         report = self._report(messages, batch, events, 0)
         report.messages = len(deliveries)
@@ -292,10 +292,11 @@ class Processor:
         race. Cached aggregates another worker has moved on are dropped.
         """
         batch = _Batch(Workspace(self.store, self._cache, self.cache_size))
-        began = time.perf_counter()
+        began = Lap.now()
         mapped = [m for m in (self._map(message, batch) for message in messages) if m is not None]
         ids = {i for message, _, record, _ in mapped for i in target_ids(record, message.system)}
-        mapping_done = time.perf_counter()
+        batch.staged += self.metrics.spent("map", began, len(messages))
+        began = Lap.now()
         if cursor is not None and self.store.dialect == "postgres" and ids:
             self.store.lock_keys(cursor, ids)
             self._drop_stale(cursor, ids)
@@ -303,10 +304,7 @@ class Processor:
         for message, mapping, record, notes in mapped:
             self._apply(message, mapping, record, notes, batch)
         batch.unparked = self._unpark(batch)
-        handled = time.perf_counter()
-        self.metrics.spent("map", mapping_done - began, len(messages))
-        self.metrics.spent("handle", handled - mapping_done, len(messages))
-        batch.staged += handled - began
+        batch.staged += self.metrics.spent("handle", began, len(messages))
         return batch
 
     def _drop_stale(self, cursor: Any, ids: set[UUID]) -> None:
@@ -329,11 +327,6 @@ class Processor:
         if self.follower is not None:
             batch.staged += self.follower.follow_inline(cursor, events, ids)
         return events
-
-    def _spent_writing(self, began: float, staged: float, messages: int) -> None:
-        """The write stage: the transaction (append, hash chain, dead letters, parking, commit)
-        less what the stages timed on their own spent inside it."""
-        self.metrics.spent("write", time.perf_counter() - began - staged, messages)
 
     def _committed(self, failures: list[Failure]) -> None:
         if self.follower is not None:

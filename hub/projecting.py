@@ -11,13 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aggregates import PaymentTolerance
-from hub.metrics import HubMetrics
+from hub.metrics import NO_TIME, HubMetrics, Lap
 from hub.order_cache import OrderCache, written_before_event_time
 from hub.store import Store
 from projections import TrackedOrder, apply_event, concerns
@@ -282,7 +281,7 @@ class Projector:
                 if not notifications:
                     return applied
                 events = self._decode(notifications)
-                began = time.perf_counter()
+                began = Lap.now()
                 try:
                     with self.store.transaction() as cursor:
                         tables.apply(cursor, events, position, notifications[-1].id)
@@ -292,19 +291,19 @@ class Projector:
                     tables.settle(committed=False)
                     raise
                 if tracking:  # the live view's stage; a shadow rebuild is not the pipeline
-                    self.metrics.spent(f"project:{tables.name}", time.perf_counter() - began, len(events))
+                    self.metrics.spent(f"project:{tables.name}", began, len(events))
             position = notifications[-1].id
             applied += len(notifications)
             if on_batch is not None:
                 on_batch(len(notifications))
 
-    def follow_inline(self, cursor: Any, events: list[Any], ids: list[int]) -> float:
+    def follow_inline(self, cursor: Any, events: list[Any], ids: list[int]) -> Lap:
         """Apply just-recorded events in the recording transaction: each projection that is
         free (not being caught up by the projection stage) and at most ``INLINE_GAP`` events
         behind them — the events it lacks (another stage's, such as identity's links) first.
         A projection further behind is left to ``catch_up``. The locks taken are held until
-        ``settle``. Returns the seconds spent (each projection's stage)."""
-        spent = 0.0
+        ``settle``. Returns the time spent (each projection's stage)."""
+        spent = NO_TIME
         if not ids:
             return spent
         for name, tables in self.projections.items():
@@ -312,7 +311,7 @@ class Projector:
             if not lock.acquire(blocking=False):
                 continue  # the projection stage is catching it up: it will take these too
             self._held.append(lock)
-            began = time.perf_counter()
+            began = Lap.now()
             tracking = self.tracking_name(name)
             position = self.store.position_in(cursor, tracking)
             if position >= ids[0]:
@@ -322,9 +321,7 @@ class Projector:
                 continue
             tables.apply(cursor, [*missed, *events], position, ids[-1])
             self.store.track(cursor, tracking, ids[-1])
-            took = time.perf_counter() - began
-            self.metrics.spent(f"project:{name}", took, len(missed) + len(events))
-            spent += took
+            spent += self.metrics.spent(f"project:{name}", began, len(missed) + len(events))
         return spent
 
     def settle(self, committed: bool) -> None:

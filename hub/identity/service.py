@@ -9,7 +9,6 @@ Stewards' merge, split, confirm and reject go through the same path, recorded ``
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable, Container, Iterable
 from datetime import UTC, datetime
@@ -32,7 +31,7 @@ from hub.identity.normalise import Profile, normalise
 from hub.identity.resolver import Decision, Resolver, UnknownCustomer
 from hub.identity.tables import IdentityTables, Loaded, profile_of
 from hub.identity.training import Progress, train
-from hub.metrics import HubMetrics
+from hub.metrics import HubMetrics, Lap
 from hub.store import Store
 
 __all__ = ["IdentityService", "UnknownCustomer"]
@@ -122,7 +121,7 @@ class IdentityService:
             return
         held = self.store.query("SELECT COUNT(*) AS n FROM hub_identity_records")[0]["n"]
         if held >= self.train_after:
-            began = time.perf_counter()
+            began = Lap.now()
             try:
                 self.train(by="hub")
             except ValueError as error:  # e.g. firms only: nothing to learn people from yet
@@ -146,7 +145,7 @@ class IdentityService:
         position = self.store.position(TRACKING)
         resolved = 0
         while True:
-            began = time.perf_counter()
+            began = Lap.now()
             notifications = self.store.notifications(position, NOTIFICATIONS_PER_STEP, upto)
             if not notifications:
                 return resolved
@@ -199,9 +198,9 @@ class IdentityService:
                     upto,
                 )
 
-    def _spent(self, stage: str, began: float, items: int) -> None:
+    def _spent(self, stage: str, began: Lap, items: int) -> None:
         if self.metrics is not None:
-            self.metrics.spent(stage, time.perf_counter() - began, items)
+            self.metrics.spent(stage, began, items)
 
     def _keep_statistics(self, resolved: int) -> None:
         """PostgreSQL plans a neighbourhood's IN lists by the tables' statistics: with none, or

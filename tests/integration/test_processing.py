@@ -241,12 +241,13 @@ def test_each_stage_of_the_pipeline_counts_its_time_and_what_it_took_in(hub: Hub
     hub.process()
     stages = hub.metrics.stages()
     for stage in ("receive", "map", "handle", "write"):
-        seconds, items = stages[stage]
-        assert items == 3 and seconds > 0, stage
+        seconds, cpu, items = stages[stage]
+        assert items == 3 and seconds > 0 and cpu > 0, stage
     events = len(events_in_log(hub))
     # each event once: inline with the message's events, the CustomerLink when catching up
-    assert stages["project:order_tracking"][1] == events
-    assert stages["identity"][1] == 1  # one source customer record
+    assert stages["project:order_tracking"][2] == events
+    assert stages["identity"][2] == 1  # one source customer record
     exposed = hub.metrics.render().decode()
     assert 'hub_stage_seconds_total{stage="map"}' in exposed
+    assert 'hub_stage_cpu_seconds_total{stage="write"}' in exposed
     assert 'hub_stage_items_total{stage="identity"} 1.0' in exposed
