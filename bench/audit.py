@@ -31,9 +31,9 @@ import hub.bootstrap as bootstrap_module  # noqa: E402
 from bench.ingest import postgres_database, postgres_server, settings, sqlite_database  # noqa: E402
 from hub.audit.verify import verify  # noqa: E402
 from hub.bootstrap import Hub, bootstrap  # noqa: E402
-from hub.demo.bulk import shop_messages  # noqa: E402
 from hub.runtime import tune_garbage_collector  # noqa: E402
 from hub.store import Store  # noqa: E402
+from simulators.bulk import shop_messages  # noqa: E402
 from tests.shop_messages import envelope, fixture, order  # noqa: E402
 
 PAGE = 10_000

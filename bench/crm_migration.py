@@ -3,7 +3,7 @@ the raw write limit of the same backend measured in the same run.
 
     python bench/crm_migration.py [--contacts 100000] [--runs 1] [--backend sqlite|postgres|both]
 
-A generated export (``hub/demo/crm/legacy.py``: contacts of a realistic population with twins,
+A generated export (``simulators/crm/legacy.py``: contacts of a realistic population with twins,
 families and firms, ~1 activity per contact, tickets for one in ten, one unreadable contact row in
 a thousand) is taken file by file as ``hub ingest`` does — streamed into the inbox, then processed
 into aggregates, the projections and identity resolution (every contact resolved against all
@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 from adapters.files import take_file  # noqa: E402
 from bench.ingest import postgres_database, postgres_server, raw_rate, sqlite_database  # noqa: E402
 from hub.bootstrap import bootstrap  # noqa: E402
-from hub.demo.crm.legacy import write_legacy_export  # noqa: E402
-from hub.demo.people import population  # noqa: E402
 from hub.runtime import tune_garbage_collector  # noqa: E402
 from hub.settings import HubSettings, SystemConfig  # noqa: E402
+from simulators.crm.legacy import write_legacy_export  # noqa: E402
+from simulators.people import population  # noqa: E402
 
 
 def migrate(url: str, files: list[Path], rows: int) -> dict[str, float]:

@@ -34,12 +34,12 @@ import zeep  # noqa: E402
 from adapters.soap import soap_pollers  # noqa: E402
 from entrypoints.background import BackgroundProcessor  # noqa: E402
 from hub.bootstrap import bootstrap  # noqa: E402
-from hub.demo.erp import ErpBook, ErpSimulator, erp_system  # noqa: E402
-from hub.demo.erp.book import LOCAL_FORMAT  # noqa: E402
-from hub.demo.traffic import CATALOGUE, FIRST, LAST  # noqa: E402
 from hub.processing import PROCESSOR  # noqa: E402
 from hub.runtime import tune_garbage_collector  # noqa: E402
 from hub.settings import HubSettings  # noqa: E402
+from simulators.erp import ErpBook, ErpSimulator, erp_system  # noqa: E402
+from simulators.erp.book import LOCAL_FORMAT  # noqa: E402
+from simulators.traffic import CATALOGUE, FIRST, LAST  # noqa: E402
 
 OPERATIONS = {"customers": "GetCustomersChangedSince", "orders": "GetSalesOrdersChangedSince"}
 

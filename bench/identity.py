@@ -60,18 +60,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hub.bootstrap import bootstrap  # noqa: E402
-from hub.demo.people import (  # noqa: E402
-    FEWER_GAPS,
-    REALISTIC,
-    Entity,
-    Noise,
-    Record,
-    dedup_task,
-    hard_negatives,
-    link_task,
-    population,
-    record_of,
-)
 from hub.identity.accuracy import (  # noqa: E402
     level_shares,
     measure,
@@ -85,6 +73,18 @@ from hub.identity.model import DEFAULT_MODEL  # noqa: E402
 from hub.identity.normalise import normalise  # noqa: E402
 from hub.runtime import tune_garbage_collector  # noqa: E402
 from hub.settings import HubSettings, SystemConfig  # noqa: E402
+from simulators.people import (  # noqa: E402
+    FEWER_GAPS,
+    REALISTIC,
+    Entity,
+    Noise,
+    Record,
+    dedup_task,
+    hard_negatives,
+    link_task,
+    population,
+    record_of,
+)
 
 PEOPLE = ROOT / "tests" / "fixtures" / "mappings" / "people"
 NOISE = {"realistic": REALISTIC, "fewer-gaps": FEWER_GAPS}

@@ -4,7 +4,7 @@
 Datasets:
 * FEBRL4 (two systems), FEBRL1, 2 and 3 (dedups), without the national id (``febrl.py``);
 * the generated household data: a two-system link and a dedup of persons, with twins, family
-  members and namesakes as hard negatives (``hub.demo.people``);
+  members and namesakes as hard negatives (``simulators.people``);
 * any CSV with a known truth (``--csv``), read through the shipped ``mappings/persons``: the
   data nobody here wrote.
 
@@ -33,12 +33,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.demo.people import dedup_task, link_task
 from hub.identity.accuracy import blocking_recall, measure, resolve_in_order, review_queue
 from hub.identity.model import DEFAULT_MODEL, MatchModel
 from hub.identity.normalise import Profile, normalise
 from hub.identity.training import train
 from hub.settings import Matching
+from simulators.people import dedup_task, link_task
 
 __all__ = ["Task", "compare_all", "csv_task", "febrl_task", "generated_task"]
 

@@ -47,10 +47,10 @@ sys.path.insert(0, str(ROOT))
 
 from entrypoints.background import BackgroundProcessor  # noqa: E402
 from hub.bootstrap import Hub, bootstrap  # noqa: E402
-from hub.demo.bulk import shop_messages  # noqa: E402
 from hub.processing import BatchReport  # noqa: E402
 from hub.runtime import tune_garbage_collector  # noqa: E402
 from hub.settings import HubSettings, SystemConfig  # noqa: E402
+from simulators.bulk import shop_messages  # noqa: E402
 
 CHUNK = 1000
 BASELINE = ROOT / "bench" / "baseline.json"

@@ -35,12 +35,12 @@ from aiokafka import AIOKafkaConsumer  # noqa: E402
 from bench.ingest import postgres_database, postgres_server, raw_rate, settings  # noqa: E402
 from hub.bootstrap import bootstrap  # noqa: E402
 from hub.catalog import MappingCatalog  # noqa: E402
-from hub.demo.bulk import shop_messages  # noqa: E402
 from hub.metrics import HubMetrics  # noqa: E402
 from hub.settings import HubSettings, StreamingSettings  # noqa: E402
 from hub.streaming.codec import processed_records  # noqa: E402
 from hub.streaming.publisher import RawPublisher  # noqa: E402
 from hub.streaming.topics import create_topics  # noqa: E402
+from simulators.bulk import shop_messages  # noqa: E402
 from tests.streaming_support import HubProcess, TansuBroker  # noqa: E402
 
 

@@ -22,8 +22,8 @@ import psycopg
 import pytest
 
 from hub.bootstrap import Hub, bootstrap
-from hub.demo.erp import ErpSimulator
 from hub.settings import HubSettings, SystemConfig
+from simulators.erp import ErpSimulator
 
 # A fixed key-encryption key for every test and every process a test starts (production sets its own).
 os.environ.setdefault("HUB_KEY_ENCRYPTION_KEY", "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=")

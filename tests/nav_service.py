@@ -15,7 +15,7 @@ from typing import Any
 
 from lxml import etree
 
-from hub.demo.erp.server import LoopbackServer
+from simulators.erp.server import LoopbackServer
 
 __all__ = ["NAV_WSDL", "NavPageService"]
 

@@ -8,8 +8,8 @@ import json
 import random
 from pathlib import Path
 
-from hub.demo.crm.legacy import write_legacy_export
-from hub.demo.people import population
+from simulators.crm.legacy import write_legacy_export
+from simulators.people import population
 from tests.e2e.test_cli import hub
 
 

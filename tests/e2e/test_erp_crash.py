@@ -14,8 +14,8 @@ import pytest
 
 from aggregates import customer_id
 from hub.bootstrap import Hub
-from hub.demo.erp import ErpSimulator
-from hub.demo.erp.book import LOCAL_FORMAT
+from simulators.erp import ErpSimulator
+from simulators.erp.book import LOCAL_FORMAT
 from tests.conftest import ROOT, TEST_SYSTEMS
 from tests.integration.test_crash import kill_when
 from tests.integration.test_erp_adapter import debtors, erp_config, shop_order

@@ -17,7 +17,7 @@ import httpx
 
 from adapters.webshop.signatures import sign
 from entrypoints.server_thread import free_port
-from hub.demo.erp import ErpSimulator
+from simulators.erp import ErpSimulator
 from tests.conftest import ROOT
 from tests.shop_messages import fixture
 

@@ -11,7 +11,7 @@ import pytest
 from hub.audit.chain import GENESIS, link
 from hub.audit.verify import checkpoint, verify
 from hub.bootstrap import Hub
-from hub.demo.bulk import shop_messages
+from simulators.bulk import shop_messages
 
 
 @pytest.fixture

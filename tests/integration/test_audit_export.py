@@ -17,7 +17,7 @@ from hub.audit.export import Selection, export
 from hub.audit.offline import verify_export
 from hub.audit.verify import checkpoint
 from hub.bootstrap import Hub
-from hub.demo.bulk import shop_messages
+from simulators.bulk import shop_messages
 from tests.conftest import ROOT
 
 

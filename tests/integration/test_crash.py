@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from hub.bootstrap import Hub
-from hub.demo.bulk import shop_messages
 from hub.processing import PROCESSOR
+from simulators.bulk import shop_messages
 from tests.conftest import ROOT
 
 MESSAGES = 30_000

@@ -13,8 +13,8 @@ import pytest
 from adapters.soap import SoapPoller, soap_pollers
 from aggregates import CustomerCase, activity_id
 from hub.bootstrap import Hub
-from hub.demo.crm import WSDL, CrmBook, CrmSimulator, crm_system
-from hub.demo.crm.seed import CrmPerson, log_work, seed_contacts
+from simulators.crm import WSDL, CrmBook, CrmSimulator, crm_system
+from simulators.crm.seed import CrmPerson, log_work, seed_contacts
 from tests.conftest import TEST_SYSTEMS
 
 PEOPLE = [

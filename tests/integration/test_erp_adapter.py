@@ -17,9 +17,9 @@ from adapters.soap.state import POLLING
 from adapters.soap.status import soap_status
 from aggregates import SourceCustomer, customer_id
 from hub.bootstrap import Hub
-from hub.demo.erp import ErpSimulator, erp_system
-from hub.demo.erp.book import ErpBook
 from hub.settings import SystemConfig
+from simulators.erp import ErpSimulator, erp_system
+from simulators.erp.book import ErpBook
 from tests.conftest import TEST_SYSTEMS
 from tests.nav_service import NAV_WSDL, NavPageService
 

@@ -10,10 +10,10 @@ import pytest
 from adapters.soap import receiving, soap_pollers
 from adapters.soap.state import AdapterState
 from hub.bootstrap import bootstrap
-from hub.demo.erp import ErpSimulator
 from hub.settings import StreamingSettings
 from hub.streaming.codec import decode_delivery
 from hub.streaming.topics import create_topics
+from simulators.erp import ErpSimulator
 from tests.conftest import TEST_SYSTEMS, hub_settings
 from tests.integration.test_erp_adapter import debtors, erp_config
 from tests.integration.test_streaming import _consume_all

@@ -15,10 +15,10 @@ import pytest
 
 from aggregates import CustomerLink, link_id, matching_model_id
 from hub.bootstrap import Hub
-from hub.demo.people import Record, hard_negatives, link_task, population, record_of
 from hub.identity.accuracy import measure
 from hub.identity.model import DEFAULT_MODEL, HELD_BACK
 from hub.settings import SystemConfig
+from simulators.people import Record, hard_negatives, link_task, population, record_of
 from tests.conftest import FIXTURES, TEST_SYSTEMS
 
 PEOPLE = FIXTURES / "mappings" / "people"

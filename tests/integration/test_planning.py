@@ -18,10 +18,10 @@ from adapters.filedrop import FileDrop
 from adapters.soap import outbound_syncers, planned_pushers, soap_pollers
 from adapters.soap.outbound import outbound_status
 from hub.bootstrap import Hub
-from hub.demo.planning import PurchaseOrder, x12_purchase_orders
 from hub.mapping.transforms import comma_text
 from hub.planning.queries import UnknownItem
 from hub.planning.tables import utc_today
+from simulators.planning import PurchaseOrder, x12_purchase_orders
 
 TODAY = utc_today()
 ITEMS = (

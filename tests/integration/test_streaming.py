@@ -150,7 +150,7 @@ def reference_run(envelopes: list[dict[str, Any]], tmp_path: Path) -> tuple[Sequ
 def test_two_workers_survive_a_sigkill_with_the_same_result_as_an_uninterrupted_run(
     postgres_url: str, kafka_broker: str, workers: Callable[..., HubProcess], tmp_path: Path
 ) -> None:
-    from hub.demo.bulk import shop_messages
+    from simulators.bulk import shop_messages
 
     envelopes = list(shop_messages(6000, seed=7))
     config = write_config(tmp_path / "hub.toml", postgres_url, kafka_broker, batch_size=200)
@@ -222,7 +222,7 @@ def test_two_workers_sharing_customers_across_partitions_agree_with_an_uninterru
 ) -> None:
     """40 customers behind 3,000 orders in four partitions: both workers touch the same
     customers all the time, and neither may lose, repeat or block on the other's changes."""
-    from hub.demo.bulk import shop_messages
+    from simulators.bulk import shop_messages
 
     envelopes = list(shop_messages(6000, seed=9, customers=40))
     config = write_config(tmp_path / "hub.toml", postgres_url, kafka_broker, batch_size=500)
@@ -330,7 +330,7 @@ def test_a_poison_message_goes_to_the_dead_letter_topic_and_list_while_the_parti
 def test_the_relay_publishes_every_event_once_in_aggregate_order_across_a_restart(
     postgres_url: str, kafka_broker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hub.demo.bulk import shop_messages
+    from simulators.bulk import shop_messages
 
     config = write_config(tmp_path / "hub.toml", postgres_url, kafka_broker, relay_batch_size=300)
     settings = load_settings(config).model_copy(update={"transport": "inbox"})

@@ -9,9 +9,9 @@ import pytest
 
 from adapters.soap.client import SoapCallFailed, render_request
 from adapters.soap.poller import next_position
-from hub.demo.crm import crm_system
-from hub.demo.erp import erp_system
 from hub.settings import HubSettings, SoapEntity
+from simulators.crm import crm_system
+from simulators.erp import erp_system
 from tests.conftest import ROOT
 
 

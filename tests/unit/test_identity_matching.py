@@ -7,12 +7,12 @@ import random
 from itertools import combinations
 from typing import Any
 
-from hub.demo.people import Noise, dedup_task, hard_negatives, link_task, population, record_of
 from hub.identity.accuracy import NameAlone, level_shares, measure, name_alone, recall_ceiling
 from hub.identity.compare import compare
 from hub.identity.model import DEFAULT_MODEL
 from hub.identity.normalise import blocking_keys, canonical_email, normalise, typo_keys, word_keys
 from hub.identity.resolver import Resolver
+from simulators.people import Noise, dedup_task, hard_negatives, link_task, population, record_of
 
 ANNA = {
     "given_name": "Anna",

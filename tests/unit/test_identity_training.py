@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from hub.demo.people import dedup_task
 from hub.identity.compare import compare
 from hub.identity.model import DEFAULT_MODEL, HOUSEHOLD_EVIDENCE, MatchModel, configured
 from hub.identity.normalise import blocking_keys, normalise
 from hub.identity.resolver import NAME_BLOCK, IdentityGraph, Resolver
 from hub.identity.tables import _profile_json, profile_of
 from hub.identity.training import em, placeholder_days, train
+from simulators.people import dedup_task
 
 
 def person(record: str, **fields: Any) -> Any:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hub.demo.crm.book import CrmBook, salesforce_id
-from hub.demo.crm.config import crm_system
-from hub.demo.crm.service import WSDL, CrmSimulator
+from simulators.crm.book import CrmBook, salesforce_id
+from simulators.crm.config import crm_system
+from simulators.crm.service import WSDL, CrmSimulator
 
 __all__ = ["WSDL", "CrmBook", "CrmSimulator", "crm_system", "salesforce_id"]

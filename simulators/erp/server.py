@@ -23,8 +23,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from spyne.server.wsgi import WsgiApplication
 
-from hub.demo.erp.book import ErpBook
-from hub.demo.erp.service import FaultPlan, erp_application
+from simulators.erp.book import ErpBook
+from simulators.erp.service import FaultPlan, erp_application
 
 __all__ = ["ErpSimulator", "LoopbackServer"]
 

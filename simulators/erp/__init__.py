@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.demo.erp.book import LOCAL_FORMAT, ErpBook
-from hub.demo.erp.server import ErpSimulator
 from hub.settings import SystemConfig
+from simulators.erp.book import LOCAL_FORMAT, ErpBook
+from simulators.erp.server import ErpSimulator
 
 __all__ = ["ErpBook", "ErpSimulator", "erp_system"]
 

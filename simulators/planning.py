@@ -10,8 +10,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from hub.demo.traffic import CATALOGUE
-from hub.demo.warehouse import drop_file
+from simulators.traffic import CATALOGUE
+from simulators.warehouse import drop_file
 
 __all__ = ["PLANNER_ITEMS", "PurchaseOrder", "drop_planning_files", "x12_purchase_orders"]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from hub.demo.crm.book import CrmBook
+from simulators.crm.book import CrmBook
 
 __all__ = ["CrmPerson", "log_work", "person_of", "seed_contacts"]
 

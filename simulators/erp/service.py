@@ -18,7 +18,7 @@ from spyne import Application, Array, ComplexModel, Integer, ServiceBase, Unicod
 from spyne.model.fault import Fault
 from spyne.protocol.soap import Soap11
 
-from hub.demo.erp.book import LOCAL_FORMAT, Entity, ErpBook, Rejected
+from simulators.erp.book import LOCAL_FORMAT, Entity, ErpBook, Rejected
 
 __all__ = ["NAMESPACE", "FaultPlan", "erp_application"]
 

@@ -6,7 +6,7 @@ import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from hub.demo.traffic import CATALOGUE
+from simulators.traffic import CATALOGUE
 
 __all__ = ["drop_file", "drop_warehouse_files"]
 

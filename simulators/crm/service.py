@@ -24,8 +24,8 @@ from typing import Any
 
 from lxml import etree
 
-from hub.demo.crm.book import OBJECTS, CrmBook
-from hub.demo.erp.server import LoopbackServer
+from simulators.crm.book import OBJECTS, CrmBook
+from simulators.erp.server import LoopbackServer
 
 __all__ = ["WSDL", "CrmSimulator"]
 

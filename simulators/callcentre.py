@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from hub.demo.crm.seed import CrmPerson
-from hub.demo.erp.backoffice import UNLISTED_SKU
-from hub.demo.traffic import CATALOGUE
+from simulators.crm.seed import CrmPerson
+from simulators.erp.backoffice import UNLISTED_SKU
+from simulators.traffic import CATALOGUE
 
 __all__ = ["write_call_centre_files"]
 

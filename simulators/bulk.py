@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from hub.demo.traffic import CARRIERS, FIRST, LAST, line_items
+from simulators.traffic import CARRIERS, FIRST, LAST, line_items
 
 __all__ = ["shop_messages"]
 

@@ -1,5 +1,5 @@
 """The demo: simulated shops and a feedback export driven through a real hub server."""
 
-from hub.demo.traffic import Traffic, Webhook, simulate
+from simulators.traffic import Traffic, Webhook, simulate
 
 __all__ = ["Traffic", "Webhook", "simulate"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from hub.demo.people import LEGAL, Entity
+from simulators.people import LEGAL, Entity
 
 __all__ = ["LegacyExport", "write_legacy_export"]
 

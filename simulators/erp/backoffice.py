@@ -6,8 +6,8 @@ from __future__ import annotations
 import random
 from decimal import Decimal
 
-from hub.demo.erp.book import ErpBook, uncomma
-from hub.demo.traffic import CATALOGUE, FIRST, LAST
+from simulators.erp.book import ErpBook, uncomma
+from simulators.traffic import CATALOGUE, FIRST, LAST
 
 __all__ = ["UNLISTED_SKU", "seed_erp", "work_through"]
 
