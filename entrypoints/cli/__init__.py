@@ -1,4 +1,4 @@
-"""The ``hub`` command line. Its commands and ``--json`` shapes are a contract (see README)."""
+"""The ``hub`` command line. Its commands and ``--json`` shapes are a contract (docs/CLI.md)."""
 
 from __future__ import annotations
 

@@ -75,7 +75,7 @@ train_after = 1000           # learn the model from the records once this many a
 # duplicate_free = ["erp"]   # systems without duplicates: two of their records need an e-mail in common
 # [customers.matching.attributes]   # open attributes to compare: exact | fuzzy | numeric
 # occupation = "fuzzy"
-# Golden-record rules per attribute: see the README ("The single customer view").
+# Golden-record rules per attribute: see docs/IDENTITY.md.
 # [customers.survivorship]
 # given_name = { rule = "source_priority", systems = ["crm", "shopify", "erp"] }
 
@@ -84,15 +84,15 @@ train_after = 1000           # learn the model from the records once this many a
 # key_store_url = "sqlite:///hub.keys.db"   # default: beside a SQLite database, or the PostgreSQL one
 kek_env = "HUB_KEY_ENCRYPTION_KEY"          # variable with the key-encryption key (base64 of 32 bytes)
 
-# Distributed mode (transport = "kafka" at the top of this file): see the README.
+# Distributed mode (transport = "kafka" at the top of this file): see docs/DISTRIBUTED.md.
 # [streaming]
 # brokers = "127.0.0.1:9092"
 # partitions = 8
 
 # One table per source system. adapter: shopify | woocommerce | carrier | file | soap.
 # A legacy ERP polled over SOAP (and orders of other channels created in it) is a longer block:
-# see deploy/erp-system.toml and the README section "Legacy ERP over SOAP"; a Salesforce CRM:
-# deploy/crm-system.toml and "The CRM and the call centre".
+# see deploy/erp-system.toml and docs/SOURCES.md ("Legacy ERP over SOAP"); a Salesforce CRM:
+# deploy/crm-system.toml and "The CRM and the call centre" there.
 [systems.shopify]
 adapter = "shopify"
 # mappings = "mappings/shopify"       # default: <mappings_dir>/<system name>

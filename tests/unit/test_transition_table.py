@@ -1,6 +1,6 @@
-"""The README's transition table is what the fold does: for every stage and every kind of fact, the
+"""The transition table of docs/CLI.md is what the fold does: for every stage and every kind of fact, the
 stage that follows and the anomaly raised. The table is computed here from the real rules and must
-stand in the README as it is (run this file with python to print it)."""
+stand in docs/CLI.md as it is (run this file with python to print it)."""
 
 from __future__ import annotations
 
@@ -118,8 +118,8 @@ def transition_table() -> str:
 
 
 def test_the_readme_shows_the_transition_table_the_rules_give() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert transition_table() in readme, "README transition table is stale:\n" + transition_table()
+    documented = (ROOT / "docs" / "CLI.md").read_text(encoding="utf-8")
+    assert transition_table() in documented, "docs/CLI.md transition table is stale:\n" + transition_table()
 
 
 if __name__ == "__main__":
