@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from hub.audit.history import History
 from hub.catalog import MappingCatalog
 from hub.dead_letters import DeadLetters, Failure
+from hub.group_commit import GroupCommit
 from hub.identity.customers import CustomerQueries, CustomerTables
 from hub.identity.service import IdentityService
 from hub.inbox import Inbox, RawMessage, RecordOutcome, received_at
@@ -47,6 +49,10 @@ class Hub:
     plan: PlanQueries
     identity: IdentityService
     customers: CustomerQueries
+    group_commit: GroupCommit = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.group_commit = GroupCommit(self.record_groups)
 
     def receive(
         self, system: str, envelopes: list[dict[str, Any]], also: Callable[[Any], None] | None = None
@@ -54,12 +60,32 @@ class Hub:
         """Store raw messages durably (the step an adapter waits for before acknowledging);
         ``also`` writes the adapter's own progress in the same transaction."""
         with self.metrics.stage("receive", len(envelopes)):
-            mappings = self.catalog.mappings(system)
-            now = datetime.now(UTC)
-            messages = [RawMessage(system, mappings.message_id(e), e, received_at(e, now)) for e in envelopes]
+            messages = self.raw_messages(system, envelopes)
             outcome = self.inbox.record(messages, also)
         self.metrics.received(system, outcome.stored, outcome.duplicates)
         return outcome
+
+    def submit(self, system: str, envelopes: list[dict[str, Any]]) -> Future[RecordOutcome]:
+        """Store raw messages durably together with other callers' (a group commit: webhook
+        requests); the future resolves once they are committed. A message id that cannot be
+        derived raises here, before anything is queued."""
+        return self.group_commit.submit(self.raw_messages(system, envelopes))
+
+    def raw_messages(self, system: str, envelopes: list[dict[str, Any]]) -> list[RawMessage]:
+        """Each envelope with its message id (the mapping set's rule) and receipt time."""
+        mappings = self.catalog.mappings(system)
+        now = datetime.now(UTC)
+        return [RawMessage(system, mappings.message_id(e), e, received_at(e, now)) for e in envelopes]
+
+    def record_groups(self, groups: list[list[RawMessage]]) -> list[RecordOutcome]:
+        """Several callers' messages in one inbox transaction (``GroupCommit`` calls this)."""
+        count = sum(len(g) for g in groups)
+        with self.metrics.stage("receive", count):
+            outcomes = self.inbox.record_groups(groups)
+        for group, outcome in zip(groups, outcomes, strict=True):
+            if group:
+                self.metrics.received(group[0].system, outcome.stored, outcome.duplicates)
+        return outcomes
 
     def record_failures(self, failures: list[Failure]) -> None:
         """Input that never became a message (an unreadable file line) goes to the dead letters."""
@@ -93,6 +119,7 @@ class Hub:
         return self.processor.expire_parked(timedelta(hours=self.settings.tracking.parked_timeout_hours))
 
     def close(self) -> None:
+        self.group_commit.close()
         self.store.close()
 
 

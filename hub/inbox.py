@@ -67,6 +67,26 @@ class Inbox:
                 also(cursor)
         return RecordOutcome(stored, len(messages) - stored)
 
+    def record_groups(self, groups: Sequence[Sequence[RawMessage]]) -> list[RecordOutcome]:
+        """Several callers' messages in one transaction (``GroupCommit``): each caller's
+        outcome, a message counted as stored for the first caller that sent it."""
+        messages = [m for group in groups for m in group]
+        if not messages:
+            return [RecordOutcome(0, 0) for _ in groups]
+        with self.store.transaction() as cursor:
+            self.store.lock(cursor, "hub_inbox")
+            rows = self._insert(cursor, messages, returning=True)
+        fresh = {(row["system"], row["message_id"]) for row in rows}
+        outcomes = []
+        for group in groups:
+            stored = 0
+            for m in group:
+                if (m.system, m.message_id) in fresh:
+                    fresh.discard((m.system, m.message_id))
+                    stored += 1
+            outcomes.append(RecordOutcome(stored, len(group) - stored))
+        return outcomes
+
     def insert_new(self, cursor: Any, messages: Sequence[RawMessage]) -> list[InboxMessage]:
         """Store messages in the caller's transaction and return those that were new.
 

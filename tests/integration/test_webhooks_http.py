@@ -237,3 +237,36 @@ def test_reads_refuse_filters_they_do_not_know(client) -> None:
         answer = http.get(path, params=params)
         assert answer.status_code == 422 and named in answer.json()["detail"], (path, answer.text)
     assert http.get("/orders", params={"stage": "placed"}).status_code == 200
+
+
+def test_fifty_concurrent_clients_are_all_answered_and_each_order_is_stored_once(client) -> None:
+    """A shop's burst: requests share inbox commits (group commit), every one is answered 200
+    after its commit, each order is in the inbox exactly once, and a resend is a duplicate even
+    when it arrives in the same commit as the original."""
+    import threading
+
+    hub, http = client
+    orders = [{**fixture("order"), "id": 900_000 + i, "name": f"#B{i}"} for i in range(200)]
+    bodies = [json.dumps(o).encode() for o in orders]
+    bodies += bodies[:20]  # resent while the burst is on
+    answers: list[tuple[int, str]] = []
+    lock = threading.Lock()
+
+    def client_thread(mine: list[bytes]) -> None:
+        with httpx.Client(base_url=str(http.base_url), timeout=30) as own:
+            for body in mine:
+                response = shopify_post(own, body)
+                with lock:
+                    answers.append((response.status_code, response.json().get("status", "")))
+
+    threads = [threading.Thread(target=client_thread, args=(bodies[i::50],)) for i in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == len(bodies)
+    assert {status for status, _ in answers} == {200}
+    assert sum(1 for _, outcome in answers if outcome == "stored") == 200
+    assert sum(1 for _, outcome in answers if outcome == "duplicate") == 20
+    stored = hub.inbox.after(0, 1000)
+    assert len(stored) == 200 and len({m.message_id for m in stored}) == 200
