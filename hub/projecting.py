@@ -213,7 +213,7 @@ class Projector:
         self.projections: dict[str, ProjectionTables] = {t.name: t for t in tables}
         self._decoded: dict[int, Any] | None = None  # during catch_up: events by notification id
         self._locks = {name: threading.Lock() for name in self.projections}
-        self._held: list[threading.Lock] = []  # taken by follow_inline until its transaction ends
+        self._held: list[str] = []  # projections follow_inline locked until its transaction ends
         with store.schema_lock(), store.transaction() as cursor:
             for tables in self.projections.values():
                 tables.create(cursor)
@@ -307,10 +307,9 @@ class Projector:
         if not ids:
             return spent
         for name, tables in self.projections.items():
-            lock = self._locks[name]
-            if not lock.acquire(blocking=False):
+            if not self._locks[name].acquire(blocking=False):
                 continue  # the projection stage is catching it up: it will take these too
-            self._held.append(lock)
+            self._held.append(name)
             began = Lap.now()
             tracking = self.tracking_name(name)
             position = self.store.position_in(cursor, tracking)
@@ -325,15 +324,22 @@ class Projector:
         return spent
 
     def settle(self, committed: bool) -> None:
-        """The outcome of the transaction ``follow_inline`` wrote into: the projections'
-        caches kept or dropped, and the locks it took released."""
+        """The outcome of the transaction ``follow_inline`` wrote into: the caches of the
+        projections it applied kept or dropped, and their locks released. Outside such a
+        transaction, ``committed=False`` drops every projection's cache (after an erasure),
+        each under its lock, so not while the projection stage applies it."""
+        held, self._held = self._held, []
         try:
-            for tables in self.projections.values():
-                tables.settle(committed)
+            if held:
+                for name in held:
+                    self.projections[name].settle(committed)
+            elif not committed:
+                for name, tables in self.projections.items():
+                    with self._locks[name]:
+                        tables.settle(False)
         finally:
-            held, self._held = self._held, []
-            for lock in held:
-                lock.release()
+            for name in held:
+                self._locks[name].release()
 
     def status(self) -> list[dict[str, Any]]:
         head = self.store.head()
