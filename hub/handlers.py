@@ -49,7 +49,6 @@ from hub.contracts import (
     StockCount,
     SupplyOrder,
 )
-from hub.store import Store
 
 __all__ = ["AwaitingOrder", "Workspace", "handle", "target_ids"]
 
@@ -62,22 +61,27 @@ class AwaitingOrder(Exception):
         self.key, self.order_ref = key, order_ref
 
 
+Load = Callable[[list[UUID]], dict[UUID, Any]]  # aggregates by id, rebuilt from the log (absent: none)
+
+
 class Workspace:
-    """Aggregates touched by one batch, backed by a bounded cache shared across batches.
+    """Aggregates touched by one batch, backed by a bounded cache shared across batches: the unit
+    of work of the handlers. ``load`` reads aggregates the cache lacks (``Store.replay``; a dict
+    of aggregates in the handlers' unit tests).
 
     The cache is only coherent while this process is the single writer of those aggregates; a
     version conflict on commit clears it (see ``Processor``).
     """
 
-    def __init__(self, store: Store, cache: OrderedDict[UUID, Aggregate | None], limit: int) -> None:
-        self.store, self.cache, self.limit = store, cache, limit
+    def __init__(self, load: Load, cache: OrderedDict[UUID, Aggregate | None], limit: int) -> None:
+        self.load, self.cache, self.limit = load, cache, limit
         self.touched: dict[UUID, Aggregate] = {}
 
     def prefetch(self, ids: Iterable[UUID]) -> None:
         missing = [i for i in dict.fromkeys(ids) if i not in self.cache]
         if not missing:
             return
-        found = self.store.replay(missing)
+        found = self.load(missing)
         for aggregate_id in missing:
             self._remember(aggregate_id, found.get(aggregate_id))
 

@@ -291,7 +291,7 @@ class Processor:
         decides on a state another worker is about to change, and parking and placing cannot
         race. Cached aggregates another worker has moved on are dropped.
         """
-        batch = _Batch(Workspace(self.store, self._cache, self.cache_size))
+        batch = _Batch(Workspace(self.store.replay, self._cache, self.cache_size))
         began = Lap.now()
         mapped = [m for m in (self._map(message, batch) for message in messages) if m is not None]
         ids = {i for message, _, record, _ in mapped for i in target_ids(record, message.system)}
@@ -518,7 +518,7 @@ class Processor:
             received_at=datetime.fromisoformat(letter.envelope.get("received_at") or letter.created_at),
             envelope=letter.envelope,
         )
-        batch = _Batch(Workspace(self.store, self._cache, self.cache_size))
+        batch = _Batch(Workspace(self.store.replay, self._cache, self.cache_size))
         try:
             if "body" not in letter.envelope:
                 raise MappingError(f"payload is not a message: {letter.reason}")
