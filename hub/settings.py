@@ -57,7 +57,8 @@ class TrackingThresholds(BaseModel):
     )
     payment_tolerance: dict[str, Decimal] = Field(
         default_factory=dict,
-        description="currency -> shortfall per payment row still paid in full (default: half a minor unit)",
+        description="currency -> shortfall per payment row still paid in full, e.g. {EUR = \"0.01\"} "
+        "(default: half a minor unit); rebuild order_tracking after a change",
     )
 
     @field_validator("payment_tolerance")
@@ -149,7 +150,10 @@ class PlanningSettings(BaseModel):
         None, ge=0, le=365, description="order spike horizon; default: each item's lead time"
     )
     schedule_days: int = Field(28, ge=1, le=366, description="days the load chart shows")
-    profiles: dict[str, BufferProfileSettings] = Field(default_factory=lambda: dict(DEFAULT_PROFILES))
+    profiles: dict[str, BufferProfileSettings] = Field(
+        default_factory=lambda: dict(DEFAULT_PROFILES),
+        description="buffer profiles by name; a [planning.profiles] table replaces them all",
+    )
 
     def policy(self) -> PlanningPolicy:
         return PlanningPolicy(
@@ -249,7 +253,10 @@ class CustomerSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    survivorship: dict[str, Survivorship] = Field(default_factory=_default_survivorship)
+    survivorship: dict[str, Survivorship] = Field(
+        default_factory=_default_survivorship,
+        description="golden-record rule per attribute (see docs/IDENTITY.md)",
+    )
     matching: Matching = Field(default_factory=Matching)
 
     def rules(self) -> dict[str, dict[str, Any]]:
@@ -387,7 +394,9 @@ class PlannedOrders(BaseModel):
 class SystemConfig(BaseModel):
     """One source system: how its messages arrive and how to read them."""
 
-    adapter: Literal["shopify", "woocommerce", "carrier", "file", "soap"] = "file"
+    adapter: Literal["shopify", "woocommerce", "carrier", "file", "soap"] = Field(
+        "file", description="shopify | woocommerce | carrier (webhooks), file (ingest, drop folder), soap"
+    )
     soap: SoapSource | None = Field(None, description="the SOAP source (adapter = 'soap')")
     outbound: OutboundSync | None = Field(None, description="create orders here (needs soap)")
     planned_orders: PlannedOrders | None = Field(

@@ -193,7 +193,7 @@ def test_bad_database_url_and_config_are_named(tmp_path: Path) -> None:
 
 def test_init_writes_a_config_that_loads(tmp_path: Path) -> None:
     hub(tmp_path, "init")
-    assert "[systems.shopify]" in (tmp_path / "hub.toml").read_text()
+    assert "# [systems.shopify]" in (tmp_path / "hub.toml").read_text()  # an example to edit
     assert hub(tmp_path, "init", check=False).returncode == 2  # does not overwrite
     hub(tmp_path, "orders", "list")  # the starter file is valid
 

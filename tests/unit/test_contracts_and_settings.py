@@ -84,3 +84,33 @@ def test_payment_tolerances_need_a_currency_code_and_an_amount_of_zero_or_more(t
         ConfigError, match=r"hub.toml: tracking.payment_tolerance: .*'euro' is not an ISO 4217"
     ):
         load_settings(config)
+
+
+def test_the_starter_file_is_the_defaults_with_every_key_described(tmp_path: Path) -> None:
+    """``hub init`` writes the settings' own declarations: loaded back it is exactly the
+    defaults, and every key of every table is in it (set, or commented when unset)."""
+    import tomllib
+
+    from pydantic import BaseModel
+
+    from hub.settings import HubSettings
+    from hub.settings_starter import starter_file
+
+    text = starter_file()
+    (tmp_path / "hub.toml").write_text(text)
+    assert load_settings(tmp_path / "hub.toml").model_dump() == HubSettings().model_dump()
+    assert tomllib.loads(text)  # valid TOML as written
+
+    def keys(model: type[BaseModel]) -> set[str]:
+        found = set()
+        for name, field in model.model_fields.items():
+            found.add(name)
+            kind = field.annotation
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                found |= keys(kind)
+        return found
+
+    from hub.settings import SystemConfig
+
+    missing = {k for k in keys(HubSettings) | keys(SystemConfig) if k not in text}
+    assert not missing, missing
