@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import fields
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from hub.identity.normalise import Profile, blocking_keys, search_keys
@@ -31,6 +32,13 @@ def _profile_json(p: Profile) -> str:
     data["birth"] = p.birth.isoformat() if p.birth else None
     data["emails"], data["phones"] = sorted(p.emails), sorted(p.phones)
     return json.dumps(data, separators=(",", ":"), sort_keys=True)
+
+
+@lru_cache(maxsize=50_000)
+def _stored_profile(text: str) -> Profile:
+    """A neighbourhood reads the same stored profiles batch after batch (4-5 per record resolved):
+    parsed once, kept while they are read (profiles are immutable; a changed one is new text)."""
+    return profile_of(text)
 
 
 def profile_of(text: str) -> Profile:
@@ -166,7 +174,7 @@ class IdentityTables:
             record = row["record"]
             if record in graph.profiles:
                 continue
-            graph.profiles[record] = profile_of(row["profile"])
+            graph.profiles[record] = _stored_profile(row["profile"])
             graph.customer_of[record] = row["customer"]
             graph.members[row["customer"]].add(record)
             if row["pinned"]:
