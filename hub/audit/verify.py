@@ -86,13 +86,12 @@ def _events(store: Store) -> Iterator[tuple[int, UUID, int, str, bytes]]:
         if not rows:
             return
         for row in rows:
-            originator = row["originator_id"]
             yield (
                 row["position"],
-                originator if isinstance(originator, UUID) else UUID(originator),
-                row["originator_version"],
-                row["topic"],
-                bytes(row["state"]),
+                _originator(row["originator_id"]),
+                _version(row["originator_version"]),
+                str(row["topic"]),
+                _stored_bytes(row["state"]),
             )
         after = rows[-1]["position"]
 
@@ -106,8 +105,33 @@ def _links(store: Store) -> Iterator[tuple[int, bytes]]:
         if not rows:
             return
         for row in rows:
-            yield row["position"], bytes(row["link"])
+            yield row["position"], _stored_bytes(row["link"])
         after = rows[-1]["position"]
+
+
+# Someone with write access to a SQLite file can store any type in any column (a BLOB rewritten
+# as text, an id that is no UUID). Such a row is read as a value that matches no link, so verify
+# names its position instead of stopping with a type error.
+_ALTERED = UUID(int=0)
+
+
+def _stored_bytes(value: Any) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return b"\x00altered:" + repr(value).encode("utf-8", "backslashreplace")
+
+
+def _originator(value: Any) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        return _ALTERED
+
+
+def _version(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0  # none is 0
 
 
 def chained_events(store: Store) -> Iterator[tuple[int, UUID, int, str, bytes, bytes, bytes]]:
@@ -177,7 +201,9 @@ def checkpoint(store: Store) -> Checkpoint:
     """The current chain head (verify first: a checkpoint of a broken chain proves nothing)."""
     rows = store.query("SELECT position, link FROM hub_chain ORDER BY position DESC LIMIT 1")
     count = store.query("SELECT COUNT(*) AS n FROM hub_chain")[0]["n"]
-    position, head = (rows[0]["position"], bytes(rows[0]["link"]).hex()) if rows else (0, GENESIS.hex())
+    if not rows:
+        return Checkpoint(0, GENESIS.hex(), int(count), datetime.now(UTC).isoformat())
+    position, head = rows[0]["position"], _stored_bytes(rows[0]["link"]).hex()
     return Checkpoint(position, head, int(count), datetime.now(UTC).isoformat())
 
 

@@ -140,3 +140,33 @@ def test_a_log_that_grew_after_the_checkpoint_still_extends_it(recorded: Hub) ->
     recorded.process()
     report = verify(recorded.store, against=mark)
     assert report.ok and report.head > mark.position
+
+
+@pytest.mark.parametrize(
+    ("statement", "where"),
+    [
+        ("UPDATE {table} SET state = CAST(state AS TEXT) WHERE rowid = 12", 12),  # bytes rewritten as text
+        ("UPDATE {table} SET originator_id = 'not-an-id' WHERE rowid = 13", 13),
+        ("UPDATE {table} SET originator_version = 'seven' WHERE rowid = 14", 14),
+        ("UPDATE hub_chain SET link = hex(link) WHERE position = 15", 15),
+    ],
+)
+def test_a_value_rewritten_with_another_type_is_named_not_a_crash(
+    sqlite_url: str, statement: str, where: int
+) -> None:
+    """SQLite keeps any type in any column: someone with write access to the file can store an
+    event's bytes as text. Verify names the position (what a flipped byte gets), never a
+    TypeError. (PostgreSQL's typed columns refuse such a value.)"""
+    from hub.bootstrap import bootstrap
+    from tests.conftest import hub_settings
+
+    hub = bootstrap(hub_settings(sqlite_url))
+    try:
+        hub.receive("shopify", list(shop_messages(30, seed=3)))
+        hub.process()
+        _as_owner(hub, (statement.format(table=hub.store.recorder.events_table_name), ()))
+        report = verify(hub.store)
+        assert not report.ok and report.position == where, report
+        assert f"position {where}" in (report.problem or "")
+    finally:
+        hub.close()
