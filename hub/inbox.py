@@ -141,14 +141,16 @@ class Inbox:
             "INSERT INTO hub_inbox (system, message_id, received_at, envelope) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (system, message_id) DO NOTHING"
         )
+        cursor.executemany(statement, rows)
         if not returning:
-            cursor.executemany(statement, rows)
             return []
-        found = []
-        for row in rows:  # sqlite3 cannot combine executemany with RETURNING
-            cursor.execute(statement + suffix, row)
-            found.extend(cursor.fetchall())
-        return found
+        # sqlite3 cannot combine executemany with RETURNING; SQLite has one writer, so the rows
+        # this statement inserted are the newest ones: read them back in one query.
+        cursor.execute(
+            "SELECT position, system, message_id FROM hub_inbox ORDER BY position DESC LIMIT ?",
+            (self.store.rowcount(cursor),),
+        )
+        return list(reversed(cursor.fetchall()))
 
     def after(self, position: int, limit: int) -> list[InboxMessage]:
         rows = self.store.query(

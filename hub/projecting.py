@@ -306,6 +306,7 @@ class Projector:
         spent = NO_TIME
         if not ids:
             return spent
+        missed_after: dict[int, list[Any]] = {}  # views at one position miss the same events: read once
         for name, tables in self.projections.items():
             if not self._locks[name].acquire(blocking=False):
                 continue  # the projection stage is catching it up: it will take these too
@@ -315,7 +316,9 @@ class Projector:
             position = self.store.position_in(cursor, tracking)
             if position >= ids[0]:
                 continue
-            missed = self.store.events_between(cursor, position, ids[0], INLINE_GAP + 1)
+            if position not in missed_after:
+                missed_after[position] = self.store.events_between(cursor, position, ids[0], INLINE_GAP + 1)
+            missed = missed_after[position]
             if len(missed) > INLINE_GAP:
                 continue
             tables.apply(cursor, [*missed, *events], position, ids[-1])

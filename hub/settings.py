@@ -57,7 +57,7 @@ class TrackingThresholds(BaseModel):
     )
     payment_tolerance: dict[str, Decimal] = Field(
         default_factory=dict,
-        description="currency -> shortfall per payment row still paid in full, e.g. {EUR = \"0.01\"} "
+        description='currency -> shortfall per payment row still paid in full, e.g. {EUR = "0.01"} '
         "(default: half a minor unit); rebuild order_tracking after a change",
     )
 
