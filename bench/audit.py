@@ -31,6 +31,7 @@ import hub.bootstrap as bootstrap_module  # noqa: E402
 from bench.ingest import postgres_database, postgres_server, settings, sqlite_database  # noqa: E402
 from hub.audit.verify import verify  # noqa: E402
 from hub.bootstrap import Hub, bootstrap  # noqa: E402
+from hub.persistence.chain import ChainedRecording  # noqa: E402
 from hub.runtime import tune_garbage_collector  # noqa: E402
 from hub.store import Store  # noqa: E402
 from simulators.bulk import shop_messages  # noqa: E402
@@ -114,9 +115,9 @@ def as_of_latency(hub: Hub) -> float:
 
 
 def ingest_rate(database: Callable, messages: list[dict], *, chain: bool, seal: bool) -> float:
-    original_chain, original_keys = Store._chain, bootstrap_module.open_keys
+    original_chain, original_keys = ChainedRecording.links, bootstrap_module.open_keys
     if not chain:
-        Store._chain = lambda self, cursor, stored, ids: None  # type: ignore[method-assign]
+        ChainedRecording.links = lambda self, cursor, stored, ids: []  # type: ignore[method-assign]
     if not seal:
         bootstrap_module.open_keys = lambda settings: None  # type: ignore[assignment,return-value]
     try:
@@ -131,7 +132,7 @@ def ingest_rate(database: Callable, messages: list[dict], *, chain: bool, seal: 
             finally:
                 hub.close()
     finally:
-        Store._chain, bootstrap_module.open_keys = original_chain, original_keys  # type: ignore[method-assign]
+        ChainedRecording.links, bootstrap_module.open_keys = original_chain, original_keys  # type: ignore[method-assign]
 
 
 def run(name: str, database: Callable, events: int) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hub.inbox import redact_envelopes
 from hub.store import Store
 
 __all__ = ["DeadLetter", "DeadLetters", "Failure"]
@@ -72,9 +73,29 @@ _COLUMNS = (
 )
 
 
+TABLES = (
+    """CREATE TABLE IF NOT EXISTS hub_dead_letters (
+        id {serial} PRIMARY KEY,
+        system TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        inbox_position BIGINT,
+        stage TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        mapping TEXT,
+        envelope TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open',
+        replays INTEGER NOT NULL DEFAULT 0,
+        last_replay_at TEXT,
+        last_outcome TEXT,
+        UNIQUE (system, message_id))""",
+)
+
+
 class DeadLetters:
     def __init__(self, store: Store) -> None:
         self.store = store
+        store.ensure(*TABLES)
 
     def add(self, cursor: Any, failures: list[Failure]) -> None:
         """Record failures in the caller's transaction; a re-run records each message once."""
@@ -96,6 +117,9 @@ class DeadLetters:
                     now,
                 ),
             )
+
+    def redact(self, cursor: Any, messages: set[tuple[str, str]], identifiers: set[str], marker: str) -> int:
+        return redact_envelopes(self.store, cursor, "hub_dead_letters", messages, identifiers, marker)
 
     def record_replay(self, cursor: Any, letter_id: int, outcome: str, *, resolved: bool) -> None:
         self.store.execute(

@@ -52,11 +52,27 @@ def assess(backlog: int, seen_ago: float, progress_ago: float, stall_after: floa
     return "ok" if backlog > 0 else "idle"
 
 
+TABLES = (
+    """CREATE TABLE IF NOT EXISTS hub_processes (
+        name TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        seen_at TEXT NOT NULL,
+        progressed_at TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        backlog BIGINT NOT NULL,
+        detail TEXT NOT NULL)""",
+)
+
+
 class Heartbeat:
     """One process's row in ``hub_processes``; ``beat`` is cheap enough to call every second."""
 
     def __init__(self, store: Store, name: str, kind: str) -> None:
         self.store, self.name, self.kind = store, name, kind
+        store.ensure(*TABLES)
         self._started = datetime.now(UTC)
         self._position: int | None = None
         self._progressed = self._started
@@ -100,6 +116,7 @@ class Heartbeat:
 def process_health(store: Store, stall_after: float, now: datetime | None = None) -> list[ProcessHealth]:
     """Every process that ever reported, judged now."""
     moment = now or datetime.now(UTC)
+    store.ensure(*TABLES)
     found = []
     for row in store.query("SELECT * FROM hub_processes ORDER BY kind, name"):
         seen_ago = (moment - datetime.fromisoformat(row["seen_at"])).total_seconds()

@@ -43,9 +43,21 @@ class RecordOutcome:
     duplicates: int
 
 
+TABLES = (
+    """CREATE TABLE IF NOT EXISTS hub_inbox (
+        position {serial} PRIMARY KEY,
+        system TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        envelope TEXT NOT NULL,
+        UNIQUE (system, message_id))""",
+)
+
+
 class Inbox:
     def __init__(self, store: Store) -> None:
         self.store = store
+        store.ensure(*TABLES)
 
     def record(
         self, messages: Sequence[RawMessage], also: Callable[[Any], None] | None = None
@@ -152,6 +164,16 @@ class Inbox:
         )
         return list(reversed(cursor.fetchall()))
 
+    def envelope(self, system: str | None, message_id: str | None) -> Any:
+        """A message as received (None when the inbox does not hold it)."""
+        rows = self.store.query(
+            "SELECT envelope FROM hub_inbox WHERE system = ? AND message_id = ?", (system, message_id)
+        )
+        return json.loads(rows[0]["envelope"]) if rows else None
+
+    def redact(self, cursor: Any, messages: set[tuple[str, str]], identifiers: set[str], marker: str) -> int:
+        return redact_envelopes(self.store, cursor, "hub_inbox", messages, identifiers, marker)
+
     def after(self, position: int, limit: int) -> list[InboxMessage]:
         rows = self.store.query(
             "SELECT position, system, message_id, received_at, envelope FROM hub_inbox "
@@ -201,3 +223,26 @@ def _message(row: Any) -> InboxMessage:
         received_at=datetime.fromisoformat(row["received_at"]),
         envelope=json.loads(row["envelope"]),
     )
+
+
+def redact_envelopes(
+    store: Store, cursor: Any, table: str, messages: set[tuple[str, str]], identifiers: set[str], marker: str
+) -> int:
+    """Overwrite with ``marker`` the stored envelopes of these messages and any envelope that
+    names one of the identifiers (an erased person's raw data, in the caller's transaction)."""
+    changed = 0
+    for system, message_id in sorted(messages):
+        store.execute(
+            cursor,
+            f"UPDATE {table} SET envelope = ? WHERE system = ? AND message_id = ?",
+            (marker, system, message_id),
+        )
+        changed += store.rowcount(cursor)
+    for identifier in sorted(identifiers):
+        store.execute(
+            cursor,
+            f"UPDATE {table} SET envelope = ? WHERE envelope LIKE ? AND envelope <> ?",
+            (marker, f"%{identifier}%", marker),
+        )
+        changed += store.rowcount(cursor)
+    return changed

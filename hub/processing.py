@@ -24,6 +24,7 @@ from hub.handlers import AwaitingOrder, Workspace, handle, target_ids
 from hub.inbox import Inbox, InboxMessage, RawMessage
 from hub.mapping import FieldNote, Mapping, MappingError
 from hub.metrics import NO_TIME, HubMetrics, Lap
+from hub.parking import Parked, ParkingLot
 from hub.store import Store
 
 __all__ = ["PROCESSOR", "BatchReport", "Delivery", "Processor", "ReplayOutcome"]
@@ -78,13 +79,6 @@ class ReplayOutcome:
     outcome: str
 
 
-@dataclass
-class _Parked:
-    message: InboxMessage
-    awaiting: UUID
-    order_ref: str
-
-
 _Mapped = tuple[InboxMessage, Mapping, Contract, list[FieldNote]]
 
 
@@ -94,7 +88,7 @@ class _Batch:
 
     workspace: Workspace
     failures: list[Failure] = field(default_factory=list)
-    parked: list[_Parked] = field(default_factory=list)
+    parked: list[Parked] = field(default_factory=list)
     placed: set[UUID] = field(default_factory=set)
     done: list[tuple[InboxMessage, Mapping]] = field(default_factory=list)
     notes: list[tuple[str, FieldNote]] = field(default_factory=list)  # (system, note) of done messages
@@ -128,6 +122,7 @@ class Processor:
         self.store, self.catalog, self.metrics = store, catalog, metrics
         self.inbox = Inbox(store)
         self.dead_letters = DeadLetters(store)
+        self.parking = ParkingLot(store)
         self.batch_size = batch_size
         self.cache_size = cache_size
         self._cache: OrderedDict[UUID, Any] = OrderedDict()
@@ -323,7 +318,7 @@ class Processor:
             self.store.track(cursor, position.application_name, position.notification_id)
         ids = self.store.append(cursor, events, tracking[0])
         self.dead_letters.add(cursor, batch.failures)
-        self._write_parked(cursor, batch.parked, batch.unparked)
+        self.parking.write(cursor, batch.parked, batch.unparked)
         if self.follower is not None:
             batch.staged += self.follower.follow_inline(cursor, events, ids)
         return events
@@ -372,7 +367,7 @@ class Processor:
         try:
             placed = handle(record, message.system, provenance, batch.workspace)
         except AwaitingOrder as waiting:
-            batch.parked.append(_Parked(message, waiting.key, waiting.order_ref))
+            batch.parked.append(Parked(message, waiting.key, waiting.order_ref))
             return False
         except DomainRuleViolation as error:
             batch.failures.append(_failure(message, "domain", str(error), mapping))
@@ -387,14 +382,7 @@ class Processor:
         """Re-drive messages that waited for an order placed in this batch."""
         if not batch.placed:
             return []
-        keys = [k.hex for k in batch.placed]
-        marks = ",".join("?" * len(keys))
-        rows = self.store.query(
-            "SELECT inbox_position, awaiting_ref FROM hub_parked "
-            f"WHERE awaiting IN ({marks}) ORDER BY inbox_position",
-            keys,
-        )
-        stored = {row["inbox_position"]: row["awaiting_ref"] for row in rows}
+        stored = self.parking.waiting_for(list(batch.placed))
         waiting = [p for p in batch.parked if p.awaiting in batch.placed]
         batch.parked = [p for p in batch.parked if p.awaiting not in batch.placed]
         messages = sorted(
@@ -408,27 +396,6 @@ class Processor:
             if done and message.position in stored:
                 released.append(message.position)
         return released
-
-    def _write_parked(self, cursor: Any, parked: list[_Parked], released: list[int]) -> None:
-        now = datetime.now(UTC).isoformat()
-        for p in parked:
-            self.store.execute(
-                cursor,
-                "INSERT INTO hub_parked (inbox_position, system, message_id, awaiting, awaiting_ref, "
-                "received_at, parked_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (inbox_position) DO NOTHING",
-                (
-                    p.message.position,
-                    p.message.system,
-                    p.message.message_id,
-                    p.awaiting.hex,
-                    p.order_ref,
-                    p.message.received_at.isoformat(),
-                    now,
-                ),
-            )
-        for position in released:
-            self.store.execute(cursor, "DELETE FROM hub_parked WHERE inbox_position = ?", (position,))
 
     def _observe(self, batch: _Batch) -> None:
         now = datetime.now(UTC)
@@ -444,11 +411,7 @@ class Processor:
     # -- parked messages that never find their order --------------------------------------------
 
     def expire_parked(self, timeout: timedelta, now: datetime | None = None) -> int:
-        cutoff = ((now or datetime.now(UTC)) - timeout).isoformat()
-        rows = self.store.query(
-            "SELECT inbox_position, awaiting_ref, received_at FROM hub_parked WHERE received_at < ?",
-            (cutoff,),
-        )
+        rows = self.parking.received_before((now or datetime.now(UTC)) - timeout)
         if not rows:
             return 0
         messages = {m.position: m for m in self.inbox.at([r["inbox_position"] for r in rows])}
@@ -464,21 +427,18 @@ class Processor:
         ]
         with self.store.transaction() as cursor:
             self.dead_letters.add(cursor, failures)
-            self._write_parked(cursor, [], [row["inbox_position"] for row in rows])
+            self.parking.write(cursor, [], [row["inbox_position"] for row in rows])
         for failure in failures:
             self.metrics.dead_lettered(failure.system, failure.stage)
         return len(rows)
 
     def parked_count(self) -> int:
-        return int(self.store.query("SELECT COUNT(*) AS n FROM hub_parked")[0]["n"])
+        return self.parking.count()
 
     def parked(self) -> list[dict[str, Any]]:
         """Waiting messages; ``order_dead_letter`` names the dead letter that holds the very order
         a message waits for (it will not arrive until that letter is replayed)."""
-        rows = self.store.query(
-            "SELECT inbox_position, system, message_id, awaiting, awaiting_ref, received_at, parked_at "
-            "FROM hub_parked ORDER BY inbox_position"
-        )
+        rows = self.parking.listing()
         dead = self._dead_orders() if rows else {}
         return [
             {
@@ -540,7 +500,7 @@ class Processor:
                 if resolved:
                     self.store.append(cursor, batch.workspace.collect())
                     self.dead_letters.add(cursor, batch.failures)
-                    self._write_parked(cursor, batch.parked, released)
+                    self.parking.write(cursor, batch.parked, released)
                 self.dead_letters.record_replay(cursor, letter.id, outcome, resolved=resolved)
         except BaseException:
             self._cache.clear()

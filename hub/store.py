@@ -21,7 +21,6 @@ from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
 
-from hub.audit.chain import GENESIS, link
 from hub.privacy.keys import SCHEMA_LOCK, SubjectKeys
 from hub.privacy.mapper import PrivacyMapper
 
@@ -39,128 +38,6 @@ class _EventLog(Application[UUID]):
 
     def construct_recorder(self) -> ProcessRecorder:  # type: ignore[override]
         return self.factory.process_recorder()
-
-
-SQLITE_CACHE_KIB = 65_536
-SQLITE_MMAP_BYTES = 1 << 30
-
-
-def _larger_page_cache(pool: Any) -> None:
-    """Every SQLite connection keeps 64 MiB of pages instead of SQLite's 2 MiB: the indexes that
-    identity resolution and the projections probe at random stay in memory as the database grows
-    (the per-record cost of resolution grew 1.7x from 10k to 30k records with 2 MiB, 1.3x with 64).
-    Beyond that, the first GiB of the file is read through a memory map: a page the operating
-    system holds costs no read call and no copy."""
-    create = pool._create_connection
-
-    def tune(connection: Any) -> Any:
-        connection._sqlite_conn.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-        connection._sqlite_conn.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
-        return connection
-
-    pool._create_connection = lambda: tune(create())
-    for idle in list(pool._pool):  # opened while eventsourcing created its tables
-        tune(idle)
-
-
-_HUB_TABLES = [
-    """CREATE TABLE IF NOT EXISTS hub_inbox (
-        position {serial} PRIMARY KEY,
-        system TEXT NOT NULL,
-        message_id TEXT NOT NULL,
-        received_at TEXT NOT NULL,
-        envelope TEXT NOT NULL,
-        UNIQUE (system, message_id))""",
-    """CREATE TABLE IF NOT EXISTS hub_dead_letters (
-        id {serial} PRIMARY KEY,
-        system TEXT NOT NULL,
-        message_id TEXT NOT NULL,
-        inbox_position BIGINT,
-        stage TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        mapping TEXT,
-        envelope TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        status TEXT NOT NULL DEFAULT 'open',
-        replays INTEGER NOT NULL DEFAULT 0,
-        last_replay_at TEXT,
-        last_outcome TEXT,
-        UNIQUE (system, message_id))""",
-    """CREATE TABLE IF NOT EXISTS hub_parked (
-        inbox_position BIGINT PRIMARY KEY,
-        system TEXT NOT NULL,
-        message_id TEXT NOT NULL,
-        awaiting TEXT NOT NULL,
-        awaiting_ref TEXT NOT NULL,
-        received_at TEXT NOT NULL,
-        parked_at TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS hub_parked_awaiting ON hub_parked (awaiting)",
-    """CREATE TABLE IF NOT EXISTS hub_chain (
-        position BIGINT PRIMARY KEY,
-        link {blob} NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS hub_adapter_state (
-        system TEXT NOT NULL,
-        entity TEXT NOT NULL,
-        cursor TEXT,
-        last_success_at TEXT,
-        last_error TEXT,
-        last_error_at TEXT,
-        failures INTEGER NOT NULL DEFAULT 0,
-        circuit TEXT NOT NULL DEFAULT 'closed',
-        opened_at TEXT,
-        records BIGINT NOT NULL DEFAULT 0,
-        polls BIGINT NOT NULL DEFAULT 0,
-        lease_owner TEXT,
-        lease_until TEXT,
-        PRIMARY KEY (system, entity))""",
-    """CREATE TABLE IF NOT EXISTS hub_outbound (
-        target TEXT NOT NULL,
-        order_id TEXT NOT NULL,
-        order_system TEXT NOT NULL,
-        order_ref TEXT NOT NULL,
-        external_ref TEXT NOT NULL,
-        state TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        target_ref TEXT,
-        reason TEXT,
-        position BIGINT NOT NULL,
-        updated_at TEXT NOT NULL,
-        PRIMARY KEY (target, order_id))""",
-    """CREATE TABLE IF NOT EXISTS hub_processes (
-        name TEXT PRIMARY KEY,
-        kind TEXT NOT NULL,
-        host TEXT NOT NULL,
-        pid INTEGER NOT NULL,
-        started_at TEXT NOT NULL,
-        seen_at TEXT NOT NULL,
-        progressed_at TEXT NOT NULL,
-        position BIGINT NOT NULL,
-        backlog BIGINT NOT NULL,
-        detail TEXT NOT NULL)""",
-]
-
-
-def _append_only(dialect: str, tables: list[str]) -> list[str]:
-    """Triggers that refuse UPDATE and DELETE (and TRUNCATE) on the log and its chain, whoever
-    asks: changing history takes an owner who first drops them, and the chain shows it."""
-    if dialect == "sqlite":
-        return [
-            f"CREATE TRIGGER IF NOT EXISTS {table}_no_{operation.lower()} BEFORE {operation} ON {table} "
-            f"BEGIN SELECT RAISE(ABORT, 'hub: {operation} on {table} refused: the log is append-only'); END"
-            for table in tables
-            for operation in ("UPDATE", "DELETE")
-        ]
-    statements = [
-        "CREATE OR REPLACE FUNCTION hub_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "RAISE EXCEPTION 'hub: % on % refused: the log is append-only', TG_OP, TG_TABLE_NAME; END $$"
-    ]
-    for table in tables:
-        name = table.split(".")[-1]
-        statements.append(
-            f"CREATE OR REPLACE TRIGGER {name}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {table} "
-            "FOR EACH STATEMENT EXECUTE FUNCTION hub_append_only()"
-        )
-    return statements
 
 
 @dataclass(frozen=True)
@@ -189,7 +66,7 @@ def parse_database_url(url: str) -> DatabaseTarget:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         env = {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "PERSISTENCE_MODULE": "hub.persistence.sqlite:HubSQLiteFactory",
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": "30",
         }
@@ -202,7 +79,7 @@ def parse_database_url(url: str) -> DatabaseTarget:
         if not dbname:
             raise DatabaseUrlError(f"{url!r}: name the database, e.g. postgresql://user@host/hub")
         env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": "hub.persistence.postgres:HubPostgresFactory",
             "POSTGRES_DBNAME": dbname,
             "POSTGRES_HOST": host,
             "POSTGRES_PORT": str(parts.port or 5432),
@@ -227,24 +104,29 @@ class Store:
         self.dialect = self.target.dialect
         self._log = _EventLog(env=self.target.env)
         self.recorder: Any = self._log.recorder
-        if self.dialect == "sqlite":
-            _larger_page_cache(self.recorder.datastore.pool)
         # With subject keys, personal fields are sealed on the way in and opened on the way out.
         self.keys = keys
         self.mapper: Any = PrivacyMapper(self._log.mapper, keys) if keys else self._log.mapper
         self._events_table = self.recorder.events_table_name
         # eventsourcing names it on PostgreSQL; its SQLite recorder always uses "tracking".
         self.tracking_table: str = getattr(self.recorder, "tracking_table_name", "tracking")
-        serial = "INTEGER" if self.dialect == "sqlite" else "BIGSERIAL"
-        blob = "BLOB" if self.dialect == "sqlite" else "BYTEA"
-        with self.schema_lock():
-            if self.dialect == "postgres":
+        if self.dialect == "postgres":
+            with self.schema_lock():
                 self.recorder.create_table()
-            with self.transaction() as cursor:
-                for statement in _HUB_TABLES:
-                    cursor.execute(statement.format(serial=serial, blob=blob))
-                for statement in _append_only(self.dialect, [self._events_table, "hub_chain"]):
-                    cursor.execute(statement)
+        self._ensured: set[str] = set()
+
+    def ensure(self, *statements: str) -> None:
+        """Create the tables and indexes an owner declares (``{serial}`` for an increasing
+        integer key in this dialect), once per store, under the schema lock: each table is created
+        by the one module that owns it, wherever that module is first used."""
+        wanted = [s for s in statements if s not in self._ensured]
+        if not wanted:
+            return
+        serial = "INTEGER" if self.dialect == "sqlite" else "BIGSERIAL"
+        with self.schema_lock(), self.transaction() as cursor:
+            for statement in wanted:
+                cursor.execute(statement.format(serial=serial))
+        self._ensured.update(wanted)
 
     def _connect(self) -> Any:
         """A connection of its own (outside eventsourcing's pool), for locks and LISTEN."""
@@ -364,61 +246,11 @@ class Store:
         self, cursor: Any, stored: Sequence[Any], tracking: Tracking | None = None
     ) -> list[int]:
         """Record already-encoded events (``append`` encodes; imports of old logs come here)."""
-        if self.dialect == "sqlite":
-            if not stored and tracking is None:
-                return []
-            ids = list(self.recorder._insert_events(cursor, stored, tracking=tracking) or [])
-            self._chain(cursor, stored, ids)
-            return ids
-        # PostgreSQL: tracking first, then the events under the table lock (as eventsourcing does).
-        if tracking is not None:
-            self.recorder._insert_tracking(cursor, tracking)
-        if not stored:
-            return []
-        # eventsourcing's own insert sends a composite-type array in text form, escaping every
-        # byte of every state in Python; parallel arrays in binary form cost a fraction of that.
-        # Same table lock and NOTIFY as eventsourcing, so its subscribers keep working.
-        self.recorder._lock_table(cursor)
-        self.recorder._notify_channel(cursor)
-        cursor.execute(
-            f"INSERT INTO {self._events_table} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[]) "
-            "RETURNING notification_id",
-            (
-                [e.originator_id for e in stored],
-                [e.originator_version for e in stored],
-                [e.topic for e in stored],
-                [e.state for e in stored],
-            ),
-            binary=True,
-        )
-        ids = [row["notification_id"] for row in cursor.fetchall()]
-        self._chain(cursor, stored, ids)
-        return ids
-
-    def _chain(self, cursor: Any, stored: Sequence[Any], ids: list[int]) -> None:
-        """Link the events just inserted into the hash chain, under the writers' table lock."""
-        if not stored:
-            return
-        cursor.execute("SELECT link FROM hub_chain ORDER BY position DESC LIMIT 1")
-        row = cursor.fetchone()
-        previous = bytes(row["link"]) if row else GENESIS
-        links = []
-        for position, event in zip(ids, stored, strict=True):
-            previous = link(
-                previous, position, event.originator_id, event.originator_version, event.topic, event.state
-            )
-            links.append((position, previous))
-        if self.dialect == "sqlite":
-            cursor.executemany("INSERT INTO hub_chain (position, link) VALUES (?, ?)", links)
-        else:
-            with cursor.copy("COPY hub_chain (position, link) FROM STDIN") as copy:
-                for entry in links:
-                    copy.write_row(entry)
+        return self.recorder.record(cursor, stored, tracking)
 
     def position_in(self, cursor: Any, name: str) -> int:
         """A tracking position read inside the caller's transaction."""
-        return self.recorder._max_tracking_id(name, cursor) or 0
+        return self.recorder.position_in(cursor, name)
 
     def events_between(self, cursor: Any, low: int, high: int, limit: int) -> list[DomainEventProtocol[UUID]]:
         """The events with ``low < notification id < high`` (at most ``limit``), decoded, read
@@ -451,7 +283,7 @@ class Store:
         return {row["originator_id"]: row["version"] for row in cursor.fetchall()}
 
     def track(self, cursor: Any, name: str, position: int) -> None:
-        self.recorder._insert_tracking(cursor, Tracking(name, position))
+        self.recorder.track(cursor, Tracking(name, position))
 
     def position(self, name: str) -> int:
         return self.recorder.max_tracking_id(name) or 0

@@ -30,6 +30,7 @@ from hub.intake import Receive
 from hub.mapping.paths import compile_path
 from hub.mapping.transforms import comma_text
 from hub.settings import ConfigError, OutboundSync, PlannedOrders, SoapSource
+from hub.store import Store
 
 __all__ = ["OUTBOUND_ENTITY", "OutboundReport", "OutboundSpec", "OutboundSyncer", "outbound_status"]
 
@@ -133,6 +134,23 @@ class OutboundSpec:
             ) from None
 
 
+TABLES = (
+    """CREATE TABLE IF NOT EXISTS hub_outbound (
+        target TEXT NOT NULL,
+        order_id TEXT NOT NULL,
+        order_system TEXT NOT NULL,
+        order_ref TEXT NOT NULL,
+        external_ref TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        target_ref TEXT,
+        reason TEXT,
+        position BIGINT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (target, order_id))""",
+)
+
+
 class OutboundSyncer:
     lease_entity = OUTBOUND_ENTITY  # its lease and last outcome; the kill switch is always this row's
     config_key = "outbound"
@@ -151,6 +169,7 @@ class OutboundSyncer:
         self.receive = receive or hub.receive
         self.client = client or SoapClient(target, source)
         self.state = AdapterState(hub.store)
+        hub.store.ensure(*TABLES)
         self.tracking = f"outbound:{target}"
         system = hub.settings.system(target)
         self.spec = OutboundSpec.load(
@@ -374,8 +393,15 @@ class OutboundSyncer:
         }
 
 
+def recorded_targets(store: Store) -> list[str]:
+    """Targets with outcomes on record, configured now or not."""
+    store.ensure(*TABLES)
+    return [row["target"] for row in store.query("SELECT DISTINCT target FROM hub_outbound")]
+
+
 def outbound_status(hub: Hub, target: str, syncer: OutboundSyncer | None = None) -> dict[str, Any]:
     """Kill switch, position and outcomes of the sync to TARGET (configured here or not)."""
+    hub.store.ensure(*TABLES)
     rows = hub.store.query(
         "SELECT state, COUNT(*) AS n FROM hub_outbound WHERE target = ? GROUP BY state", (target,)
     )

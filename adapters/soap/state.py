@@ -46,9 +46,29 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+TABLES = (
+    """CREATE TABLE IF NOT EXISTS hub_adapter_state (
+        system TEXT NOT NULL,
+        entity TEXT NOT NULL,
+        cursor TEXT,
+        last_success_at TEXT,
+        last_error TEXT,
+        last_error_at TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        circuit TEXT NOT NULL DEFAULT 'closed',
+        opened_at TEXT,
+        records BIGINT NOT NULL DEFAULT 0,
+        polls BIGINT NOT NULL DEFAULT 0,
+        lease_owner TEXT,
+        lease_until TEXT,
+        PRIMARY KEY (system, entity))""",
+)
+
+
 class AdapterState:
     def __init__(self, store: Store) -> None:
         self.store = store
+        store.ensure(*TABLES)
 
     def _ensure(self, cursor: Any, system: str, entity: str) -> None:
         self.store.execute(
@@ -57,6 +77,11 @@ class AdapterState:
             "ON CONFLICT (system, entity) DO NOTHING",
             (system, entity),
         )
+
+    def recorded(self) -> list[tuple[str, str]]:
+        """(system, entity) of every row on record, in order."""
+        rows = self.store.query("SELECT system, entity FROM hub_adapter_state ORDER BY system, entity")
+        return [(row["system"], row["entity"]) for row in rows]
 
     def load(self, system: str, entity: str) -> EntityState:
         rows = self.store.query(

@@ -28,9 +28,9 @@ def soap_status(hub: Hub) -> list[dict[str, Any]]:
         if config.adapter == "soap" and config.soap is not None
     }
     recorded: dict[str, list[str]] = {}
-    for row in hub.store.query("SELECT system, entity FROM hub_adapter_state ORDER BY system, entity"):
-        if not row["entity"].startswith("*"):  # a source's own rows: circuit, leases
-            recorded.setdefault(row["system"], []).append(row["entity"])
+    for system, entity in states.recorded():
+        if not entity.startswith("*"):  # a source's own rows: circuit, leases
+            recorded.setdefault(system, []).append(entity)
     found = []
     for name in sorted(set(configured) | set(recorded)):
         source = configured.get(name)

@@ -18,6 +18,7 @@ from adapters.soap import (
     soap_pollers,
 )
 from adapters.soap.outbound import outbound_status as target_status
+from adapters.soap.outbound import recorded_targets
 from adapters.soap.status import soap_status
 from adapters.webshop import WebhookHealth, webhook_secrets
 from entrypoints.cli.context import JSON, console, fail, open_hub, print_json
@@ -160,7 +161,7 @@ def outbound_status_command(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Per target: kill switch, position in the log, orders created, rejected or in doubt."""
     with open_hub(ctx) as hub:
         syncers = _syncers(hub)
-        recorded = [r["target"] for r in hub.store.query("SELECT DISTINCT target FROM hub_outbound")]
+        recorded = recorded_targets(hub.store)
         found = [target_status(hub, t, syncers.get(t)) for t in sorted(set(syncers) | set(recorded))]
     if as_json:
         print_json(found)

@@ -20,7 +20,6 @@ from hub.settings_starter import starter_file
 __all__ = ["init", "run", "serve"]
 
 
-
 def init(
     path: Path = typer.Option(Path("hub.toml"), "--path", help="where to write the file"),
     force: bool = typer.Option(False, "--force", help="overwrite an existing file"),

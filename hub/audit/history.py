@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from aggregates import Order, SourceCustomer, customer_id
+from hub.inbox import Inbox
 from hub.order_queries import OrderQueries
 from hub.store import Store
 from projections import apply_event, public_view
@@ -139,10 +140,7 @@ class History:
         return found
 
     def _raw(self, system: str | None, message_id: str | None) -> Any:
-        rows = self.store.query(
-            "SELECT envelope FROM hub_inbox WHERE system = ? AND message_id = ?", (system, message_id)
-        )
-        return json.loads(rows[0]["envelope"]) if rows else None
+        return Inbox(self.store).envelope(system, message_id)
 
     def lineage(self, aggregate_id: UUID, path: str) -> list[dict[str, Any]]:
         """Each change of one field (dotted path into the entity's view): from what, to what, and

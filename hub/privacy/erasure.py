@@ -20,7 +20,9 @@ from typing import Any
 from uuid import UUID
 
 from aggregates import Order, SourceCustomer
+from hub.dead_letters import DeadLetters
 from hub.identity.tables import IdentityTables
+from hub.inbox import Inbox
 from hub.store import Store
 
 __all__ = ["ErasureReport", "erase_subject"]
@@ -71,8 +73,8 @@ def erase_subject(store: Store, subject: UUID) -> ErasureReport:
     destroyed = store.keys.erase(subject)
     marker = json.dumps({"erased": True, "subject": str(subject), "erased_at": datetime.now(UTC).isoformat()})
     with store.transaction() as cursor:
-        raw = _redact(store, cursor, "hub_inbox", messages, identifiers, marker)
-        letters = _redact(store, cursor, "hub_dead_letters", messages, identifiers, marker)
+        raw = Inbox(store).redact(cursor, messages, identifiers, marker)
+        letters = DeadLetters(store).redact(cursor, messages, identifiers, marker)
         profiles = IdentityTables(store).forget(cursor, record)
     return ErasureReport(subject, destroyed, raw, letters, profiles, len(activities))
 
@@ -93,24 +95,3 @@ def _activities_of(store: Store, record: str) -> dict[UUID, list[Any]]:
     table (which follows a case moved to another record) and read from the log."""
     rows = store.query("SELECT activity FROM hub_cust_activity WHERE record = ?", (record,))
     return {k: v for k, v in store.events_of(UUID(row["activity"]) for row in rows).items() if v}
-
-
-def _redact(
-    store: Store, cursor: Any, table: str, messages: set[tuple[str, str]], identifiers: set[str], marker: str
-) -> int:
-    changed = 0
-    for system, message_id in sorted(messages):
-        store.execute(
-            cursor,
-            f"UPDATE {table} SET envelope = ? WHERE system = ? AND message_id = ?",
-            (marker, system, message_id),
-        )
-        changed += store.rowcount(cursor)
-    for identifier in sorted(identifiers):
-        store.execute(
-            cursor,
-            f"UPDATE {table} SET envelope = ? WHERE envelope LIKE ? AND envelope <> ?",
-            (marker, f"%{identifier}%", marker),
-        )
-        changed += store.rowcount(cursor)
-    return changed

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from hub.audit.chain import GENESIS, link
 from hub.audit.verify import checkpoint, verify
@@ -45,6 +47,20 @@ def _as_owner(hub: Hub, *statements: tuple[str, tuple[Any, ...]]) -> None:
 def test_an_untouched_log_verifies(recorded: Hub) -> None:
     report = verify(recorded.store)
     assert report.ok and report.checked == recorded.store.head() and report.head == recorded.store.head()
+
+
+def test_events_inserted_through_eventsourcing_itself_are_chained(recorded: Hub) -> None:
+    """The chain is part of the recorder eventsourcing is configured with, not of the hub's own
+    write path: its public ``insert_events`` links the events too."""
+    head = recorded.store.head()
+    stored = [
+        StoredEvent(originator_id=uuid4(), originator_version=1, topic="test:Inserted", state=b"{}")
+        for _ in range(3)
+    ]
+    ids = recorded.store.recorder.insert_events(stored)
+    assert list(ids) == [head + 1, head + 2, head + 3]
+    report = verify(recorded.store)
+    assert report.ok and report.checked == head + 3
 
 
 def test_the_hub_itself_cannot_update_or_delete_events(recorded: Hub) -> None:
