@@ -19,9 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.files import SUPPORTED, FileError, take_file
-from hub.bootstrap import Hub
-from hub.intake import Receive
 from hub.periodic import Periodic
+from hub.ports import AdapterPorts, Receive
 
 __all__ = ["DropReport", "FileDrop", "drop_watchers"]
 
@@ -42,15 +41,15 @@ class DropReport:
 class FileDrop:
     def __init__(
         self,
-        hub: Hub,
+        ports: AdapterPorts,
         system: str,
         folder: Path,
         receive: Receive | None = None,
         settle_seconds: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.hub, self.system, self.folder = hub, system, folder
-        self.receive = receive or hub.receive
+        self.ports, self.system, self.folder = ports, system, folder
+        self.receive = receive or ports.receive
         self.settle_seconds, self.clock = settle_seconds, clock
         self._seen: dict[Path, tuple[int, int, float]] = {}  # size, mtime, since when unchanged
         for sub in ("processed", "failed"):
@@ -95,7 +94,7 @@ class FileDrop:
                 on_progress(path, done, size)
 
         try:
-            taken = take_file(self.hub, self.receive, self.system, path, progress)
+            taken = take_file(self.ports, self.receive, self.system, path, progress)
             report.messages, report.stored, report.duplicates = taken.messages, taken.stored, taken.duplicates
             report.refused = taken.refused
         except (FileError, UnicodeDecodeError, OSError) as error:
@@ -119,14 +118,14 @@ class FileDrop:
 
 
 def drop_watchers(
-    hub: Hub, receive: Receive | None = None, on_stored: Callable[[], None] | None = None
+    ports: AdapterPorts, receive: Receive | None = None, on_stored: Callable[[], None] | None = None
 ) -> list[Periodic]:
     """A watcher for every system with a ``drop_folder``, scanning once a second (``hub run``)."""
     watchers = []
-    for name, config in sorted(hub.settings.systems.items()):
+    for name, config in sorted(ports.settings.systems.items()):
         if config.drop_folder is None:
             continue
-        drop = FileDrop(hub, name, config.drop_folder, receive, config.settle_seconds)
+        drop = FileDrop(ports, name, config.drop_folder, receive, config.settle_seconds)
 
         def scan(drop: FileDrop = drop) -> None:
             if any(r.stored for r in drop.scan()) and on_stored is not None:

@@ -19,10 +19,9 @@ from typing import Any
 
 from adapters.edi.documents import documents
 from adapters.edi.syntax import EdiError, parse_interchanges
-from hub.bootstrap import Hub
 from hub.dead_letters import Failure
-from hub.intake import Receive
 from hub.mapping import as_envelope
+from hub.ports import AdapterPorts, Receive
 
 __all__ = ["FileError", "FileIntake", "FileLine", "read_messages", "take_file"]
 
@@ -181,7 +180,7 @@ class FileIntake:
 
 
 def take_file(
-    hub: Hub,
+    ports: AdapterPorts,
     receive: Receive,
     system: str,
     path: Path,
@@ -201,7 +200,7 @@ def take_file(
             taken.duplicates += outcome.duplicates
             envelopes.clear()
         if bad:
-            hub.record_failures([line.as_failure(system) for line in bad])
+            ports.reject([line.as_failure(system) for line in bad])
             bad.clear()
 
     for line in read_messages(path):

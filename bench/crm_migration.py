@@ -46,7 +46,7 @@ def migrate(url: str, files: list[Path], rows: int) -> dict[str, float]:
         raw = raw_rate(hub, rows)
         started = time.perf_counter()
         for path in files:
-            take_file(hub, hub.receive, "legacy_crm", path)
+            take_file(hub.ports, hub.receive, "legacy_crm", path)
         stored = time.perf_counter()
         report = hub.process()
         finished = time.perf_counter()

@@ -118,7 +118,7 @@ def hub_pipeline(wsdl: str, page_size: int, folder: Path) -> tuple[int, float, i
     try:
         started = time.perf_counter()
         background.start()
-        reports = soap_pollers(hub)["erp"].poll(on_page=lambda _report: background.wake())
+        reports = soap_pollers(hub.ports)["erp"].poll(on_page=lambda _report: background.wake())
         for report in reports:
             if report.error:
                 raise SystemExit(f"poll failed: {report.error}")

@@ -231,7 +231,7 @@ def _speed(url: str, wanted: int) -> None:
         finally:
             resolving[0] += time.perf_counter() - began
 
-    hub.projector.projections["customers"].resolve = timed_follow  # its upstream step
+    hub.projector.feeds["customers"] = timed_follow  # the stage that feeds the customer view
     entities = {e.id: e for e in population(int(wanted / 2.1), random.Random(7))}  # dedup_task's own
 
     def feed(batch: list[Record]) -> tuple[float, float]:

@@ -25,6 +25,7 @@ from hub.metrics import HubMetrics
 from hub.order_queries import OrderQueries
 from hub.planning.queries import PlanQueries
 from hub.planning.tables import PlanningTables
+from hub.ports import AdapterPorts
 from hub.privacy.keys import SubjectKeys, load_kek
 from hub.processing import BatchReport, Processor
 from hub.projecting import OrderTrackingTables, Projector
@@ -50,9 +51,19 @@ class Hub:
     identity: IdentityService
     customers: CustomerQueries
     group_commit: GroupCommit = field(init=False, repr=False)
+    ports: AdapterPorts = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.group_commit = GroupCommit(self.record_groups)
+        self.ports = AdapterPorts(
+            settings=self.settings,
+            store=self.store,
+            receive=self.receive,
+            submit=self.submit,
+            reject=self.record_failures,
+            refused=self.metrics.refused,
+            plan=self.plan,
+        )
 
     def receive(
         self, system: str, envelopes: list[dict[str, Any]], also: Callable[[Any], None] | None = None
@@ -154,9 +165,14 @@ def bootstrap(
         metrics=metrics,
         train_after=matching.train_after,
     )
-    customers = CustomerTables(store, resolve=identity.follow)
+    customers = CustomerTables(store)
+    # The projection stage: order tracking and planning follow the log; identity resolution is a
+    # stage on its own position that records customer links, run just before the customer view.
     projector = Projector(
-        store, metrics, [OrderTrackingTables(store, settings.tracking.tolerance()), planning, customers]
+        store,
+        metrics,
+        [OrderTrackingTables(store, settings.tracking.tolerance()), planning, customers],
+        feeds={customers.name: identity.follow},
     )
     projector.upgrade()
     # Embedded, processing keeps the projections current in its own transaction; distributed,

@@ -7,17 +7,13 @@ or acknowledged by every Kafka replica), then — for the inbox in the same tran
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from hub.bootstrap import Hub
-from hub.inbox import RecordOutcome
+from hub.ports import Receive
 
-__all__ = ["Receive", "intake"]
-
-Receive = Callable[..., RecordOutcome]  # (system, envelopes, also=None) -> RecordOutcome
-Also = Callable[[Any], None]
+__all__ = ["intake", "receiving"]
 
 
 @contextmanager
@@ -32,3 +28,13 @@ def intake(hub: Hub) -> Iterator[Receive]:
         yield publisher.receive
     finally:
         publisher.close()
+
+
+@contextmanager
+def receiving(hub: Hub) -> Iterator[Receive]:
+    """The intake for polled sources (SOAP); no Kafka connection where none is configured."""
+    if not any(c.adapter == "soap" for c in hub.settings.systems.values()):
+        yield hub.receive
+        return
+    with intake(hub) as receive:
+        yield receive

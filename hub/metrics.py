@@ -200,6 +200,9 @@ class HubMetrics:
             for stage in self._stages
         }
 
+    def refused(self, system: str, code: str) -> None:
+        self.rejected_total.labels(system, code).inc()
+
     def dead_lettered(self, system: str, stage: str) -> None:
         self.dead_lettered_total.labels(system, stage).inc()
 

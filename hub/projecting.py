@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -35,7 +35,6 @@ class ProjectionTables(Protocol):
     def apply(self, cursor: Any, events: list[Any], position: int, reaches: int) -> None: ...
     def settle(self, committed: bool) -> None: ...
     def shadow(self, suffix: str) -> Any: ...
-    def upstream(self) -> int: ...  # work that records the events this projection shows, run first
     def replace(self, cursor: Any, live: Any) -> None: ...
     def rows(self) -> list[tuple[Any, ...]]: ...
     def count(self) -> int: ...
@@ -64,10 +63,6 @@ class OrderTrackingTables:
 
     def shadow(self, suffix: str) -> OrderTrackingTables:
         return OrderTrackingTables(self.store, self.tolerance, suffix, self._cache_size)
-
-    def upstream(self) -> int:
-        """Orders come from processing, which has run already."""
-        return 0
 
     def create(self, cursor: Any) -> None:
         cursor.execute(
@@ -207,8 +202,13 @@ class Projector:
         metrics: HubMetrics,
         projections: list[ProjectionTables] | None = None,
         batch_size: int = 2000,
+        feeds: Mapping[str, Callable[[], int]] | None = None,
     ) -> None:
         self.store, self.metrics, self.batch_size = store, metrics, batch_size
+        # The stages that record the events a projection shows (identity resolution records the
+        # customer links the customer view shows): each runs just before its projection is
+        # followed, so the projections that need none never wait for it.
+        self.feeds: dict[str, Callable[[], int]] = dict(feeds or {})
         tables = projections if projections is not None else [OrderTrackingTables(store)]
         self.projections: dict[str, ProjectionTables] = {t.name: t for t in tables}
         self._decoded: dict[int, Any] | None = None  # during catch_up: events by notification id
@@ -228,15 +228,17 @@ class Projector:
         return self.projections[name]
 
     def catch_up(self, upto: int | None = None, on_batch: Callable[[int], None] | None = None) -> int:
-        """Every projection; an event is decoded once for all the projections that need it."""
-        for tables in self.projections.values():  # first what makes events, then what follows them
-            tables.upstream()
+        """Every projection, each after its feed; an event is decoded once for all the projections
+        that need it."""
         self._decoded = {}
         try:
-            applied = sum(
-                self._follow(tables, self.tracking_name(name), upto, on_batch)
-                for name, tables in self.projections.items()
-            )
+            applied = fed = 0
+            for name, tables in self.projections.items():
+                fed += self._feed(name)
+                applied += self._follow(tables, self.tracking_name(name), upto, on_batch)
+            if fed:  # events the feeds appended, which the projections before them have not seen
+                for name, tables in self.projections.items():
+                    applied += self._follow(tables, self.tracking_name(name), upto, on_batch)
         finally:
             self._decoded = None
         self.observe_lag()
@@ -257,8 +259,12 @@ class Projector:
     ) -> int:
         """Apply what one projection has not seen yet (``hub project NAME`` calls this)."""
         tables = self.get(name)
-        tables.upstream()
+        self._feed(name)
         return self._follow(tables, self.tracking_name(name), upto, on_batch)
+
+    def _feed(self, name: str) -> int:
+        feed = self.feeds.get(name)
+        return feed() if feed is not None else 0
 
     def _follow(
         self,

@@ -6,7 +6,7 @@ from adapters.soap.client import SoapCallFailed, SoapClient
 from adapters.soap.outbound import OutboundReport, OutboundSyncer
 from adapters.soap.planned import PlannedOrderPush
 from adapters.soap.poller import PollReport, SoapPoller
-from adapters.soap.runner import SoapRunner, outbound_syncers, planned_pushers, receiving, soap_pollers
+from adapters.soap.runner import SoapRunner, outbound_syncers, planned_pushers, soap_pollers
 from adapters.soap.state import AdapterState
 
 __all__ = [
@@ -21,6 +21,5 @@ __all__ = [
     "SoapRunner",
     "outbound_syncers",
     "planned_pushers",
-    "receiving",
     "soap_pollers",
 ]

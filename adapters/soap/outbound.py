@@ -25,10 +25,9 @@ from adapters.soap.client import SoapCallFailed, SoapClient
 from adapters.soap.poller import ENTITY_HEADER, OPERATION_HEADER
 from adapters.soap.state import AdapterState, lease_owner
 from aggregates import Order, customer_id
-from hub.bootstrap import Hub
-from hub.intake import Receive
 from hub.mapping.paths import compile_path
 from hub.mapping.transforms import comma_text
+from hub.ports import AdapterPorts, Receive
 from hub.settings import ConfigError, OutboundSync, PlannedOrders, SoapSource
 from hub.store import Store
 
@@ -157,7 +156,7 @@ class OutboundSyncer:
 
     def __init__(
         self,
-        hub: Hub,
+        ports: AdapterPorts,
         target: str,
         config: OutboundSync | PlannedOrders,
         source: SoapSource,
@@ -165,15 +164,15 @@ class OutboundSyncer:
         receive: Receive | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.hub, self.target, self.config, self.source = hub, target, config, source
-        self.receive = receive or hub.receive
+        self.ports, self.target, self.config, self.source = ports, target, config, source
+        self.receive = receive or ports.receive
         self.client = client or SoapClient(target, source)
-        self.state = AdapterState(hub.store)
-        hub.store.ensure(*TABLES)
+        self.state = AdapterState(ports.store)
+        ports.store.ensure(*TABLES)
         self.tracking = f"outbound:{target}"
-        system = hub.settings.system(target)
+        system = ports.settings.system(target)
         self.spec = OutboundSpec.load(
-            hub.settings.mapping_folder(target) / config.spec, ZoneInfo(system.timezone)
+            ports.settings.mapping_folder(target) / config.spec, ZoneInfo(system.timezone)
         )
         self.sleep = sleep
         self.owner = lease_owner(self)
@@ -196,7 +195,7 @@ class OutboundSyncer:
         self.state.set_circuit(self.target, OUTBOUND_ENTITY, "paused" if paused else "closed")
 
     def status(self) -> dict[str, Any]:
-        return outbound_status(self.hub, self.target, self)
+        return outbound_status(self.ports, self.target, self)
 
     # -- sync ----------------------------------------------------------------------------------
 
@@ -218,15 +217,15 @@ class OutboundSyncer:
     def _run(
         self, report: OutboundReport, on_order: Callable[[OutboundReport], None] | None
     ) -> OutboundReport:
-        position = self.hub.store.position(self.tracking)
+        position = self.ports.store.position(self.tracking)
         try:
             while True:
-                notifications = self.hub.store.notifications(position, self.config.batch_size)
+                notifications = self.ports.store.notifications(position, self.config.batch_size)
                 if not notifications:
                     break
                 for notification in notifications:
                     if notification.topic.endswith(_PLACED):
-                        event = self.hub.store.decode(notification)
+                        event = self.ports.store.decode(notification)
                         if self._wanted(event):
                             if not self._may_go_on(report):
                                 return report
@@ -266,13 +265,13 @@ class OutboundSyncer:
 
     def _track(self, current: int, reached: int) -> None:
         if reached > current:
-            with self.hub.store.transaction() as cursor:
-                self.hub.store.track(cursor, self.tracking, reached)
+            with self.ports.store.transaction() as cursor:
+                self.ports.store.track(cursor, self.tracking, reached)
 
     def _sync(self, event: Any, position: int, tracked: int, report: OutboundReport) -> None:
         order_key = str(event.originator_id)
         external_ref = f"{event.system}:{event.order_ref}"
-        rows = self.hub.store.query(
+        rows = self.ports.store.query(
             "SELECT state, attempts FROM hub_outbound WHERE target = ? AND order_id = ?",
             (self.target, order_key),
         )
@@ -281,8 +280,8 @@ class OutboundSyncer:
             return
         uncertain = bool(rows)  # an earlier attempt may have reached the ERP
         if not rows:
-            with self.hub.store.transaction() as cursor:
-                self.hub.store.execute(
+            with self.ports.store.transaction() as cursor:
+                self.ports.store.execute(
                     cursor,
                     "INSERT INTO hub_outbound (target, order_id, order_system, order_ref, external_ref, "
                     "state, attempts, position, updated_at) VALUES (?, ?, ?, ?, ?, 'sending', 0, ?, ?)",
@@ -303,8 +302,8 @@ class OutboundSyncer:
                 report.retries += 1
                 delay = min(self.source.backoff_max_seconds, self.source.backoff_seconds * 2 ** (attempt - 1))
                 self.sleep(random.uniform(0, delay))
-            with self.hub.store.transaction() as cursor:
-                self.hub.store.execute(
+            with self.ports.store.transaction() as cursor:
+                self.ports.store.execute(
                     cursor,
                     "UPDATE hub_outbound SET attempts = attempts + 1, updated_at = ? "
                     "WHERE target = ? AND order_id = ?",
@@ -360,13 +359,13 @@ class OutboundSyncer:
         }
 
         def settle(cursor: Any) -> None:
-            self.hub.store.execute(
+            self.ports.store.execute(
                 cursor,
                 "UPDATE hub_outbound SET state = ?, target_ref = ?, reason = ?, updated_at = ? "
                 "WHERE target = ? AND order_id = ?",
                 (outcome["state"], outcome["target_ref"], outcome["reason"], _now(), self.target, order_key),
             )
-            self.hub.store.track(cursor, self.tracking, position)
+            self.ports.store.track(cursor, self.tracking, position)
 
         self.receive(self.target, [envelope], settle)
 
@@ -375,7 +374,7 @@ class OutboundSyncer:
         customer: dict[str, Any] = {}
         if event.customer_ref:
             key = customer_id(event.system, event.customer_ref)
-            known = self.hub.store.replay([key]).get(key)
+            known = self.ports.store.replay([key]).get(key)
             customer = known.fields if known is not None else {}
         names = [customer.get("given_name"), customer.get("family_name")]
         return {
@@ -399,19 +398,19 @@ def recorded_targets(store: Store) -> list[str]:
     return [row["target"] for row in store.query("SELECT DISTINCT target FROM hub_outbound")]
 
 
-def outbound_status(hub: Hub, target: str, syncer: OutboundSyncer | None = None) -> dict[str, Any]:
+def outbound_status(ports: AdapterPorts, target: str, syncer: OutboundSyncer | None = None) -> dict[str, Any]:
     """Kill switch, position and outcomes of the sync to TARGET (configured here or not)."""
-    hub.store.ensure(*TABLES)
-    rows = hub.store.query(
+    ports.store.ensure(*TABLES)
+    rows = ports.store.query(
         "SELECT state, COUNT(*) AS n FROM hub_outbound WHERE target = ? GROUP BY state", (target,)
     )
-    attention = hub.store.query(
+    attention = ports.store.query(
         "SELECT order_system, order_ref, state, target_ref, reason, attempts, updated_at "
         "FROM hub_outbound WHERE target = ? AND state IN ('sending', 'rejected') "
         "ORDER BY updated_at DESC LIMIT 20",
         (target,),
     )
-    state = AdapterState(hub.store).load(target, OUTBOUND_ENTITY)
+    state = AdapterState(ports.store).load(target, OUTBOUND_ENTITY)
     return {
         "target": target,
         "enabled": syncer.config.enabled if syncer else False,
@@ -419,8 +418,8 @@ def outbound_status(hub: Hub, target: str, syncer: OutboundSyncer | None = None)
         if syncer
         else "not in this configuration; outcomes recorded by an earlier run",
         "channels": syncer.config.channels if syncer else [],
-        "position": hub.store.position(f"outbound:{target}"),
-        "log_head": hub.store.head(),
+        "position": ports.store.position(f"outbound:{target}"),
+        "log_head": ports.store.head(),
         "counts": {r["state"]: int(r["n"]) for r in rows},
         "attention": [dict(r) for r in attention],
         "last_success_at": state.last_success_at,

@@ -33,12 +33,12 @@ class PlannedOrderPush(OutboundSyncer):
     def _run(
         self, report: OutboundReport, on_order: Callable[[OutboundReport], None] | None
     ) -> OutboundReport:
-        today = self.hub.plan.today()
+        today = self.ports.plan.today()
         centres = set(self.config.work_centres)  # type: ignore[union-attr]
         # Production orders need a work centre: bought items (none) are not pushed as production.
         wanted = [
             b
-            for b in self.hub.plan.buffers()
+            for b in self.ports.plan.buffers()
             if b.get("recommendation")
             and b.get("work_centre")
             and (not centres or b["work_centre"] in centres)
@@ -54,7 +54,7 @@ class PlannedOrderPush(OutboundSyncer):
             report.error = str(error)
             self.state.failed(self.target, self.lease_entity, report.error)
             return report
-        report.skipped = len(self.hub.plan.buffers()) - len(wanted)
+        report.skipped = len(self.ports.plan.buffers()) - len(wanted)
         self.state.succeeded(self.target, self.lease_entity)
         return report
 
@@ -62,14 +62,14 @@ class PlannedOrderPush(OutboundSyncer):
         sku = buffer["sku"]
         key = f"plan:{sku}:{today.isoformat()}"
         external_ref = f"HUB-PLAN:{sku}:{today.isoformat()}"
-        rows = self.hub.store.query(
+        rows = self.ports.store.query(
             "SELECT state FROM hub_outbound WHERE target = ? AND order_id = ?", (self.target, key)
         )
         if rows and rows[0]["state"] in ("created", "found", "rejected"):
             return  # handed over (or refused) today already
         if not rows:
-            with self.hub.store.transaction() as cursor:
-                self.hub.store.execute(
+            with self.ports.store.transaction() as cursor:
+                self.ports.store.execute(
                     cursor,
                     "INSERT INTO hub_outbound (target, order_id, order_system, order_ref, external_ref, "
                     "state, attempts, position, updated_at) "
@@ -96,7 +96,7 @@ class PlannedOrderPush(OutboundSyncer):
 
     def _settle(self, key: str, document: dict[str, Any], outcome: dict[str, Any]) -> None:
         def settle(cursor: Any) -> None:
-            self.hub.store.execute(
+            self.ports.store.execute(
                 cursor,
                 "UPDATE hub_outbound SET state = ?, target_ref = ?, reason = ?, updated_at = ? "
                 "WHERE target = ? AND order_id = ?",
@@ -104,7 +104,7 @@ class PlannedOrderPush(OutboundSyncer):
             )
 
         if outcome["state"] == "rejected":  # nothing happened in the ERP: the reason is the record
-            with self.hub.store.transaction() as cursor:
+            with self.ports.store.transaction() as cursor:
                 settle(cursor)
             return
         envelope = {

@@ -19,9 +19,8 @@ from typing import Any
 
 from adapters.soap.client import SoapCallFailed, SoapClient, render_request
 from adapters.soap.state import CIRCUIT, POLLING, AdapterState, lease_owner
-from hub.bootstrap import Hub
-from hub.intake import Receive
 from hub.mapping.paths import compile_path
+from hub.ports import AdapterPorts, Receive
 from hub.settings import SoapEntity, SoapSource
 
 __all__ = ["PollReport", "SoapPoller", "next_position", "render_request"]
@@ -148,16 +147,16 @@ class SoapPoller:
 
     def __init__(
         self,
-        hub: Hub,
+        ports: AdapterPorts,
         system: str,
         source: SoapSource,
         client: SoapClient | None = None,
         receive: Receive | None = None,
     ) -> None:
-        self.hub, self.system, self.source = hub, system, source
-        self.receive = receive or hub.receive
+        self.ports, self.system, self.source = ports, system, source
+        self.receive = receive or ports.receive
         self.client = client or SoapClient(system, source)
-        self.state = AdapterState(hub.store)
+        self.state = AdapterState(ports.store)
         self.records_path = {name: compile_path(e.records) for name, e in source.entities.items()}
         self._previous: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
         # Inside one pass of a two-step read: the next locator, or the ids still to fetch.

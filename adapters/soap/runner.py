@@ -7,83 +7,71 @@ processed by the hub's background processor, woken after every poll that stored 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from adapters.soap.client import SoapClient
 from adapters.soap.outbound import OutboundSyncer
 from adapters.soap.planned import PlannedOrderPush
 from adapters.soap.poller import SoapPoller
-from hub.bootstrap import Hub
-from hub.intake import Receive, intake
 from hub.periodic import Periodic
+from hub.ports import AdapterPorts, Receive
 
-__all__ = ["SoapRunner", "outbound_syncers", "planned_pushers", "receiving", "soap_pollers"]
+__all__ = ["SoapRunner", "outbound_syncers", "planned_pushers", "soap_pollers"]
 
 log = logging.getLogger(__name__)
 Sender = TypeVar("Sender", bound=OutboundSyncer)
 
 
-@contextmanager
-def receiving(hub: Hub) -> Iterator[Receive]:
-    """The hub's intake for SOAP sources; no Kafka connection where no source is configured."""
-    if not any(c.adapter == "soap" for c in hub.settings.systems.values()):
-        yield hub.receive
-        return
-    with intake(hub) as receive:
-        yield receive
-
-
-def soap_pollers(hub: Hub, receive: Receive | None = None) -> dict[str, SoapPoller]:
+def soap_pollers(ports: AdapterPorts, receive: Receive | None = None) -> dict[str, SoapPoller]:
     """A poller for every system configured with ``adapter = "soap"``."""
     return {
-        name: SoapPoller(hub, name, config.soap, receive=receive)
-        for name, config in hub.settings.systems.items()
+        name: SoapPoller(ports, name, config.soap, receive=receive)
+        for name, config in ports.settings.systems.items()
         if config.adapter == "soap" and config.soap is not None
     }
 
 
 def outbound_syncers(
-    hub: Hub, pollers: dict[str, SoapPoller] | None = None, receive: Receive | None = None
+    ports: AdapterPorts, pollers: dict[str, SoapPoller] | None = None, receive: Receive | None = None
 ) -> dict[str, OutboundSyncer]:
     """An outbound sync for every SOAP system with an ``[outbound]`` table (enabled or not)."""
-    return _senders(OutboundSyncer, "outbound", hub, pollers, receive)
+    return _senders(OutboundSyncer, "outbound", ports, pollers, receive)
 
 
 def planned_pushers(
-    hub: Hub, pollers: dict[str, SoapPoller] | None = None, receive: Receive | None = None
+    ports: AdapterPorts, pollers: dict[str, SoapPoller] | None = None, receive: Receive | None = None
 ) -> dict[str, PlannedOrderPush]:
     """A planned-order push for every SOAP system with a ``[planned_orders]`` table."""
-    return _senders(PlannedOrderPush, "planned_orders", hub, pollers, receive)
+    return _senders(PlannedOrderPush, "planned_orders", ports, pollers, receive)
 
 
 def _senders(
     kind: type[Sender],
     table: str,
-    hub: Hub,
+    ports: AdapterPorts,
     pollers: dict[str, SoapPoller] | None,
     receive: Receive | None,
 ) -> dict[str, Sender]:
     """One sender per SOAP system with that table, sharing the poller's client where there is one."""
     senders = {}
-    for name, config in hub.settings.systems.items():
+    for name, config in ports.settings.systems.items():
         settings = getattr(config, table)
         if settings is None or config.soap is None:
             continue
         client = pollers[name].client if pollers and name in pollers else SoapClient(name, config.soap)
-        senders[name] = kind(hub, name, settings, config.soap, client, receive)
+        senders[name] = kind(ports, name, settings, config.soap, client, receive)
     return senders
 
 
 class SoapRunner:
     def __init__(
-        self, hub: Hub, on_stored: Callable[[], None] | None = None, receive: Receive | None = None
+        self, ports: AdapterPorts, on_stored: Callable[[], None] | None = None, receive: Receive | None = None
     ) -> None:
-        self.hub, self.on_stored = hub, on_stored
-        self.pollers = soap_pollers(hub, receive)
-        self.syncers = outbound_syncers(hub, self.pollers, receive)
-        self.pushers = planned_pushers(hub, self.pollers, receive)
+        self.ports, self.on_stored = ports, on_stored
+        self.pollers = soap_pollers(ports, receive)
+        self.syncers = outbound_syncers(ports, self.pollers, receive)
+        self.pushers = planned_pushers(ports, self.pollers, receive)
         self._loops = [
             Periodic(
                 f"soap-{name}", self._source(name).poll_interval_seconds, lambda name=name: self.round(name)
@@ -92,7 +80,7 @@ class SoapRunner:
         ]
 
     def _source(self, name: str) -> Any:
-        return self.hub.settings.systems[name].soap
+        return self.ports.settings.systems[name].soap
 
     def start(self) -> None:
         for loop in self._loops:

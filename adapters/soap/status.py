@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.soap.state import CIRCUIT, AdapterState, EntityState
-from hub.bootstrap import Hub
+from hub.ports import AdapterPorts
 
 __all__ = ["soap_status"]
 
@@ -20,11 +20,11 @@ def _failing(state: EntityState) -> bool:
     return bool(state.last_error_at) and (state.last_success_at or "") < state.last_error_at
 
 
-def soap_status(hub: Hub) -> list[dict[str, Any]]:
-    states = AdapterState(hub.store)
+def soap_status(ports: AdapterPorts) -> list[dict[str, Any]]:
+    states = AdapterState(ports.store)
     configured = {
         name: config.soap
-        for name, config in hub.settings.systems.items()
+        for name, config in ports.settings.systems.items()
         if config.adapter == "soap" and config.soap is not None
     }
     recorded: dict[str, list[str]] = {}

@@ -17,8 +17,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from adapters.webshop.signatures import SIGNATURE_CHECKS
-from hub.bootstrap import Hub
 from hub.inbox import RecordOutcome
+from hub.ports import AdapterPorts
 
 __all__ = ["WebhookHealth", "webhook_router", "webhook_secrets"]
 
@@ -30,8 +30,8 @@ _SIGNATURE_HEADERS = {check.header.lower() for check in SIGNATURE_CHECKS.values(
 class WebhookHealth:
     """What ``/health`` reports of each web-shop adapter: configured, last message, last refusal."""
 
-    def __init__(self, hub: Hub, secrets: Mapping[str, str]) -> None:
-        self.hub, self.secrets = hub, secrets
+    def __init__(self, ports: AdapterPorts, secrets: Mapping[str, str]) -> None:
+        self.ports, self.secrets = ports, secrets
         self.last_stored: dict[str, str] = {}
         self.last_refusal: dict[str, dict[str, str]] = {}
 
@@ -43,7 +43,7 @@ class WebhookHealth:
 
     def report(self) -> list[dict[str, Any]]:
         found = []
-        for name, config in sorted(self.hub.settings.systems.items()):
+        for name, config in sorted(self.ports.settings.systems.items()):
             if config.adapter not in SIGNATURE_CHECKS:
                 continue
             found.append(
@@ -60,16 +60,16 @@ class WebhookHealth:
         return found
 
 
-def _refuse(hub: Hub, system: str, status: int, reason: str, code: str) -> JSONResponse:
-    hub.metrics.rejected_total.labels(system, code).inc()
+def _refuse(ports: AdapterPorts, system: str, status: int, reason: str, code: str) -> JSONResponse:
+    ports.refused(system, code)
     return JSONResponse({"error": code, "reason": reason}, status_code=status)
 
 
-def webhook_secrets(hub: Hub) -> dict[str, str]:
+def webhook_secrets(ports: AdapterPorts) -> dict[str, str]:
     """Each web-shop system's secret, read once from the environment variable it names."""
     return {
         name: os.environ[config.secret_env]
-        for name, config in hub.settings.systems.items()
+        for name, config in ports.settings.systems.items()
         if config.secret_env and os.environ.get(config.secret_env)
     }
 
@@ -78,7 +78,7 @@ Intake = Callable[[str, list[dict[str, Any]]], Awaitable[RecordOutcome]]
 
 
 def webhook_router(
-    hub: Hub,
+    ports: AdapterPorts,
     secrets: Mapping[str, str],
     on_stored: Callable[[], None] | None = None,
     intake: Intake | None = None,
@@ -94,18 +94,18 @@ def webhook_router(
     async def into_inbox(system: str, envelopes: list[dict[str, Any]]) -> RecordOutcome:
         # Many requests share one inbox commit (group commit); the answer waits for it, the
         # event loop does not.
-        return await asyncio.wrap_future(hub.submit(system, envelopes))
+        return await asyncio.wrap_future(ports.submit(system, envelopes))
 
     store = intake or into_inbox
 
     def refuse(system: str, status: int, reason: str, code: str) -> JSONResponse:
         if health is not None:
             health.refused(system, code, reason)
-        return _refuse(hub, system, status, reason, code)
+        return _refuse(ports, system, status, reason, code)
 
     @router.post("/webhooks/{system}")
     async def receive(system: str, request: Request) -> Any:
-        config = hub.settings.systems.get(system)
+        config = ports.settings.systems.get(system)
         if config is None or config.adapter not in SIGNATURE_CHECKS:
             return refuse(
                 system,
@@ -113,7 +113,7 @@ def webhook_router(
                 f"no webhook system (shop or carrier) named {system!r} is configured",
                 "unknown_system",
             )
-        limit = hub.settings.max_body_bytes
+        limit = ports.settings.max_body_bytes
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             return refuse(

@@ -14,7 +14,6 @@ from adapters.soap import (
     PollReport,
     outbound_syncers,
     planned_pushers,
-    receiving,
     soap_pollers,
 )
 from adapters.soap.outbound import outbound_status as target_status
@@ -23,7 +22,8 @@ from adapters.soap.status import soap_status
 from adapters.webshop import WebhookHealth, webhook_secrets
 from entrypoints.cli.context import JSON, console, fail, open_hub, print_json
 from hub.bootstrap import Hub
-from hub.intake import Receive
+from hub.intake import receiving
+from hub.ports import Receive
 from hub.settings import ConfigError
 
 __all__ = ["adapters", "outbound", "pushers", "send"]
@@ -47,7 +47,7 @@ def _progress() -> Progress:
 def adapters_status(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Each adapter: cursor per entity, last success, last error, circuit state."""
     with open_hub(ctx) as hub:
-        found = soap_status(hub) + WebhookHealth(hub, webhook_secrets(hub)).report()
+        found = soap_status(hub.ports) + WebhookHealth(hub.ports, webhook_secrets(hub.ports)).report()
     if as_json:
         print_json(found)
         return
@@ -137,21 +137,21 @@ def adapters_poll(
 
 def _pollers(hub: Hub, receive: Receive) -> dict[str, Any]:
     try:
-        return soap_pollers(hub, receive)
+        return soap_pollers(hub.ports, receive)
     except ConfigError as error:
         fail(str(error))
 
 
 def _syncers(hub: Hub, receive: Receive | None = None) -> dict[str, Any]:
     try:
-        return outbound_syncers(hub, receive=receive)
+        return outbound_syncers(hub.ports, receive=receive)
     except ConfigError as error:
         fail(str(error))
 
 
 def pushers(hub: Hub, receive: Receive | None = None) -> dict[str, Any]:
     try:
-        return planned_pushers(hub, receive=receive)
+        return planned_pushers(hub.ports, receive=receive)
     except ConfigError as error:
         fail(str(error))
 
@@ -162,7 +162,7 @@ def outbound_status_command(ctx: typer.Context, as_json: bool = JSON) -> None:
     with open_hub(ctx) as hub:
         syncers = _syncers(hub)
         recorded = recorded_targets(hub.store)
-        found = [target_status(hub, t, syncers.get(t)) for t in sorted(set(syncers) | set(recorded))]
+        found = [target_status(hub.ports, t, syncers.get(t)) for t in sorted(set(syncers) | set(recorded))]
     if as_json:
         print_json(found)
         return

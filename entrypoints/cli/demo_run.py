@@ -90,7 +90,7 @@ def run_demo(settings: HubSettings, *, orders: int, serve_after: bool, seed: int
     traffic = simulate(orders=orders, seed=seed)
     traffic.webhooks.extend(carrier_events(traffic))  # the carrier reports on parcels in transit
     background = BackgroundProcessor(hub, idle_seconds=0.2)
-    app = create_app(hub, [webhook_router(hub, secrets, on_stored=background.wake)])
+    app = create_app(hub, [webhook_router(hub.ports, secrets, on_stored=background.wake)])
     try:
         background.start()
         with ServerThread(app) as server:
@@ -134,7 +134,7 @@ def _front_office(hub: Hub, crm: CrmSimulator, rng: random.Random) -> None:
     contacts = seed_contacts(crm.book, people, rng, firms=["Nordlicht Handel GmbH", "Hanse Logistik AG"])
     logged = log_work(crm.book, contacts, rng)
     crm.fail_next("getUpdated")  # a busy org's proxy answers once with an error page
-    for report in soap_pollers(hub)["crm"].poll():
+    for report in soap_pollers(hub.ports)["crm"].poll():
         retried = f", {report.retries} retry" if report.retries else ""
         console.print(
             f"  poll crm/{report.entity}: {report.records} records in {report.pages} batches{retried}"
@@ -151,7 +151,7 @@ def _front_office(hub: Hub, crm: CrmSimulator, rng: random.Random) -> None:
     callers = [p for p in people if p.phone][:6]  # customers of the shops the CRM knows too
     with tempfile.TemporaryDirectory() as folder:
         files = write_call_centre_files(Path(folder), callers, rng, datetime.now())
-        taken = [take_file(hub, hub.receive, "callcentre", path) for path in files]
+        taken = [take_file(hub.ports, hub.receive, "callcentre", path) for path in files]
     hub.process()
     phone_orders = [o for o in hub.orders.list() if o["channel"] == "phone"]
     console.print(
@@ -184,7 +184,7 @@ def _warehouse(hub: Hub, rng: random.Random) -> None:
         # This morning's 06:00 count: the same files on a second run the same day, as a WMS resends.
         counted = (datetime.now() - timedelta(hours=6)).replace(hour=6, minute=0, second=0, microsecond=0)
         drop_warehouse_files(drop, rng, counted)
-        reports = FileDrop(hub, "wms", drop, settle_seconds=0).scan()
+        reports = FileDrop(hub.ports, "wms", drop, settle_seconds=0).scan()
         hub.process()
     console.print("\n[bold]Warehouse drop folder[/]")
     for report in reports:
@@ -202,14 +202,14 @@ def _planning(hub: Hub, rng: random.Random, chart: Path) -> None:
     with tempfile.TemporaryDirectory() as planner, tempfile.TemporaryDirectory() as partner:
         items, orders = drop_planning_files(Path(planner), Path(partner), rng, hub.plan.today())
         for system, folder in (("planning", items.parent), ("edi", orders.parent)):
-            for report in FileDrop(hub, system, folder, settle_seconds=0).scan():
+            for report in FileDrop(hub.ports, system, folder, settle_seconds=0).scan():
                 console.print(
                     f"  {system}: {report.file} → {report.outcome}: {report.messages} messages",
                     highlight=False,
                 )
         hub.process()
     print_buffers(hub.plan.buffers())
-    pushed = planned_pushers(hub)["erp"].run_once()
+    pushed = planned_pushers(hub.ports)["erp"].run_once()
     hub.process()
     console.print(
         f"handed to the ERP as planned production orders: {pushed.created}"
@@ -226,7 +226,7 @@ def _erp_day(hub: Hub, erp: ErpSimulator, rng: random.Random) -> None:
     """The ERP joins: shop orders become ERP orders, the back office moves them on, the hub polls."""
     console.print("\n[bold]Legacy ERP[/] (SOAP, " + erp.wsdl_url + ")", highlight=False)
     seed_erp(erp.book, rng)
-    syncer = outbound_syncers(hub)["erp"]
+    syncer = outbound_syncers(hub.ports)["erp"]
     sent = syncer.run_once()
     console.print(
         f"outbound sync: {sent.created} shop orders created as ERP sales orders, {sent.rejected} refused",
@@ -244,7 +244,7 @@ def _erp_day(hub: Hub, erp: ErpSimulator, rng: random.Random) -> None:
     # The ERP is having a bad day: a proxy error page and a page its cache serves twice.
     erp.faults.arm("http500", operation="GetPaymentsChangedSince")
     erp.faults.arm("duplicate_page", operation="GetCustomersChangedSince")
-    reports = soap_pollers(hub)["erp"].poll()
+    reports = soap_pollers(hub.ports)["erp"].poll()
     for r in reports:
         console.print(
             f"poll erp/{r.entity}: {r.records} records in {r.pages} pages, {r.stored} new"

@@ -37,7 +37,9 @@ def files_watch(
         if not where.is_dir():
             fail(f"{where}: not a folder")
         hub.catalog.mappings(system)  # unusable mappings fail here, before a file is moved
-        drop = FileDrop(hub, system, where, receive, config.settle_seconds if settle is None else settle)
+        drop = FileDrop(
+            hub.ports, system, where, receive, config.settle_seconds if settle is None else settle
+        )
         taken: list[DropReport] = []
         with Progress(
             TextColumn("{task.description}"),

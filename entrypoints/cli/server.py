@@ -8,13 +8,14 @@ import typer
 import uvicorn
 
 from adapters.filedrop import drop_watchers
-from adapters.soap import SoapRunner, receiving
+from adapters.soap import SoapRunner
 from adapters.soap.status import soap_status
 from adapters.webshop import WebhookHealth, webhook_router, webhook_secrets
 from entrypoints.api import create_app
 from entrypoints.background import BackgroundProcessor
 from entrypoints.cli.context import console, fail, open_hub
 from hub.bootstrap import Hub
+from hub.intake import receiving
 from hub.settings_starter import starter_file
 
 __all__ = ["init", "run", "serve"]
@@ -41,15 +42,15 @@ def serve(hub: Hub, host: str, port: int) -> None:
         _serve_distributed(hub, host, port)
         return
     background = BackgroundProcessor(hub)
-    secrets = webhook_secrets(hub)
-    health = WebhookHealth(hub, secrets)
-    soap = SoapRunner(hub, on_stored=background.wake)
+    secrets = webhook_secrets(hub.ports)
+    health = WebhookHealth(hub.ports, secrets)
+    soap = SoapRunner(hub.ports, on_stored=background.wake)
     app = create_app(
         hub,
-        [webhook_router(hub, secrets, on_stored=background.wake, health=health)],
-        [health.report, lambda: soap_status(hub)],
+        [webhook_router(hub.ports, secrets, on_stored=background.wake, health=health)],
+        [health.report, lambda: soap_status(hub.ports)],
     )
-    watchers = drop_watchers(hub, on_stored=background.wake)
+    watchers = drop_watchers(hub.ports, on_stored=background.wake)
     background.start()
     soap.start()
     for watcher in watchers:
@@ -67,17 +68,17 @@ def _serve_distributed(hub: Hub, host: str, port: int) -> None:
     from hub.streaming.publisher import RawPublisher
 
     publisher = RawPublisher(hub.settings, hub.catalog, hub.metrics)
-    secrets = webhook_secrets(hub)
-    health = WebhookHealth(hub, secrets)
+    secrets = webhook_secrets(hub.ports)
+    health = WebhookHealth(hub.ports, secrets)
     app = create_app(
         hub,
-        [webhook_router(hub, secrets, intake=publisher.publish, health=health)],
-        [health.report, lambda: soap_status(hub)],
+        [webhook_router(hub.ports, secrets, intake=publisher.publish, health=health)],
+        [health.report, lambda: soap_status(hub.ports)],
     )
     app.router.on_startup.append(publisher.start)
     app.router.on_shutdown.append(publisher.stop)
     with receiving(hub) as receive:
-        soap = SoapRunner(hub, receive=receive)
+        soap = SoapRunner(hub.ports, receive=receive)
         soap.start()
         try:
             uvicorn.run(app, host=host, port=port, log_level="info")

@@ -47,8 +47,8 @@ __all__ = ["CustomerQueries", "CustomerTables", "UnknownCustomerId"]
 class CustomerTables:
     name = "customers"
 
-    def __init__(self, store: Store, suffix: str = "", resolve: Callable[[], int] | None = None) -> None:
-        self.store, self.suffix, self.resolve = store, suffix, resolve
+    def __init__(self, store: Store, suffix: str = "") -> None:
+        self.store, self.suffix = store, suffix
         self.members = f"hub_cust_members{suffix}"
         self.orders = f"hub_cust_orders{suffix}"
         self.history = f"hub_cust_history{suffix}"
@@ -61,11 +61,6 @@ class CustomerTables:
 
     def shadow(self, suffix: str) -> CustomerTables:
         return CustomerTables(self.store, suffix)
-
-    def upstream(self) -> int:
-        """Identity resolution records the placements this projection shows: it runs first, here
-        and in ``hub project customers`` (distributed mode) alike."""
-        return self.resolve() if self.resolve is not None else 0
 
     def _tables(self) -> list[str]:
         return [self.members, self.orders, self.history, self.reviews, self.activity]

@@ -67,10 +67,6 @@ class PlanningTables:
     def shadow(self, suffix: str) -> PlanningTables:
         return PlanningTables(self.store, self.policy, self.today, suffix, self.eager_limit)
 
-    def upstream(self) -> int:
-        """Orders, stock and item master come from processing, which has run already."""
-        return 0
-
     def _tables(self) -> list[str]:
         return [self.orders, self.demand, self.records, self.stock, self.buffers, self.dirty]
 

@@ -22,14 +22,13 @@ def eventually(condition: Callable[[], bool], timeout: float = 30) -> None:
 
 def test_order_tracking_does_not_wait_for_identity_resolution(hub: Hub, monkeypatch) -> None:
     release = threading.Event()
-    customers = hub.projector.get("customers")
-    follow = customers.resolve  # the identity stage, run before the customer view catches up
+    follow = hub.projector.feeds["customers"]  # the identity stage, run before the customer view
 
     def stuck(upto: int | None = None) -> int:
         release.wait(30)  # identity resolution is slow today
         return follow(upto)
 
-    monkeypatch.setattr(customers, "resolve", stuck)
+    monkeypatch.setitem(hub.projector.feeds, "customers", stuck)
     background = BackgroundProcessor(hub, idle_seconds=0.05)
     background.start()
     try:

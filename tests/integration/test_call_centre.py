@@ -54,7 +54,7 @@ def test_web_and_phone_orders_are_one_customer_with_the_calls(
     orders = tmp_path / "orders.jsonl"
     orders.write_text(json.dumps(PHONE_ORDER) + "\n")
     for path in (orders, calls):
-        take_file(hub, hub.receive, "callcentre", path)
+        take_file(hub.ports, hub.receive, "callcentre", path)
     hub.process()
 
     customer = hub.customers.resolve("callcentre:T-17")

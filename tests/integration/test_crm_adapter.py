@@ -42,7 +42,7 @@ def crm_hub(make_hub: Callable[..., Hub], crm: CrmSimulator) -> Callable[..., Hu
 
 
 def poll(hub: Hub) -> dict[str, Any]:
-    reports = {r.entity: r for r in soap_pollers(hub)["crm"].poll()}
+    reports = {r.entity: r for r in soap_pollers(hub.ports)["crm"].poll()}
     hub.process()
     return reports
 
@@ -125,7 +125,7 @@ def test_an_expired_session_logs_in_again_and_loses_nothing(
 ) -> None:
     contacts = seed_contacts(crm.book, PEOPLE * 3, random.Random(1))
     hub = crm_hub()
-    poller: SoapPoller = soap_pollers(hub)["crm"]
+    poller: SoapPoller = soap_pollers(hub.ports)["crm"]
     pages = 0
 
     def expire_after_first_page(_report: Any) -> None:
@@ -150,7 +150,7 @@ def test_a_proxy_error_is_retried_and_a_wrong_password_is_not(
     assert reports["tasks"].error is None and reports["tasks"].retries == 1
 
     monkeypatch.setenv("CRM_PASSWORD", "wrong")
-    [refused] = soap_pollers(crm_hub())["crm"].poll(["contacts"])
+    [refused] = soap_pollers(crm_hub().ports)["crm"].poll(["contacts"])
     assert refused.error is not None and "INVALID_LOGIN" in refused.error and refused.retries == 0
 
 

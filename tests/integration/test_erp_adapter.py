@@ -88,11 +88,11 @@ def shop_order(hub: Hub, number: int, sku: str = "CAP-OLV", currency: str = "EUR
 
 
 def syncer(hub: Hub) -> OutboundSyncer:
-    return outbound_syncers(hub)["erp"]
+    return outbound_syncers(hub.ports)["erp"]
 
 
 def poller(hub: Hub) -> SoapPoller:
-    return soap_pollers(hub)["erp"]
+    return soap_pollers(hub.ports)["erp"]
 
 
 # -- inbound ---------------------------------------------------------------------------------------
@@ -146,7 +146,7 @@ def test_erp_down_for_several_polls_then_back_loses_and_duplicates_nothing(
     outcomes = [poller(hub).poll(["customers"])[0] for _ in range(5)]
     assert [bool(r.error) for r in outcomes[:3]] == [True, True, True]
     assert all(r.skipped and "circuit open" in r.skipped for r in outcomes[3:])
-    status = soap_status(hub)[0]
+    status = soap_status(hub.ports)[0]
     assert status["status"] == "down" and status["circuit"] == "open"
     assert "HTTP error" in status["detail"]
 
@@ -155,7 +155,7 @@ def test_erp_down_for_several_polls_then_back_loses_and_duplicates_nothing(
     back = poller(hub).poll(["customers"])[0]
     hub.process()
 
-    assert back.error is None and soap_status(hub)[0]["circuit"] == "closed"
+    assert back.error is None and soap_status(hub.ports)[0]["circuit"] == "closed"
     events = source_events(hub, first + later)
     assert sorted(events) == sorted(first + later)
     assert all(len(e) == 1 for e in events.values())  # exactly one registration each
@@ -209,7 +209,7 @@ def test_a_malformed_response_or_unexpected_fault_is_reported_and_a_bad_record_d
     assert "malformed response" in reports["payments"].error
     assert "SOAP fault (Server.Internal)" in reports["deliveries"].error
     assert "lock timeout" in reports["deliveries"].error
-    status = {e["entity"]: e for e in soap_status(hub)[0]["entities"]}
+    status = {e["entity"]: e for e in soap_status(hub.ports)[0]["entities"]}
     assert status["payments"]["failing"] and "malformed" in status["payments"]["last_error"]
     assert not status["customers"]["failing"]
     letters = hub.dead_letters.list("open")
@@ -357,10 +357,10 @@ def test_the_same_adapter_reads_a_nav_page_service_with_configuration_and_mappin
             systems={**TEST_SYSTEMS, "nav": nav_system},
             mapping_folders={"nav": FIXTURES / "mappings" / "nav"},
         )
-        report = SoapPoller(hub, "nav", nav_system.soap).poll()[0]
+        report = SoapPoller(hub.ports, "nav", nav_system.soap).poll()[0]
         hub.process()
         nav.customers["C00003"] = "Firma 3 AG"  # renamed in NAV: the next full pass notices
-        second = SoapPoller(hub, "nav", nav_system.soap).poll()[0]
+        second = SoapPoller(hub.ports, "nav", nav_system.soap).poll()[0]
         hub.process()
 
     assert (report.error, report.pages, report.records) == (None, 3, 11)

@@ -7,9 +7,10 @@ import uuid
 
 import pytest
 
-from adapters.soap import receiving, soap_pollers
+from adapters.soap import soap_pollers
 from adapters.soap.state import AdapterState
 from hub.bootstrap import bootstrap
+from hub.intake import receiving
 from hub.settings import StreamingSettings
 from hub.streaming.codec import decode_delivery
 from hub.streaming.topics import create_topics
@@ -39,7 +40,7 @@ def test_polled_pages_are_published_to_the_raw_topic_in_kafka_mode(
         hub = bootstrap(settings)
         try:
             with receiving(hub) as receive:
-                report = soap_pollers(hub, receive)["erp"].poll(["customers"])[0]
+                report = soap_pollers(hub.ports, receive)["erp"].poll(["customers"])[0]
             cursor = AdapterState(hub.store).load("erp", "customers").cursor
             assert hub.inbox.head() == 0  # nothing in the local inbox: the workers' job
         finally:

@@ -32,7 +32,7 @@ def stock_position(hub: Hub, sku: str, location: str) -> Any:
 def test_only_complete_files_are_taken(make_hub: Callable[..., Hub], tmp_path: Path) -> None:
     hub = make_hub()
     clock = Clock()
-    drop = FileDrop(hub, "wms", tmp_path, settle_seconds=2, clock=clock)
+    drop = FileDrop(hub.ports, "wms", tmp_path, settle_seconds=2, clock=clock)
     (tmp_path / "renamed-when-done.csv.part").write_text(
         STOCK_HEADER + "STOCK,A,WH1,5,0,2026-11-20 06:00:00\n"
     )
@@ -66,7 +66,7 @@ def test_bad_rows_are_refused_by_row_and_the_good_rows_go_on(
         + "STOCK,SOCK-3PK,WH1,two hundred,,2026-11-20 06:00:00\n"  # not a number
         + "STOCK,BAG-CNV,WH1,35,,2026-11-20 06:00:00\n"
     )
-    [report] = FileDrop(hub, "wms", tmp_path, settle_seconds=0).scan()
+    [report] = FileDrop(hub.ports, "wms", tmp_path, settle_seconds=0).scan()
     hub.process()
 
     assert (report.outcome, report.messages, len(report.refused)) == ("processed", 3, 1)
@@ -87,7 +87,7 @@ def test_an_unreadable_file_goes_to_failed_with_its_reason(
     hub = make_hub()
     damaged = (FIXTURES / "edi" / "edifact-ORDERS-D01B-EAN010.edi").read_bytes()
     (tmp_path / "partner-orders.edi").write_bytes(damaged)
-    [report] = FileDrop(hub, "edi", tmp_path, settle_seconds=0).scan()
+    [report] = FileDrop(hub.ports, "edi", tmp_path, settle_seconds=0).scan()
     moved = Path(report.moved_to)
     assert report.outcome == "failed" and moved.parent == tmp_path / "failed"
     reason = moved.with_name(moved.name + ".reason.txt").read_text()
@@ -111,9 +111,9 @@ def test_warehouse_receipts_counts_and_parcels(make_hub: Callable[..., Hub], tmp
         "SHIP,shopify,7001,WMS-1,DHL,00340434161094042557,IPOD2008RED,1,2026-11-20 16:40:00\n"
         "SHIP,shopify,7001,WMS-1,DHL,00340434161094042557,IPOD2008BLACK,1,2026-11-20 16:40:00\n"
     )
-    reports = FileDrop(hub, "wms", tmp_path, settle_seconds=0).scan()
+    reports = FileDrop(hub.ports, "wms", tmp_path, settle_seconds=0).scan()
     hub.process()
-    again = FileDrop(hub, "wms", tmp_path, settle_seconds=0)
+    again = FileDrop(hub.ports, "wms", tmp_path, settle_seconds=0)
     (tmp_path / "shipped-again.csv").write_text(
         (tmp_path / "processed").glob("*shipped.csv").__next__().read_text()
     )
@@ -140,13 +140,13 @@ def test_item_master_from_the_erp_and_the_planners_file_merge(
 
     erp.book.add_production_order("CAP-OLV", 200, datetime(2026, 11, 28), status="F")
     hub = make_hub(systems={**TEST_SYSTEMS, "erp": erp_config(erp)})
-    reports = soap_pollers(hub)["erp"].poll(["items", "production"])
+    reports = soap_pollers(hub.ports)["erp"].poll(["items", "production"])
     assert [r.error for r in reports] == [None, None]
     (tmp_path / "items.csv").write_text(
         "sku,description,lead_time_days,minimum_order,order_multiple,buffer_profile,work_centre,capacity_per_day,updated_at\n"
         "CAP-OLV,,10,,,M21,SEW-1,40,2026-11-20 07:30:00\n"
     )
-    FileDrop(hub, "planning", tmp_path, settle_seconds=0).scan()
+    FileDrop(hub.ports, "planning", tmp_path, settle_seconds=0).scan()
     hub.process()
 
     def record(kind: str, ref: str) -> MasterRecord:

@@ -36,7 +36,7 @@ ITEMS = (
 def drop(hub: Hub, system: str, folder: Path, name: str, text: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_text(text, encoding="utf-8")
-    reports = FileDrop(hub, system, folder, settle_seconds=0).scan()
+    reports = FileDrop(hub.ports, system, folder, settle_seconds=0).scan()
     assert [r.outcome for r in reports] == ["processed"], reports
     hub.process()
 
@@ -215,7 +215,7 @@ def erp_planned(make_hub: Callable[..., Hub], erp: Any, tmp_path: Path) -> Hub:
     from tests.integration.test_erp_adapter import erp_config
 
     hub = make_hub(systems={**TEST_SYSTEMS, "erp": erp_config(erp, operation_timeout_seconds=0.5)})
-    assert all(r.error is None for r in soap_pollers(hub)["erp"].poll(["items"]))
+    assert all(r.error is None for r in soap_pollers(hub.ports)["erp"].poll(["items"]))
     drop(
         hub,
         "planning",
@@ -239,7 +239,7 @@ def test_recommendations_become_erp_planned_orders_once_and_count_as_on_order(
     # Ask twice for TEE-BLK-M's order: the first answer comes after the 0.5 s timeout.
     erp.faults.arm("slow_after_create", operation="CreatePlannedOrder", seconds=1.0)
 
-    report = planned_pushers(hub)["erp"].run_once()
+    report = planned_pushers(hub.ports)["erp"].run_once()
     hub.process()
 
     assert (report.created + report.found, report.rejected, report.error) == (2, 0, None)
@@ -255,10 +255,10 @@ def test_recommendations_become_erp_planned_orders_once_and_count_as_on_order(
         [supply] = buffer["inputs"]["supply"]
         assert (supply["order_ref"], supply["status"]) == (by_ref[f"HUB-PLAN:{sku}:{TODAY}"], "planned")
 
-    again = planned_pushers(hub)["erp"].run_once()
+    again = planned_pushers(hub.ports)["erp"].run_once()
     assert (again.created, again.found, erp.book.create_calls) == (0, 0, 2)
     # The ERP's own production listing reports the same orders: still one supply order each.
-    assert all(r.error is None for r in soap_pollers(hub)["erp"].poll(["production"]))
+    assert all(r.error is None for r in soap_pollers(hub.ports)["erp"].poll(["production"]))
     hub.process()
     assert len(hub.plan.buffer("TEE-BLK-M")["inputs"]["supply"]) == 1
 
@@ -267,17 +267,17 @@ def test_the_kill_switch_stops_planned_orders_and_refusals_are_kept_with_their_r
     erp_planned: Hub, erp: Any
 ) -> None:
     hub = erp_planned
-    syncer = outbound_syncers(hub)["erp"]
+    syncer = outbound_syncers(hub.ports)["erp"]
     syncer.pause(True)
-    stopped = planned_pushers(hub)["erp"].run_once()
+    stopped = planned_pushers(hub.ports)["erp"].run_once()
     assert stopped.paused and "paused" in stopped.paused and erp.book.create_calls == 0
     syncer.pause(False)
 
     del erp.book.items.records["CAP-OLV"]  # the ERP no longer knows the item
-    report = planned_pushers(hub)["erp"].run_once()
+    report = planned_pushers(hub.ports)["erp"].run_once()
     assert (report.created, report.rejected) == (1, 1)
     [refused] = [o for o in report.orders if o["state"] == "rejected"]
     assert "Artikel CAP-OLV unbekannt" in refused["reason"]
-    assert planned_pushers(hub)["erp"].run_once().rejected == 0  # not asked again today
-    attention = outbound_status(hub, "erp")["attention"]
+    assert planned_pushers(hub.ports)["erp"].run_once().rejected == 0  # not asked again today
+    attention = outbound_status(hub.ports, "erp")["attention"]
     assert [(a["order_ref"], a["state"]) for a in attention] == [("CAP-OLV", "rejected")]

@@ -21,8 +21,8 @@ from tests.shop_messages import fixture
 @pytest.fixture
 def client(make_hub) -> Iterator[tuple[Hub, httpx.Client]]:
     hub = make_hub(max_body_bytes=64 * 1024)
-    health = WebhookHealth(hub, TEST_SECRETS)
-    app = create_app(hub, [webhook_router(hub, TEST_SECRETS, health=health)], [health.report])
+    health = WebhookHealth(hub.ports, TEST_SECRETS)
+    app = create_app(hub, [webhook_router(hub.ports, TEST_SECRETS, health=health)], [health.report])
     with ServerThread(app) as server, httpx.Client(base_url=server.url, timeout=10) as http:
         yield hub, http
 
@@ -149,7 +149,7 @@ def test_health_reports_each_webhook_adapter(client) -> None:
 
 def test_health_is_degraded_when_a_webhook_secret_is_missing(make_hub) -> None:
     hub = make_hub()
-    health = WebhookHealth(hub, {"shopify": "set", "carrier": "set"})  # woocommerce's secret is missing
+    health = WebhookHealth(hub.ports, {"shopify": "set", "carrier": "set"})  # woocommerce's secret is missing
     with ServerThread(create_app(hub, [], [health.report])) as server:
         report = httpx.get(f"{server.url}/health").json()
     assert report["status"] == "degraded" and report["troubled"] == ["webhooks:woocommerce"]
