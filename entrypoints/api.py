@@ -19,7 +19,7 @@ from hub.audit.history import EntityNotFound, parse_instant
 from hub.bootstrap import Hub
 from hub.health import process_health
 from hub.identity.customers import UnknownCustomerId
-from hub.order_queries import AmbiguousOrderRef
+from hub.order_tracking import AmbiguousOrderRef
 from hub.planning.queries import COLOURS, UnknownItem
 
 __all__ = ["create_app", "create_process_app"]

@@ -22,13 +22,13 @@ from hub.identity.customers import CustomerQueries, CustomerTables
 from hub.identity.service import IdentityService
 from hub.inbox import Inbox, RawMessage, RecordOutcome, received_at
 from hub.metrics import HubMetrics
-from hub.order_queries import OrderQueries
+from hub.order_tracking import OrderQueries, OrderTrackingTables
 from hub.planning.queries import PlanQueries
 from hub.planning.tables import PlanningTables
 from hub.ports import AdapterPorts
 from hub.privacy.keys import SubjectKeys, load_kek
 from hub.processing import BatchReport, Processor
-from hub.projecting import OrderTrackingTables, Projector
+from hub.projecting import Projector
 from hub.settings import HubSettings, load_settings
 from hub.store import Store, key_store_url
 

@@ -12,7 +12,7 @@ from aggregates import STAGES
 from entrypoints.cli.context import JSON, console, fail, open_hub, print_json, settings_from
 from hub.audit.history import parse_instant
 from hub.mapping import MappingError, SourceContext, check_samples
-from hub.order_queries import AmbiguousOrderRef
+from hub.order_tracking import AmbiguousOrderRef
 from hub.settings import SystemConfig
 
 __all__ = ["AS_OF", "deadletters", "instant", "mappings", "orders", "parked", "projections"]

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from aggregates import Order, SourceCustomer, customer_id
 from hub.inbox import Inbox
-from hub.order_queries import OrderQueries
+from hub.order_tracking import OrderQueries
 from hub.store import Store
 from projections import apply_event, public_view
 

@@ -27,7 +27,7 @@ from rapidfuzz.distance import JaroWinkler
 from aggregates import CustomerCase, CustomerInteraction, CustomerLink, Order, customer_id, link_id
 from hub.identity.model import HELD_BACK
 from hub.identity.normalise import NICKNAMES, canonical_email, normalise, plain, typo_keys
-from hub.order_queries import OrderQueries
+from hub.order_tracking import OrderQueries
 from hub.store import Store
 from projections.customer_activity import case_view, interaction_view, service_summary
 from projections.customer_value import (

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from aggregates import MasterRecord, StockPosition
-from hub.order_cache import written_before_event_time
+from hub.order_tracking.cache import written_before_event_time
 from hub.store import Store
 from projections import TrackedOrder, apply_event, concerns
 from projections.planning import DemandLine, PlanningPolicy, StockLine, SupplyLine, plan_item
