@@ -20,6 +20,7 @@ from typing import Any
 from adapters.edi.documents import documents
 from adapters.edi.syntax import EdiError, parse_interchanges
 from hub.dead_letters import Failure
+from hub.json_input import UnreadableJson, read_json
 from hub.mapping import as_envelope
 from hub.ports import AdapterPorts, Receive
 
@@ -108,10 +109,13 @@ def _json_document(path: Path) -> Iterator[FileLine]:
     """A ``.json`` file: one message (an object) or many (an array of objects)."""
     raw = path.read_bytes()
     try:
-        document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        # Many exports named .json are really JSON Lines.
-        yield from _json_lines(path)
+        document = read_json(raw)
+    except UnreadableJson as error:
+        if error.code == "malformed_json":  # many exports named .json are really JSON Lines
+            yield from _json_lines(path)
+        else:
+            text = raw.decode("utf-8", "replace")
+            yield FileLine(path.name, 1, None, f"{path}: {error}", text, len(raw))
         return
     items = document if isinstance(document, list) else [document]
     for number, item in enumerate(items, start=1):
@@ -137,11 +141,9 @@ def _json_lines(path: Path) -> Iterator[FileLine]:
             if not raw.strip():
                 continue
             try:
-                document = json.loads(raw)
-            except json.JSONDecodeError as error:
-                yield FileLine(
-                    path.name, number, None, f"{path}:{number}: invalid JSON: {error}", raw, offset
-                )
+                document = read_json(raw)
+            except UnreadableJson as error:
+                yield FileLine(path.name, number, None, f"{path}:{number}: {error}", raw, offset)
                 continue
             if not isinstance(document, dict):
                 reason = f"{path}:{number}: expected a JSON object, got {type(document).__name__}"

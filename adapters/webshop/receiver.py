@@ -7,7 +7,6 @@ is ever lost, because the 200 is sent after the inbox transaction committed.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from adapters.webshop.signatures import SIGNATURE_CHECKS
 from hub.inbox import RecordOutcome
+from hub.json_input import UnreadableJson, read_json
 from hub.ports import AdapterPorts
 
 __all__ = ["WebhookHealth", "webhook_router", "webhook_secrets"]
@@ -146,9 +146,10 @@ def webhook_router(
         if "json" not in content_type.lower():
             return refuse(system, 415, f"content type {content_type!r} is not JSON", "wrong_content_type")
         try:
-            document = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            return refuse(system, 400, f"body is not valid JSON: {error}", "malformed_json")
+            document = read_json(body)
+        except UnreadableJson as error:
+            status = 400 if error.code == "malformed_json" else 422
+            return refuse(system, status, f"body: {error}", error.code)
         if not isinstance(document, dict):
             return refuse(system, 422, "body must be a JSON object", "not_an_object")
         headers = {

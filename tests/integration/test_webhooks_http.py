@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adapters.webshop import WebhookHealth, webhook_router
 from adapters.webshop.signatures import sign
@@ -62,6 +64,12 @@ def test_signed_shopify_webhook_is_stored_then_acknowledged(client) -> None:
         (b"[1, 2]", {}, 422, "not_an_object"),
         (b'{"id": 1}', {"Content-Type": "text/plain"}, 415, "wrong_content_type"),
         (b'{"x": "' + b"y" * 70_000 + b'"}', {}, 413, "too_large"),
+        (b"[" * 20_000 + b"]" * 20_000, {}, 422, "too_deep"),
+        (b'{"a": ' * 100 + b"1" + b"}" * 100, {}, 422, "too_deep"),
+        (b'{"id": ' + b"9" * 5000 + b"}", {}, 422, "number_too_long"),
+        (b'{"id": 1e400}', {}, 422, "number_too_long"),
+        (b'{"id": NaN}', {}, 400, "malformed_json"),
+        (b'{"id": 1, "name": "\\ud800x"}', {}, 422, "invalid_unicode"),
     ],
 )
 def test_bad_requests_are_refused_with_a_reason(
@@ -74,6 +82,41 @@ def test_bad_requests_are_refused_with_a_reason(
     assert hub.inbox.head() == 0
     metrics = http.get("/metrics").text
     assert f'hub_webhooks_rejected_total{{reason="{error}",system="shopify"}} 1.0' in metrics
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    body=st.one_of(
+        st.binary(max_size=300),
+        _JSON.map(lambda value: json.dumps(value).encode()),
+        st.dictionaries(st.sampled_from(["id", "name", "total_price", "line_items"]), _JSON).map(
+            lambda value: json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        ),
+    ),
+    topic=st.sampled_from(["orders/create", "orders/paid", "refunds/create", "", "x" * 300]),
+)
+def test_any_signed_body_is_refused_with_a_reason_or_stored_never_a_server_error(
+    client, body: bytes, topic: str
+) -> None:
+    hub, http = client
+    before = hub.inbox.count_after(0)  # PostgreSQL's positions have gaps: count the messages
+    response = shopify_post(http, body, topic=topic)
+    assert response.status_code < 500, response.text
+    if response.status_code == 200:
+        assert response.json()["status"] in ("stored", "duplicate", "ping acknowledged")
+        assert response.json()["status"] == "duplicate" or hub.inbox.count_after(0) == before + 1
+    else:
+        assert response.json()["reason"] and hub.inbox.count_after(0) == before
+    report = hub.process()  # whatever was stored is applied or dead-lettered, with a reason
+    assert report.processed + report.dead_lettered == report.messages
+    assert all(letter.reason for letter in hub.dead_letters.list())
 
 
 def test_unknown_system_is_404(client) -> None:
