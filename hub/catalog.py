@@ -17,6 +17,8 @@ class MappingCatalog:
         self.settings = settings
         self.folders = dict(folders or {})
         self._sets: dict[str, MappingSet] = {}
+        self._plausibility = settings.limits.plausibility()
+        self._contexts: dict[str, SourceContext] = {}
 
     def folder(self, system: str) -> Path:
         return self.folders.get(system) or self.settings.mapping_folder(system)
@@ -27,8 +29,13 @@ class MappingCatalog:
         return self._sets[system]
 
     def context(self, system: str) -> SourceContext:
-        config = self.settings.system(system)
-        return SourceContext(timezone=config.timezone, phone_region=config.phone_region)
+        """Built once per system: every message of the system asks for it."""
+        if system not in self._contexts:
+            config = self.settings.system(system)
+            self._contexts[system] = SourceContext(
+                timezone=config.timezone, phone_region=config.phone_region, plausibility=self._plausibility
+            )
+        return self._contexts[system]
 
     def reload(self) -> None:
         """Forget loaded mappings, so a fixed mapping file is read again (used by replay)."""

@@ -7,11 +7,22 @@ every time is timezone-aware UTC.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from hub.partial_dates import partial_date
 
@@ -196,15 +207,82 @@ _CURRENCIES = frozenset(
     ]
 )
 
-# Larger than any plausible order; a bigger figure is a parsing accident (cents read as units,
-# a concatenated field), not a sale.
-MAX_AMOUNT = Decimal("1000000000")
+
+@dataclass(frozen=True)
+class Plausibility:
+    """Bounds beyond which a value is a parsing accident (cents read as units, a concatenated
+    field, a date typed as 9999-12-31) or an attack, not business data: the message is
+    dead-lettered naming the field, and can be replayed once the source or the bounds are fixed.
+    ``[limits]`` in hub.toml sets them; mappings validate with them in the context."""
+
+    max_text: int = 2000  # characters of one text value (a name, a line, a note)
+    max_quantity: Decimal = Decimal("1000000")  # units on one line, in stock, on one supply order
+    max_amount: Decimal = Decimal("1000000000")  # money in one figure
+    earliest: datetime = datetime(1900, 1, 1, tzinfo=UTC)  # no event or date before this
+    event_ahead: timedelta = timedelta(days=2)  # an event time this far past the hub's clock at most
+    date_ahead: timedelta = timedelta(days=3660)  # a due or requested date this far ahead at most
 
 
-def _utc(value: datetime) -> datetime:
+PLAUSIBLE = Plausibility()
+# C0 controls but tab, line feed and carriage return, and DEL: never part of a name or a note
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def plausibility(info: ValidationInfo) -> Plausibility:
+    """The bounds a validation runs with: the mapping's (``context={"plausibility": ...}``) or
+    the defaults."""
+    context = info.context
+    found = context.get("plausibility") if isinstance(context, dict) else None
+    return found if isinstance(found, Plausibility) else PLAUSIBLE
+
+
+def _plain(text: str, limits: Plausibility) -> None:
+    if len(text) > limits.max_text:
+        raise ValueError(
+            f"text of {len(text):,} characters ({text[:20]!r}…); at most {limits.max_text:,} "
+            "([limits] max_text_length)"
+        )
+    control = _CONTROL.search(text)
+    if control is not None:
+        raise ValueError(
+            f"holds the control character U+{ord(control.group()):04X} at position {control.start()} "
+            f"of {text[:40]!r}"
+        )
+
+
+def _utc(value: datetime, info: ValidationInfo) -> datetime:
     if value.tzinfo is None:
         raise ValueError("time has no zone; mappings must convert with the source's time zone")
-    return value.astimezone(UTC)
+    value = value.astimezone(UTC)
+    limits = plausibility(info)
+    if value < limits.earliest:
+        raise ValueError(f"{value.isoformat()} is before {limits.earliest.date()} ([limits] earliest)")
+    latest = datetime.now(UTC) + limits.event_ahead
+    if value > latest:
+        raise ValueError(
+            f"{value.isoformat()} is later than the hub's clock allows "
+            f"({latest.isoformat(timespec='seconds')}, [limits] event_ahead_hours)"
+        )
+    return value
+
+
+def _calendar(value: date, info: ValidationInfo) -> date:
+    limits = plausibility(info)
+    if value < limits.earliest.date():
+        raise ValueError(f"{value} is before {limits.earliest.date()} ([limits] earliest)")
+    latest = (datetime.now(UTC) + limits.date_ahead).date()
+    if value > latest:
+        raise ValueError(f"{value} is after {latest} ([limits] date_ahead_days)")
+    return value
+
+
+def _quantity(value: Decimal, info: ValidationInfo) -> Decimal:
+    limits = plausibility(info)
+    if not value.is_finite() or abs(value) > limits.max_quantity:
+        raise ValueError(
+            f"quantity {value} exceeds the plausible {limits.max_quantity} ([limits] max_quantity)"
+        )
+    return value
 
 
 def _currency(value: str) -> str:
@@ -214,13 +292,16 @@ def _currency(value: str) -> str:
     return code
 
 
-def _amount(value: Decimal) -> Decimal:
+def _amount(value: Decimal, info: ValidationInfo) -> Decimal:
     if not value.is_finite():
         raise ValueError(f"amount {value} is not a finite number")
     if value < 0:
         raise ValueError(f"amount {value} is negative")
-    if value > MAX_AMOUNT:
-        raise ValueError(f"amount {value} exceeds the plausible maximum {MAX_AMOUNT}")
+    limits = plausibility(info)
+    if value > limits.max_amount:
+        raise ValueError(
+            f"amount {value} exceeds the plausible maximum {limits.max_amount} ([limits] max_amount)"
+        )
     return value
 
 
@@ -240,12 +321,32 @@ PartialDate = Annotated[str, BeforeValidator(_partial)]
 Currency = Annotated[str, AfterValidator(_currency)]
 Amount = Annotated[Decimal, AfterValidator(_amount)]
 Ref = Annotated[str, Field(min_length=1, max_length=200)]
+CalendarDate = Annotated[date, AfterValidator(_calendar)]
+PositiveQuantity = Annotated[Decimal, Field(gt=0), AfterValidator(_quantity)]
+Quantity = Annotated[Decimal, Field(ge=0), AfterValidator(_quantity)]
 
 
 class Contract(BaseModel):
-    """Base for canonical records: strict about unknown fields so a mapping typo is caught."""
+    """Base for canonical records: strict about unknown fields so a mapping typo is caught, and
+    no text anywhere in them longer than ``[limits]`` allows or with control characters."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _plain_text(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            _plain(value, plausibility(info))
+        elif isinstance(value, list) and value and isinstance(value[0], str):
+            limits = plausibility(info)
+            for item in value:
+                _plain(item, limits)
+        elif isinstance(value, dict):
+            limits = plausibility(info)
+            for key, item in value.items():
+                _plain(str(key), limits)
+                _plain(str(item), limits)
+        return value
 
 
 class Alias(Contract):
@@ -287,7 +388,7 @@ class CustomerRecord(Contract):
 class OrderLine(Contract):
     sku: Ref
     description: str | None = None
-    quantity: Decimal = Field(gt=0)
+    quantity: PositiveQuantity
     unit_price: Amount
 
 
@@ -300,7 +401,7 @@ class OrderPlaced(Contract):
     total_amount: Amount
     lines: list[OrderLine] = []  # none: recorded all the same, and flagged (``no_lines``)
     placed_at: UtcDatetime
-    requested_date: date | None = None
+    requested_date: CalendarDate | None = None
     aliases: list[Alias] = []
     updated_at: UtcDatetime | None = None  # when the source last changed it; None: as placed
 
@@ -322,7 +423,7 @@ class PaymentUpdate(Contract):
 
 class ShipmentLine(Contract):
     sku: Ref
-    quantity: Decimal = Field(gt=0)
+    quantity: PositiveQuantity
 
 
 class ShipmentUpdate(Contract):
@@ -383,9 +484,6 @@ class OrderReference(Contract):
         return self
 
 
-Quantity = Annotated[Decimal, Field(ge=0)]
-
-
 class StockCount(Contract):
     """What a warehouse counts for an item at a location at a time (a snapshot: newest wins)."""
 
@@ -402,7 +500,7 @@ class GoodsReceipt(Contract):
     receipt_id: Ref
     sku: Ref
     location: Ref
-    quantity: Decimal = Field(gt=0)
+    quantity: PositiveQuantity
     received_at: UtcDatetime
     purchase_order: str | None = None
 
@@ -428,8 +526,8 @@ class SupplyOrder(Contract):
     order_ref: Ref
     kind: Literal["production", "purchase"]
     sku: Ref
-    quantity: Decimal = Field(gt=0)
-    due_date: date
+    quantity: PositiveQuantity
+    due_date: CalendarDate
     status: Literal["planned", "released", "completed", "cancelled"]
     work_centre: str | None = None
     updated_at: UtcDatetime | None = None

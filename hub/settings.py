@@ -6,8 +6,11 @@ Values come from (highest first) ``HUB_*`` environment variables, then ``hub.tom
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+import typing
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -17,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from aggregates import PaymentTolerance
+from hub.contracts import Plausibility
 from hub.identity.model import MatchModel, configured
 from projections.ddmrp import BufferProfile
 from projections.planning import PlanningPolicy
@@ -42,11 +46,19 @@ __all__ = [
 BUNDLED_MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"
 
 
+class Section(BaseModel):
+    """A table of hub.toml: a key it does not declare is an error (naming the nearest one it
+    does), never silently ignored - a misspelt ``initial_curser`` would otherwise fall back to a
+    default without a word."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class ConfigError(Exception):
     """Configuration that cannot be used; the message names the file, the key and the value."""
 
 
-class TrackingThresholds(BaseModel):
+class TrackingThresholds(Section):
     """When an order counts as stuck; anomalies are evaluated against these at query time."""
 
     paid_not_shipped_hours: float = Field(48, gt=0, description="paid, nothing shipped after")
@@ -75,7 +87,7 @@ class TrackingThresholds(BaseModel):
         return PaymentTolerance(dict(self.payment_tolerance))
 
 
-class StreamingSettings(BaseModel):
+class StreamingSettings(Section):
     """Distributed mode: adapters publish to Kafka, ``hub worker`` processes, ``hub project`` follows."""
 
     brokers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated")
@@ -105,7 +117,7 @@ class StreamingSettings(BaseModel):
         return f"{self.topic_prefix}.events"
 
 
-class PrivacySettings(BaseModel):
+class PrivacySettings(Section):
     """Personal fields are encrypted with a key per data subject; ``hub privacy erase`` shreds it."""
 
     key_store_url: str | None = Field(
@@ -118,10 +130,8 @@ class PrivacySettings(BaseModel):
     )
 
 
-class BufferProfileSettings(BaseModel):
+class BufferProfileSettings(Section):
     """A DDMRP buffer profile: what a group of parts shares (Ptak & Smith, ch. 24)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     lead_time_factor: Decimal = Field(gt=0, le=2, description="green and red base, share of lead-time usage")
     variability_factor: Decimal = Field(ge=0, le=2, description="red safety, share of red base")
@@ -137,10 +147,8 @@ DEFAULT_PROFILES = {
 }
 
 
-class PlanningSettings(BaseModel):
+class PlanningSettings(Section):
     """Demand-driven planning (DDMRP): how usage is averaged and which buffer profiles exist."""
-
-    model_config = ConfigDict(extra="forbid")
 
     adu_window_days: int = Field(28, ge=1, le=730, description="days of the rolling ADU window")
     adu_method: Literal["past", "forward", "blended"] = Field(
@@ -167,10 +175,8 @@ class PlanningSettings(BaseModel):
         )
 
 
-class Survivorship(BaseModel):
+class Survivorship(Section):
     """How one golden attribute is chosen among a customer's source records."""
-
-    model_config = ConfigDict(extra="forbid")
 
     rule: Literal["source_priority", "most_recent", "most_frequent", "most_complete", "never_blank"]
     systems: list[str] = Field(default_factory=list, description="source_priority: systems, best first")
@@ -195,11 +201,9 @@ def _default_survivorship() -> dict[str, Survivorship]:
     return {attribute: Survivorship(**rule) for attribute, rule in rules.items()}
 
 
-class Matching(BaseModel):
+class Matching(Section):
     """The identity matcher's thresholds (on the Fellegi-Sunter score, in bits). A change takes
     effect for records resolved from then on; `hub customers rematch` replays every record through it."""
-
-    model_config = ConfigDict(extra="forbid")
 
     link: float = Field(12.0, description="at or above: the same customer")
     review: float = Field(6.0, description="at or above, below link: a steward decides")
@@ -248,10 +252,8 @@ class Matching(BaseModel):
         )
 
 
-class CustomerSettings(BaseModel):
+class CustomerSettings(Section):
     """The single customer view: golden-record survivorship per attribute, matching thresholds."""
-
-    model_config = ConfigDict(extra="forbid")
 
     survivorship: dict[str, Survivorship] = Field(
         default_factory=_default_survivorship,
@@ -263,7 +265,7 @@ class CustomerSettings(BaseModel):
         return {attribute: rule.model_dump() for attribute, rule in self.survivorship.items()}
 
 
-class SoapFollowUp(BaseModel):
+class SoapFollowUp(Section):
     """The second operation of a two-step read: the next batch by locator, or records by id."""
 
     operation: str
@@ -274,7 +276,7 @@ class SoapFollowUp(BaseModel):
     batch_size: int = Field(2000, ge=1, le=10_000, description="changes: ids per call")
 
 
-class SoapSession(BaseModel):
+class SoapSession(Section):
     """A login operation that opens a session (``auth = "session"``), as Salesforce's ``login``:
     its answer names the session id, sent in a SOAP header, and the server to talk to."""
 
@@ -295,7 +297,7 @@ class SoapSession(BaseModel):
     )
 
 
-class SoapEntity(BaseModel):
+class SoapEntity(Section):
     """One entity a SOAP source serves: which operation, how it pages, where its cursor is."""
 
     operation: str = Field(description="WSDL operation that lists changed records")
@@ -340,7 +342,7 @@ class SoapEntity(BaseModel):
         return self
 
 
-class SoapSource(BaseModel):
+class SoapSource(Section):
     """A WSDL-described source polled by the hub (``adapter = "soap"``)."""
 
     wsdl: str = Field(description="URL or file path of the WSDL")
@@ -366,7 +368,7 @@ class SoapSource(BaseModel):
     entities: dict[str, SoapEntity] = Field(default_factory=dict)
 
 
-class OutboundSync(BaseModel):
+class OutboundSync(Section):
     """Orders from other channels created in this system (an ERP) through its SOAP interface."""
 
     enabled: bool = Field(False, description="the kill switch: false stops all creation at once")
@@ -378,7 +380,7 @@ class OutboundSync(BaseModel):
     batch_size: int = Field(50, ge=1, le=5000, description="orders per outbound round")
 
 
-class PlannedOrders(BaseModel):
+class PlannedOrders(Section):
     """Planning recommendations handed to an ERP as planned production orders (`hub plan push`)."""
 
     enabled: bool = Field(False, description="false: recommendations stay in the hub")
@@ -391,7 +393,7 @@ class PlannedOrders(BaseModel):
     )
 
 
-class SystemConfig(BaseModel):
+class SystemConfig(Section):
     """One source system: how its messages arrive and how to read them."""
 
     adapter: Literal["shopify", "woocommerce", "carrier", "file", "soap"] = Field(
@@ -423,6 +425,30 @@ class SystemConfig(BaseModel):
         return value
 
 
+class LimitSettings(Section):
+    """Plausibility bounds: a value beyond them is a parsing accident or an attack, not business
+    data; the message is dead-lettered naming the field and can be replayed once fixed."""
+
+    max_text_length: int = Field(2000, ge=1, description="characters of one text value (a name, a line)")
+    max_quantity: Decimal = Field(Decimal("1000000"), gt=0, description="units on one line or in one count")
+    max_amount: Decimal = Field(Decimal("1000000000"), gt=0, description="money in one figure")
+    earliest: date = Field(date(1900, 1, 1), description="no event time or date before this day")
+    event_ahead_hours: float = Field(
+        48, ge=0, description="an event time (placed, paid, shipped) at most this far past the hub's clock"
+    )
+    date_ahead_days: int = Field(3660, ge=0, description="a due or requested date at most this far ahead")
+
+    def plausibility(self) -> Plausibility:
+        return Plausibility(
+            max_text=self.max_text_length,
+            max_quantity=self.max_quantity,
+            max_amount=self.max_amount,
+            earliest=datetime(self.earliest.year, self.earliest.month, self.earliest.day, tzinfo=UTC),
+            event_ahead=timedelta(hours=self.event_ahead_hours),
+            date_ahead=timedelta(days=self.date_ahead_days),
+        )
+
+
 class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", env_nested_delimiter="__", extra="forbid")
 
@@ -442,6 +468,7 @@ class HubSettings(BaseSettings):
     privacy: PrivacySettings = PrivacySettings()
     planning: PlanningSettings = PlanningSettings()
     customers: CustomerSettings = CustomerSettings()
+    limits: LimitSettings = LimitSettings()
     systems: dict[str, SystemConfig] = Field(default_factory=dict)
 
     _reads_environment: ClassVar[bool] = False
@@ -505,6 +532,40 @@ def load_settings(config_path: Path | None = None) -> HubSettings:
         raise ConfigError(_problems(error, lambda loc: _holds(environment, loc), path)) from None
 
 
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the table at ``loc`` declares (through named tables such as ``systems.<name>``)."""
+    model: Any = HubSettings
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
+        field = model.model_fields.get(str(part)) if isinstance(model, type) else None
+        if field is None:
+            return []
+        annotation = _model_in(field.annotation)
+        if annotation is None:
+            return []
+        named, model = annotation
+        if named and parts:
+            parts.pop(0)  # the name of the system, entity, profile ...
+    return sorted(model.model_fields)
+
+
+def _model_in(annotation: Any) -> tuple[bool, type[BaseModel]] | None:
+    """(whether under a named table, the model) of a field's annotation, if it holds one."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return False, annotation
+    origin = typing.get_origin(annotation)
+    arguments = typing.get_args(annotation)
+    if origin is dict and len(arguments) == 2:
+        inner = _model_in(arguments[1])
+        return (True, inner[1]) if inner else None
+    for argument in arguments:  # X | None
+        inner = _model_in(argument)
+        if inner is not None:
+            return inner
+    return None
+
+
 def _holds(values: dict[str, Any], loc: tuple[Any, ...]) -> bool:
     """Whether a nested value at ``loc`` was given (by the environment)."""
     for part in loc:
@@ -525,5 +586,11 @@ def _problems(error: ValidationError, from_environment: Any, path: Path | None =
             where = f"{path}: {'.'.join(loc)}"
         else:
             where = ".".join(loc)
+        if e["type"] == "extra_forbidden":
+            known = _keys_at(tuple(e["loc"][:-1]))
+            nearest = difflib.get_close_matches(str(e["loc"][-1]), known, n=1, cutoff=0.6)
+            hint = f"; did you mean {nearest[0]!r}?" if nearest else f"; known here: {', '.join(known)}"
+            problems.append(f"{where}: unknown key{hint}")
+            continue
         problems.append(f"{where}: {e['msg']} (got {e.get('input')!r})")
     return "; ".join(problems)

@@ -240,7 +240,7 @@ class Mapping:
         data = self._build(self.fields, document, context, (), None, notes, lenient)
         for _ in range(_MAX_RETRIES):
             try:
-                return self.contract.model_validate(data), notes
+                return self.contract.model_validate(data, context=context.validation), notes
             except ValidationError as error:
                 if not self._set_aside(data, error, lenient, notes):
                     self._reject(document, context, error)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
+from hub.contracts import PLAUSIBLE, Plausibility
 from hub.partial_dates import partial_date
 
 __all__ = [
@@ -37,10 +38,16 @@ class SourceContext:
 
     timezone: str = "UTC"
     phone_region: str = "US"
+    plausibility: Plausibility = PLAUSIBLE  # the bounds the contract checks values against
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def validation(self) -> dict[str, Any]:
+        """The context a contract is validated in (``hub.contracts.plausibility`` reads it)."""
+        return {"plausibility": self.plausibility}
 
 
 Transform = Callable[[Any, str | None, SourceContext, Mapping[str, Mapping[str, Any]]], Any]

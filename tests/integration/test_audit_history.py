@@ -36,7 +36,7 @@ def lived(make_hub: Callable[..., Hub]) -> tuple[Hub, list[datetime]]:
     renamed["body"]["customer"] = {
         **renamed["body"]["customer"],
         "first_name": "Robert",
-        "updated_at": "2030-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z",
     }
     hub.receive("shopify", [paid(1001), renamed])
     hub.process()

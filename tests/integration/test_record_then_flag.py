@@ -78,7 +78,7 @@ def test_expectations_broken_are_recorded_and_named(hub: Hub) -> None:
             fulfillment(7001, status="success"),
             envelope(
                 "orders/cancelled",
-                {**order(7001)["body"], "cancelled_at": "2030-01-01T00:00:00Z", "cancel_reason": "customer"},
+                {**order(7001)["body"], "cancelled_at": "2026-01-01T00:00:00Z", "cancel_reason": "customer"},
             ),
         ],
     )
@@ -108,9 +108,9 @@ def test_a_refund_of_nothing_paid_and_a_parcel_of_unordered_goods_are_recorded(h
 
 def test_goods_leaving_after_a_cancellation_and_an_amendment_after_payment_are_named(hub: Hub) -> None:
     cancelled = {**order(7006)["body"], "cancelled_at": "2008-01-10T12:00:00Z", "cancel_reason": "customer"}
-    late_parcel = fulfillment(7006, status="success", created_at="2030-01-01T00:00:00Z")
+    late_parcel = fulfillment(7006, status="success", created_at="2026-01-01T00:00:00Z")
     raised = {
-        **order(7007, total_price="999.00", updated_at="2030-01-02T00:00:00Z"),
+        **order(7007, total_price="999.00", updated_at="2026-01-02T00:00:00Z"),
         "message_id": "upd:7007",
     }
     hub.receive(
@@ -127,14 +127,14 @@ def test_goods_leaving_after_a_cancellation_and_an_amendment_after_payment_are_n
 def test_a_changed_placement_is_an_amendment_with_its_history(hub: Hub) -> None:
     hub.receive("shopify", [order(7002)])
     hub.process()
-    changed = order(7002, total_price="99.00", updated_at="2030-01-02T00:00:00Z")
+    changed = order(7002, total_price="99.00", updated_at="2026-01-02T00:00:00Z")
     resent = {**changed, "message_id": "orders/updated:7002:2"}  # the same change, another webhook
     hub.receive("shopify", [{**changed, "message_id": "orders/updated:7002:1"}, resent])
     report = hub.process()
     assert report.dead_lettered == 0
     shown = hub.orders.show("7002", "shopify")
     assert shown is not None
-    assert (shown["total_amount"], shown["amended_at"]) == ("99.00", "2030-01-02T00:00:00+00:00")
+    assert (shown["total_amount"], shown["amended_at"]) == ("99.00", "2026-01-02T00:00:00+00:00")
     events = [e["event"] for e in hub.history.entries(hub.history.resolve("7002", "shopify"))]
     assert events == ["Order.Placed", "Order.Amended"]  # the re-send of the same change adds nothing
 
@@ -248,3 +248,49 @@ def test_parked_messages_in_any_arrival_order_end_as_in_time_order(
             del view[volatile]
         views.append(json.loads(json.dumps(view).replace(ref, "REF")))
     assert views[0] == views[1]
+
+
+def _implausible(number: int, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    message = order(number)
+    change(message["body"])
+    return message
+
+
+def test_implausible_values_are_dead_lettered_naming_the_field_and_the_bound(hub: Hub) -> None:
+    """What no business sends (an order placed in 9999, 10^30 units, a NUL in a name, a name of
+    half a million letters) is recorded in the inbox and dead-lettered with the field and the
+    bound it broke, not accepted into the log where it would rule every "latest" comparison."""
+
+    def far_future(body: dict[str, Any]) -> None:
+        body["created_at"] = "9999-12-31T00:00:00Z"
+
+    def huge_quantity(body: dict[str, Any]) -> None:
+        body["line_items"][0]["quantity"] = 1e30
+
+    def nul_in_name(body: dict[str, Any]) -> None:
+        body["customer"]["first_name"] = "Bob\x00by"
+
+    def endless_name(body: dict[str, Any]) -> None:
+        body["customer"]["last_name"] = "x" * 500_000
+
+    changes = [far_future, huge_quantity, nul_in_name, endless_name]
+    messages = [_implausible(8100 + n, change) for n, change in enumerate(changes)]
+    hub.receive("shopify", [*messages, order(8199)])
+    report = hub.process()
+    assert (report.processed, report.dead_lettered) == (1, 4)
+    by_order = {letter.message_id.rsplit(":", 1)[-1]: letter.reason for letter in hub.dead_letters.list()}
+    assert "event_ahead_hours" in by_order["8100"] and "9999-12-31" in by_order["8100"]
+    assert "max_quantity" in by_order["8101"]
+    assert "U+0000" in by_order["8102"] and "given_name" in by_order["8102"]
+    assert "max_text_length" in by_order["8103"]
+    assert hub.inbox.count_after(0) == 5  # recorded first: replayable once the bounds or the source change
+
+
+def test_the_bounds_are_configuration(make_hub: Callable[..., Hub]) -> None:
+    from hub.settings import LimitSettings
+
+    hub = make_hub(limits=LimitSettings(max_quantity=Decimal("10")))
+    big = _implausible(8200, lambda body: body["line_items"][0].update(quantity=11))
+    hub.receive("shopify", [big])
+    assert hub.process().dead_lettered == 1
+    assert "10 ([limits] max_quantity)" in hub.dead_letters.list()[0].reason

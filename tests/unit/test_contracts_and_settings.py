@@ -54,6 +54,29 @@ def test_config_file_errors_name_file_key_and_value(tmp_path: Path) -> None:
         load_settings(config)
 
 
+def test_a_misspelt_key_anywhere_is_an_error_naming_the_nearest_key(tmp_path: Path) -> None:
+    """A key the hub does not read would otherwise leave a default in force without a word (a
+    misspelt ``initial_curser`` moved a cursor past 190 of 200 records)."""
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        "batch_sise = 10\n[tracking]\npaid_not_shiped_hours = 4\n[limits]\nmax_quantty = 5\n"
+        '[systems.erp]\nadapter = "soap"\n[systems.erp.soap]\nwsdl = "x.wsdl"\n'
+        '[systems.erp.soap.entities.items]\noperation = "ListItems"\ninitial_curser = "2020-01-01"\n'
+        "[systems.erp.soap.entities.items.colour]\nx = 1\n"
+    )
+    with pytest.raises(ConfigError) as error:
+        load_settings(config)
+    message = str(error.value)
+    for where, nearest in [
+        ("batch_sise", "batch_size"),
+        ("tracking.paid_not_shiped_hours", "paid_not_shipped_hours"),
+        ("limits.max_quantty", "max_quantity"),
+        ("systems.erp.soap.entities.items.initial_curser", "initial_cursor"),
+    ]:
+        assert f"hub.toml: {where}: unknown key; did you mean {nearest!r}?" in message
+    assert "systems.erp.soap.entities.items.colour: unknown key; known here: " in message
+
+
 def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "hub.toml"
     config.write_text('database_url = "sqlite:///from-file.db"\n[tracking]\nparked_timeout_hours = 3\n')
