@@ -20,6 +20,9 @@ def demo(
     serve_after: bool = typer.Option(False, "--serve", help="keep the HTTP server running afterwards"),
     seed: int = typer.Option(7, "--seed", help="random seed of the simulation"),
     chart: Path = typer.Option(Path("hub-plan.svg"), "--chart", help="where to write the planning chart"),
+    fresh: bool = typer.Option(
+        False, "--fresh", help="start over on a database an earlier run filled (its SQLite file kept as .bak)"
+    ),
 ) -> None:
     """Feed simulated shop traffic through the hub and show what a user sees."""
     settings = settings_from(ctx)
@@ -30,4 +33,4 @@ def demo(
             f"hub demo needs the simulated systems of the demo extra ({error.name} is not installed): "
             + escape("pip install -e '.[demo]'")
         )
-    run_demo(settings, orders=orders, serve_after=serve_after, seed=seed, chart=chart)
+    run_demo(settings, orders=orders, serve_after=serve_after, seed=seed, chart=chart, fresh=fresh)

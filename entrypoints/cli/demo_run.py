@@ -14,7 +14,7 @@ import random
 import secrets as secret_tokens
 import tempfile
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from hub.audit.verify import verify
 from hub.bootstrap import Hub, bootstrap
 from hub.planning.chart import render_chart
 from hub.settings import HubSettings, SystemConfig
-from hub.store import DatabaseUrlError
+from hub.store import DatabaseUrlError, parse_database_url
 from projections.customer_value import display_name
 from simulators import Traffic, Webhook, simulate
 from simulators.callcentre import write_call_centre_files
@@ -72,19 +72,32 @@ DEMO_SYSTEMS = {
 }
 
 
-def run_demo(settings: HubSettings, *, orders: int, serve_after: bool, seed: int, chart: Path) -> None:
-    """Feed simulated shop traffic through the hub and show what a user sees."""
+def run_demo(
+    settings: HubSettings, *, orders: int, serve_after: bool, seed: int, chart: Path, fresh: bool = False
+) -> None:
+    """Feed simulated shop traffic through the hub and show what a user sees.
+
+    The scenario runs once per database: its simulated ERP and CRM start empty every time, so a
+    second run on the same log would create the ERP's orders again and repeat every shipment.
+    On a database an earlier run filled it shows what is there, or (``--fresh``) starts over."""
+    try:
+        hub = bootstrap(settings)
+    except DatabaseUrlError as error:
+        fail(f"HUB_DATABASE_URL {error}")
+    if hub.store.head() and not fresh:
+        _earlier_run(hub)
+        return
+    if hub.store.head():
+        hub.close()
+        _set_aside(settings)
+    else:
+        hub.close()
     erp = ErpSimulator().start()  # the legacy ERP, a SOAP server on a loopback port
     crm = CrmSimulator().start()  # the front office's CRM: Salesforce's Enterprise API
     os.environ.setdefault("CRM_USERNAME", crm.username)  # the simulator's own demo login
     os.environ.setdefault("CRM_PASSWORD", crm.password)
-    settings = _demo_settings(settings, erp, crm)
-    try:
-        hub = bootstrap(settings)
-    except DatabaseUrlError as error:
-        erp.stop()
-        crm.stop()
-        fail(f"HUB_DATABASE_URL {error}")
+    hub = bootstrap(_demo_settings(settings, erp, crm))
+    settings = hub.settings
     secrets = {name: secret_tokens.token_hex(16) for name in ("shopify", "woocommerce", "carrier")}
     console.print(f"[bold]Integration hub demo[/] — database {hub.store.target.display}")
     traffic = simulate(orders=orders, seed=seed)
@@ -112,6 +125,41 @@ def run_demo(settings: HubSettings, *, orders: int, serve_after: bool, seed: int
         hub.close()
         erp.stop()
         crm.stop()
+
+
+def _earlier_run(hub: Hub) -> None:
+    """What an earlier run left, shown as it is: nothing is sent, created or polled again."""
+    try:
+        console.print(f"[bold]Integration hub demo[/] — database {hub.store.target.display}", highlight=False)
+        console.print(
+            f"It already holds {hub.store.head():,} events of an earlier run: shown as it is, nothing is "
+            "sent again.\n[bold]hub demo --fresh[/] starts over.",
+            highlight=False,
+        )
+        _customers(hub)
+        _report(hub)
+    finally:
+        hub.close()
+
+
+def _set_aside(settings: HubSettings) -> None:
+    """Start over: a SQLite file (and its key store beside it) is renamed, never deleted; a
+    PostgreSQL database is the operator's to empty."""
+    target = parse_database_url(settings.database_url)
+    if target.dialect != "sqlite" or target.env["SQLITE_DBNAME"] == ":memory:":
+        fail(
+            f"--fresh starts over only with a SQLite file; empty {target.display} yourself "
+            "or point HUB_DATABASE_URL elsewhere"
+        )
+    database = Path(target.env["SQLITE_DBNAME"])
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    files = [*database.parent.glob(database.name + "*"), *database.parent.glob(database.stem + ".keys.db*")]
+    for path in files:  # the database, its WAL, its subject keys (their KEK file stays, for both)
+        if not path.name.endswith(".bak"):
+            path.rename(path.with_name(f"{path.name}.{stamp}.bak"))
+    console.print(
+        f"an earlier run's database is kept as {database}.{stamp}.bak; starting over", highlight=False
+    )
 
 
 def _demo_settings(settings: HubSettings, erp: ErpSimulator, crm: CrmSimulator) -> HubSettings:

@@ -274,9 +274,16 @@ def test_demo_shows_orders_in_every_stage(tmp_path: Path) -> None:
     view = json.loads(hub(tmp_path, "customers", "show", caller, "--json").stdout)
     assert {"web", "phone"} <= set(view["value"]["channels"]) and view["interactions"]
     assert "On the phone:" in result.stdout
-    again = hub(tmp_path, "demo")  # the same traffic again changes nothing
+    head = json.loads(hub(tmp_path, "projections", "status", "--json").stdout)[0]["head"]
+    # A second run on the same database sends nothing again (its simulated ERP would take the
+    # shop's orders a second time): it shows what the first left, and says how to start over.
+    again = hub(tmp_path, "demo")
+    assert "already holds" in again.stdout and "hub demo --fresh" in again.stdout
+    assert "Dead letters 4 open" in again.stdout
+    assert json.loads(hub(tmp_path, "projections", "status", "--json").stdout)[0]["head"] == head
     assert counts == {
         s: len(json.loads(hub(tmp_path, "orders", "list", "--stage", s, "--json").stdout)) for s in counts
     }
-    assert "Dead letters 4 open" in again.stdout
-    assert "handed to the ERP as planned production orders: 0" in again.stdout  # on order already
+    fresh = hub(tmp_path, "demo", "--fresh")
+    assert "starting over" in fresh.stdout and "49 shop orders created as ERP sales orders" in fresh.stdout
+    assert [p.name for p in tmp_path.glob("hub.db.*.bak")]  # the first run's file, kept
