@@ -12,6 +12,7 @@ cache returning the previous page does — is refused and fetched again.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -125,8 +126,21 @@ def _values(entity: SoapEntity, position: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _record_list(operation: str, path: str, records: Any) -> list[dict[str, Any]]:
+def _record_list(operation: str, path: str, answer: Any) -> list[dict[str, Any]]:
+    """The records ``path`` selects from an answer. An empty list comes back from zeep as nothing
+    at all, so nothing is no records - unless the path starts at a key the answer does not have:
+    a misspelt path would otherwise read "0 records" forever and move the cursor past them."""
+    records = compile_path(path)(answer)
     if records is None:
+        root = _ROOT_KEY.match(path)
+        if root and answer is not None and not (isinstance(answer, dict) and root.group() in answer):
+            has = ", ".join(map(str, answer)) if isinstance(answer, dict) else f"a {type(answer).__name__}"
+            raise SoapCallFailed(
+                operation,
+                "records path matches nothing",
+                f"records path {path!r}: the answer has no {root.group()!r} (it is {has or 'empty'})",
+                transient=False,
+            )
         return []
     if isinstance(records, dict):
         return [records]  # a single record where the schema allows a list
@@ -140,6 +154,9 @@ def _record_list(operation: str, path: str, records: Any) -> list[dict[str, Any]
             transient=False,
         )
     return records
+
+
+_ROOT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a path's first key; '@' or '[...]' have none
 
 
 class SoapPoller:
@@ -234,7 +251,7 @@ class SoapPoller:
         if entity.paging == "changes":
             return self._changed_batch(name, entity, position)
         answer = self.client.call(entity.operation, render_request(entity.request, _values(entity, position)))
-        records = _record_list(entity.operation, entity.records, self.records_path[name](answer))
+        records = _record_list(entity.operation, entity.records, answer)
         previous = self._previous.get(name)
         if (
             previous is not None
@@ -263,12 +280,10 @@ class SoapPoller:
         locator = self._pending.get(name)
         if locator is None:
             operation, request = entity.operation, render_request(entity.request, _values(entity, position))
-            path = self.records_path[name]
         else:
             operation, request = more.operation, render_request(more.request, {"locator": locator})
-            path = compile_path(more.records)
         answer = self.client.call(operation, request)
-        records = _record_list(operation, more.records if locator else entity.records, path(answer))
+        records = _record_list(operation, more.records if locator else entity.records, answer)
         done = bool(compile_path(entity.finished)(answer))
         following = dict(position)
         newest = _newest(entity, position.get("since", entity.initial_cursor), records)
@@ -302,7 +317,7 @@ class SoapPoller:
         records: list[dict[str, Any]] = []
         if batch:
             answer = self.client.call(more.operation, render_request(more.request, {"ids": batch}))
-            found = _record_list(more.operation, more.records, compile_path(more.records)(answer))
+            found = _record_list(more.operation, more.records, answer)
             records = [r for r in found if any(v not in (None, "", []) for v in r.values())]  # deleted since
         pending["ids"] = pending["ids"][len(batch) :]
         done = not pending["ids"]

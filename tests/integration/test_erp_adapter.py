@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -419,3 +420,42 @@ def test_credentials_come_from_the_environment(
         "not authorised (HTTP 401)" if auth == "basic" else "refused (Client.Authentication)"
     ) in refused.error
     assert accepted.error is None and accepted.stored == 1
+
+
+def test_a_records_path_that_matches_nothing_is_an_error_and_the_cursor_stays(
+    make_hub: Callable[..., Hub], erp: ErpSimulator
+) -> None:
+    """A misspelt records path would read "0 records" on every poll and move the cursor past
+    every record the ERP holds; an answer without the path's first key is an error instead."""
+    debtors(erp.book, 3)
+    config = erp_config(erp)
+    assert config.soap is not None
+    entity = config.soap.entities["customers"]
+    config.soap.entities["customers"] = entity.model_copy(update={"records": "Debtrs"})
+    hub = make_hub(systems={**TEST_SYSTEMS, "erp": config})
+    [report] = poller(hub).poll(["customers"])
+    assert report.records == 0 and "records path 'Debtrs'" in (report.error or "")
+    status = {e["entity"]: e for e in soap_status(hub.ports)[0]["entities"]}
+    assert status["customers"]["failing"] and not status["customers"]["cursor"]
+
+
+@pytest.mark.parametrize(
+    ("path", "answer", "found"),
+    [
+        ("Items.Item", {"Items": None, "Total": 0}, []),  # zeep's empty list
+        ("Items.Item", {"Items": {"Item": [{"No": "1"}]}}, [{"No": "1"}]),
+        ("@", None, []),
+        ("Items.Item", None, []),  # an operation that answered nothing
+        ("Itms.Item", {"Items": None, "Total": 0}, "the answer has no 'Itms' (it is Items, Total)"),
+        ("Debtrs", [{"No": "1"}], "the answer has no 'Debtrs' (it is a list)"),
+    ],
+)
+def test_which_empty_answers_are_empty(path: str, answer: object, found: object) -> None:
+    from adapters.soap.client import SoapCallFailed
+    from adapters.soap.poller import _record_list
+
+    if isinstance(found, str):
+        with pytest.raises(SoapCallFailed, match=re.escape(found)):
+            _record_list("GetThings", path, answer)
+    else:
+        assert _record_list("GetThings", path, answer) == found
