@@ -119,6 +119,20 @@ def test_any_signed_body_is_refused_with_a_reason_or_stored_never_a_server_error
     assert all(letter.reason for letter in hub.dead_letters.list())
 
 
+def test_two_different_messages_without_an_id_are_both_stored(client) -> None:
+    """A message id derived from a missing field ("orders/create:null") made the second of two
+    different id-less orders a "duplicate", lost with a 200; the content decides instead."""
+    hub, http = client
+    first = json.dumps({**fixture("order"), "id": None, "name": "#A"}).encode()
+    second = json.dumps({**fixture("order"), "id": None, "name": "#B"}).encode()
+    assert [shopify_post(http, body).json()["status"] for body in (first, second, first)] == [
+        "stored",
+        "stored",
+        "duplicate",
+    ]
+    assert hub.inbox.count_after(0) == 2
+
+
 def test_unknown_system_is_404(client) -> None:
     _, http = client
     response = http.post("/webhooks/magento", content=b"{}", headers={"Content-Type": "application/json"})
