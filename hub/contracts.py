@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -20,7 +20,6 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
-    field_validator,
     model_validator,
 )
 
@@ -225,7 +224,7 @@ class Plausibility:
 
 PLAUSIBLE = Plausibility()
 # C0 controls but tab, line feed and carriage return, and DEL: never part of a name or a note
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def plausibility(info: ValidationInfo) -> Plausibility:
@@ -236,18 +235,20 @@ def plausibility(info: ValidationInfo) -> Plausibility:
     return found if isinstance(found, Plausibility) else PLAUSIBLE
 
 
-def _plain(text: str, limits: Plausibility) -> None:
+def text_problem(text: str, limits: Plausibility) -> str | None:
+    """Why a text value is no name, line or note: too long, or holding a control character."""
     if len(text) > limits.max_text:
-        raise ValueError(
+        return (
             f"text of {len(text):,} characters ({text[:20]!r}…); at most {limits.max_text:,} "
             "([limits] max_text_length)"
         )
-    control = _CONTROL.search(text)
+    control = CONTROL_CHARACTERS.search(text)
     if control is not None:
-        raise ValueError(
+        return (
             f"holds the control character U+{ord(control.group()):04X} at position {control.start()} "
             f"of {text[:40]!r}"
         )
+    return None
 
 
 def _utc(value: datetime, info: ValidationInfo) -> datetime:
@@ -327,26 +328,10 @@ Quantity = Annotated[Decimal, Field(ge=0), AfterValidator(_quantity)]
 
 
 class Contract(BaseModel):
-    """Base for canonical records: strict about unknown fields so a mapping typo is caught, and
-    no text anywhere in them longer than ``[limits]`` allows or with control characters."""
+    """Base for canonical records: strict about unknown fields so a mapping typo is caught. (The
+    text in a record is checked once, as a whole, by the mapping engine: ``text_problem``.)"""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _plain_text(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, str):
-            _plain(value, plausibility(info))
-        elif isinstance(value, list) and value and isinstance(value[0], str):
-            limits = plausibility(info)
-            for item in value:
-                _plain(item, limits)
-        elif isinstance(value, dict):
-            limits = plausibility(info)
-            for key, item in value.items():
-                _plain(str(key), limits)
-                _plain(str(item), limits)
-        return value
 
 
 class Alias(Contract):

@@ -26,7 +26,7 @@ import yaml
 from jmespath.exceptions import JMESPathError
 from pydantic import BaseModel, ValidationError
 
-from hub.contracts import CONTRACTS, Contract
+from hub.contracts import CONTRACTS, CONTROL_CHARACTERS, Contract, Plausibility, text_problem
 from hub.mapping.paths import compile_path
 from hub.mapping.transforms import (
     LIST_TRANSFORMS,
@@ -309,6 +309,7 @@ class Mapping:
         """The contract's input values; ``trace`` (when given) records each field's source,
         ``lenient`` each lenient field's place, and ``notes`` what lenient fields could not read."""
         out: dict[str, Any] = {}
+        longest, control = context.plausibility.max_text, CONTROL_CHARACTERS.search
         for spec in fields:
             if spec.path is None and spec.children is None:
                 out[spec.name] = spec.constant
@@ -327,6 +328,9 @@ class Mapping:
                     else self._convert(spec, item, context, here, i)
                     for i, item in enumerate(items)
                 ]
+                if not spec.children and _bad_text(out[spec.name], longest, control):
+                    reason = _text_problem_in(out[spec.name], context.plausibility)
+                    raise self._error(f"{self.contract.__name__} rejects it: {reason}", here, spec.path, raw)
             elif spec.children is not None:
                 if raw is not None:
                     here = (*loc, spec.name)
@@ -337,6 +341,15 @@ class Mapping:
                     continue
                 if value is _NULL:
                     out[spec.name] = None
+                    continue
+                if type(value) in _TEXT_HOLDERS and _bad_text(value, longest, control):
+                    here, problem = (*loc, spec.name), _text_problem_in(value, context.plausibility)
+                    reason = f"{self.contract.__name__} rejects it: {problem}"
+                    if spec.on_error == "fail":
+                        raise self._error(reason, here, spec.path, raw)
+                    notes.append(FieldNote(".".join(map(str, here)), spec.path, _short(raw), reason))
+                    if spec.on_error == "null":
+                        out[spec.name] = None
                     continue
                 if spec.on_error != "fail":
                     lenient[(*loc, spec.name)] = (spec, raw)
@@ -387,6 +400,33 @@ class Mapping:
             value=value,
             mapping=self.label,
         )
+
+
+_TEXT_HOLDERS = frozenset({str, list, dict})
+
+
+def _bad_text(value: Any, longest: int, control: Callable[[str], Any]) -> bool:
+    """Whether a field's value holds text that is no name, line or note (too long, control
+    characters): every leaf of every message passes here, so the common answer is quick."""
+    kind = type(value)
+    if kind is str:
+        return len(value) > longest or control(value) is not None
+    if kind is list:
+        return any(type(item) is str and (len(item) > longest or control(item)) for item in value)
+    if kind is dict:
+        return any(_bad_text(item, longest, control) for item in (*value, *value.values()))
+    return False
+
+
+def _text_problem_in(value: Any, limits: Plausibility) -> str:
+    """The reason ``_bad_text`` found, with the place inside a list or dictionary."""
+    if isinstance(value, str):
+        return text_problem(value, limits) or ""
+    parts = enumerate(value) if isinstance(value, list) else [(k, k) for k in value] + list(value.items())
+    for place, item in parts:
+        if isinstance(item, str) and (problem := text_problem(item, limits)):
+            return f"[{place!r}] {problem}"
+    return ""
 
 
 def _empty(data: dict[str, Any], loc: tuple[Any, ...], on_error: str) -> None:

@@ -29,6 +29,22 @@ def compile_path(expression: str) -> Path:
     return _compile(jmespath.compile(expression).parsed)
 
 
+def _to_string(argument: Path, functions: Any) -> Path:
+    """``to_string`` of a text or a whole number without the library's JSON encoder (the ids of
+    every message pass here); anything else as the library answers it."""
+
+    def to_string(value: Any) -> Any:
+        found = argument(value)
+        kind = type(found)
+        if kind is str:
+            return found
+        if kind is int:
+            return str(found)
+        return functions.call_function("to_string", [found])
+
+    return to_string
+
+
 def _is_false(value: Any) -> bool:
     return value == "" or value == [] or value == {} or value is None or value is False
 
@@ -123,6 +139,8 @@ def _compile(node: dict[str, Any]) -> Path:
         arguments = [_compile(child) for child in children]
         name = node["value"]
         functions = _INTERPRETER._functions  # the library's own table, with its type checks
+        if name == "to_string" and len(arguments) == 1:
+            return _to_string(arguments[0], functions)
         return lambda value: functions.call_function(name, [arg(value) for arg in arguments])
     if kind == "multi_select_list":
         items = [_compile(child) for child in children]

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.contracts import Plausibility
 from hub.mapping import MappingError, MappingSet, SourceContext, as_envelope, check_samples, content_hash
 from tests.conftest import ROOT
 
@@ -181,6 +182,25 @@ def test_a_strict_field_still_makes_a_dead_letter(people: MappingSet) -> None:
     envelope = as_envelope({"ref": "7", "mail": "not-a-list"})
     with pytest.raises(MappingError, match="field 'emails'"):
         people.select(envelope).translate(envelope, SourceContext())
+
+
+def test_text_with_control_characters_or_beyond_the_limit_is_set_aside_or_refused(
+    people: MappingSet,
+) -> None:
+    """A lenient field holding a NUL is set aside with a note; a strict one (an e-mail in a list)
+    refuses the message naming the field, its source path and the bound; so does text longer
+    than ``[limits] max_text_length``."""
+    envelope = as_envelope({"ref": "7", "first": "Bob\x00by", "tax": "x" * 50, "mail": ["a@b.c"]})
+    context = SourceContext(plausibility=Plausibility(max_text=40))
+    record, notes = people.select(envelope).translate(envelope, context)
+    assert "given_name" not in record.model_fields_set and record.tax_id is None
+    assert [(n.field, n.path) for n in notes] == [("given_name", "first"), ("tax_id", "tax")]
+    assert "U+0000 at position 3" in notes[0].reason and "max_text_length" in notes[1].reason
+    strict = as_envelope({"ref": "7", "mail": ["ok@b.c", "bad\x1b@b.c"]})
+    with pytest.raises(MappingError) as refused:
+        people.select(strict).translate(strict, context)
+    assert refused.value.field == "emails" and refused.value.path == "mail"
+    assert "[1] holds the control character U+001B" in str(refused.value)
 
 
 def test_on_error_takes_only_known_answers(tmp_path: Path) -> None:
