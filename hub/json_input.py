@@ -35,7 +35,7 @@ def read_json(data: bytes | str) -> Any:
     except UnicodeDecodeError as error:
         raise UnreadableJson(f"not UTF-8: {error}", "malformed_json") from None
     except json.JSONDecodeError as error:
-        raise UnreadableJson(f"not valid JSON: {error}", "malformed_json") from None
+        raise UnreadableJson(f"invalid JSON: {error}", "malformed_json") from None
     except RecursionError:
         raise UnreadableJson(f"nested deeper than {MAX_DEPTH} levels", "too_deep") from None
     except UnreadableJson:

@@ -78,7 +78,7 @@ def _ingest_file(
     hub: Hub, receive: Receive, system: str, path: Path, progress: Progress, task: int
 ) -> tuple[int, int, int, int]:
     taken = take_file(
-        hub,
+        hub.ports,
         receive,
         system,
         path,
