@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters.soap.outbound import TABLES as OUTBOUND_TABLES
+from adapters.soap.state import AdapterState
 from aggregates import customer_id
 from hub.bootstrap import Hub
 from simulators.erp import ErpSimulator
@@ -76,9 +78,10 @@ def test_sigkill_during_a_poll_then_restart(
     config = write_config(tmp_path / "hub.toml", erp)
     observer = make_hub(systems={**TEST_SYSTEMS, "erp": erp_config(erp)})
 
+    state = AdapterState(observer.store)  # the adapter's table, read through its owner
+
     def some_pages_stored(hub: Hub) -> bool:
-        rows = hub.store.query("SELECT records FROM hub_adapter_state WHERE entity = 'customers'")
-        return bool(rows) and rows[0]["records"] >= 100
+        return state.load("erp", "customers").records >= 100
 
     kill_when(observer, hub_command(database_url, config, "adapters", "poll", "erp"), some_pages_stored)
     stored_before = observer.inbox.count_after(0)
@@ -107,6 +110,7 @@ def test_sigkill_during_outbound_sync_then_restart(
 ) -> None:
     config = write_config(tmp_path / "hub.toml", erp)
     observer = make_hub(systems={**TEST_SYSTEMS, "erp": erp_config(erp)})
+    observer.store.ensure(*OUTBOUND_TABLES)  # the adapter creates it; the observer reads it first
     orders = list(range(5000, 5040))
     for number in orders:
         shop_order(observer, number)
