@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from hub.accounting import RefusalTally
 from hub.audit.history import History
 from hub.catalog import MappingCatalog
 from hub.dead_letters import DeadLetters, Failure
@@ -26,7 +27,7 @@ from hub.order_tracking import OrderQueries, OrderTrackingTables
 from hub.planning.queries import PlanQueries
 from hub.planning.tables import PlanningTables
 from hub.ports import AdapterPorts
-from hub.privacy.keys import SubjectKeys, load_kek
+from hub.privacy.keys import SubjectKeys, open_subject_keys
 from hub.processing import BatchReport, Processor
 from hub.projecting import Projector
 from hub.settings import HubSettings, load_settings
@@ -52,8 +53,10 @@ class Hub:
     customers: CustomerQueries
     group_commit: GroupCommit = field(init=False, repr=False)
     ports: AdapterPorts = field(init=False, repr=False)
+    refusals: RefusalTally = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.refusals = RefusalTally(self.store, self.settings.systems)
         self.group_commit = GroupCommit(self.record_groups)
         self.ports = AdapterPorts(
             settings=self.settings,
@@ -61,7 +64,7 @@ class Hub:
             receive=self.receive,
             submit=self.submit,
             reject=self.record_failures,
-            refused=self.metrics.refused,
+            refused=self.refused,
             plan=self.plan,
         )
 
@@ -70,9 +73,15 @@ class Hub:
     ) -> RecordOutcome:
         """Store raw messages durably (the step an adapter waits for before acknowledging);
         ``also`` writes the adapter's own progress in the same transaction."""
+
+        def and_refusals(cursor: Any) -> None:
+            if also is not None:
+                also(cursor)
+            self.refusals.write(cursor)
+
         with self.metrics.stage("receive", len(envelopes)):
             messages = self.raw_messages(system, envelopes)
-            outcome = self.inbox.record(messages, also)
+            outcome = self.inbox.record(messages, and_refusals)
         self.metrics.received(system, outcome.stored, outcome.duplicates)
         return outcome
 
@@ -92,11 +101,16 @@ class Hub:
         """Several callers' messages in one inbox transaction (``GroupCommit`` calls this)."""
         count = sum(len(g) for g in groups)
         with self.metrics.stage("receive", count):
-            outcomes = self.inbox.record_groups(groups)
+            outcomes = self.inbox.record_groups(groups, self.refusals.write)
         for group, outcome in zip(groups, outcomes, strict=True):
             if group:
                 self.metrics.received(group[0].system, outcome.stored, outcome.duplicates)
         return outcomes
+
+    def refused(self, system: str, code: str) -> None:
+        """A request refused at the door (a 4xx): a metric now, a durable count with the next
+        inbox commit (``hub accounting``)."""
+        self.metrics.refused(self.refusals.add(system, code), code)
 
     def record_failures(self, failures: list[Failure]) -> None:
         """Input that never became a message (an unreadable file line) goes to the dead letters."""
@@ -115,6 +129,7 @@ class Hub:
     def process_messages(self, on_batch: Callable[[BatchReport], None] | None = None) -> BatchReport:
         """The processing stage: the inbox into events, order tracking (and every projection
         that is at the head) inline, parked messages that waited too long dead-lettered."""
+        self.refusals.flush()  # refusals counted since the last inbox commit, if any
         report = self.processor.process_available(on_batch)
         report.dead_lettered += self.expire_parked()  # waited too long: dead letters of this run too
         self.metrics.inbox_backlog.set(self.processor.backlog())
@@ -131,7 +146,10 @@ class Hub:
 
     def close(self) -> None:
         self.group_commit.close()
-        self.store.close()
+        try:
+            self.refusals.flush()
+        finally:
+            self.store.close()
 
 
 def open_keys(settings: HubSettings) -> SubjectKeys:
@@ -140,7 +158,7 @@ def open_keys(settings: HubSettings) -> SubjectKeys:
     fallback = None
     if url.startswith("sqlite:///") and not os.environ.get(settings.privacy.kek_env):
         fallback = Path(url.removeprefix("sqlite:///")).with_suffix(".kek")
-    return SubjectKeys(url, load_kek(settings.privacy.kek_env, fallback))
+    return open_subject_keys(url, settings.privacy.kek_env, fallback)
 
 
 def bootstrap(

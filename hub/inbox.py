@@ -8,11 +8,13 @@ stored no second time.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hub.accounting import count_duplicates, ensure_ledger
 from hub.store import Store
 
 __all__ = ["Inbox", "InboxMessage", "RawMessage", "RecordOutcome", "received_at"]
@@ -58,6 +60,7 @@ class Inbox:
     def __init__(self, store: Store) -> None:
         self.store = store
         store.ensure(*TABLES)
+        ensure_ledger(store)  # the duplicate counters the inbox writes to
 
     def record(
         self, messages: Sequence[RawMessage], also: Callable[[Any], None] | None = None
@@ -73,13 +76,34 @@ class Inbox:
             if messages:
                 # Positions must become visible in order for the processor that follows them.
                 self.store.lock(cursor, "hub_inbox")
-                self._insert(cursor, messages, returning=False)
-                stored = self.store.rowcount(cursor)
+                systems = {m.system for m in messages}
+                if len(systems) == 1:
+                    self._insert(cursor, messages, returning=False)
+                    stored = self.store.rowcount(cursor)
+                    count_duplicates(self.store, cursor, Counter({systems.pop(): len(messages) - stored}))
+                else:
+                    stored = len(self._count_new(cursor, messages))
             if also is not None:
                 also(cursor)
         return RecordOutcome(stored, len(messages) - stored)
 
-    def record_groups(self, groups: Sequence[Sequence[RawMessage]]) -> list[RecordOutcome]:
+    def _count_new(self, cursor: Any, messages: Sequence[RawMessage]) -> set[tuple[str, str]]:
+        """Insert, count the skipped repeats per system, and return the keys that were new."""
+        rows = self._insert(cursor, messages, returning=True)
+        fresh = {(row["system"], row["message_id"]) for row in rows}
+        repeats: Counter[str] = Counter()
+        unseen = set(fresh)
+        for m in messages:
+            if (m.system, m.message_id) in unseen:
+                unseen.discard((m.system, m.message_id))
+            else:
+                repeats[m.system] += 1
+        count_duplicates(self.store, cursor, repeats)
+        return fresh
+
+    def record_groups(
+        self, groups: Sequence[Sequence[RawMessage]], also: Callable[[Any], None] | None = None
+    ) -> list[RecordOutcome]:
         """Several callers' messages in one transaction (``GroupCommit``): each caller's
         outcome, a message counted as stored for the first caller that sent it."""
         messages = [m for group in groups for m in group]
@@ -87,8 +111,9 @@ class Inbox:
             return [RecordOutcome(0, 0) for _ in groups]
         with self.store.transaction() as cursor:
             self.store.lock(cursor, "hub_inbox")
-            rows = self._insert(cursor, messages, returning=True)
-        fresh = {(row["system"], row["message_id"]) for row in rows}
+            fresh = self._count_new(cursor, messages)
+            if also is not None:
+                also(cursor)
         outcomes = []
         for group in groups:
             stored = 0
@@ -109,6 +134,9 @@ class Inbox:
             return []
         rows = self._insert(cursor, messages, returning=True)
         by_key = {(m.system, m.message_id): m for m in messages}
+        repeats = Counter(m.system for m in messages)
+        repeats.subtract(row["system"] for row in rows)
+        count_duplicates(self.store, cursor, repeats)
         fresh = []
         for row in rows:
             message = by_key[(row["system"], row["message_id"])]

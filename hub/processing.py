@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, PersistenceError, RecordConflictError, Tracking
 
 from aggregates import DomainRuleViolation, Provenance, order_id
+from hub.accounting import mark_applied
 from hub.catalog import MappingCatalog
 from hub.contracts import Contract, OrderPlaced
 from hub.dead_letters import DeadLetter, DeadLetters, Failure
@@ -317,6 +318,7 @@ class Processor:
         for position in tracking[1:]:
             self.store.track(cursor, position.application_name, position.notification_id)
         ids = self.store.append(cursor, events, tracking[0])
+        mark_applied(self.store, cursor, [message.position for message, _ in batch.done])
         self.dead_letters.add(cursor, batch.failures)
         self.parking.write(cursor, batch.parked, batch.unparked)
         if self.follower is not None:
@@ -499,6 +501,7 @@ class Processor:
             with self.store.transaction() as cursor:
                 if resolved:
                     self.store.append(cursor, batch.workspace.collect())
+                    mark_applied(self.store, cursor, [message.position for message, _ in batch.done])
                     self.dead_letters.add(cursor, batch.failures)
                     self.parking.write(cursor, batch.parked, released)
                 self.dead_letters.record_replay(cursor, letter.id, outcome, resolved=resolved)

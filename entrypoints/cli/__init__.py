@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from entrypoints.cli.accounting import accounting
 from entrypoints.cli.adapters import adapters, outbound
 from entrypoints.cli.audit import audit
 from entrypoints.cli.customers import customers
@@ -47,6 +48,7 @@ app.command()(worker)
 app.command()(project)
 app.command()(relay)
 app.command()(topics)
+app.command()(accounting)
 app.add_typer(orders, name="orders")
 app.add_typer(customers, name="customers")
 app.add_typer(deadletters, name="deadletters")

@@ -274,6 +274,16 @@ def test_demo_shows_orders_in_every_stage(tmp_path: Path) -> None:
     view = json.loads(hub(tmp_path, "customers", "show", caller, "--json").stdout)
     assert {"web", "phone"} <= set(view["value"]["channels"]) and view["interactions"]
     assert "On the phone:" in result.stdout
+    # Every message the demo sent is accounted for, the refused webhooks among them.
+    accounts = hub(tmp_path, "accounting")
+    assert "every message is accounted for" in accounts.stdout
+    [shop] = [
+        a
+        for a in json.loads(hub(tmp_path, "accounting", "--json").stdout)["systems"]
+        if a["system"] == "shopify"
+    ]
+    assert shop["refused_by_reason"] == {"bad_signature": 1, "malformed_json": 1, "too_large": 1}
+    assert shop["difference"] == 0 and shop["received"] == shop["stored"] + shop["duplicates"] + 3
     head = json.loads(hub(tmp_path, "projections", "status", "--json").stdout)[0]["head"]
     # A second run on the same database sends nothing again (its simulated ERP would take the
     # shop's orders a second time): it shows what the first left, and says how to start over.

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.accounting import Accounting
 from hub.bootstrap import Hub
 from hub.processing import PROCESSOR
 from simulators.bulk import shop_messages
@@ -95,3 +96,13 @@ def test_sigkill_mid_ingest_loses_and_duplicates_nothing(
     # The projection is complete and equals a rebuild from the log.
     assert observer.projector.status()[0]["lag"] == 0
     assert observer.projector.rebuild("order_tracking", verify=True).verified is True
+    # The accounting agrees: every line read twice is stored once, repeated once, applied once.
+    report = Accounting(observer.store).report()
+    assert report.balanced, report.as_dict()
+    [shop] = report.systems
+    assert (shop.received, shop.stored, shop.duplicates, shop.applied) == (
+        MESSAGES + stored_before_restart,
+        MESSAGES,
+        stored_before_restart,
+        MESSAGES,
+    )

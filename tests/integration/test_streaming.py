@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from aggregates import CustomerLink, MatchingModel
 from aggregates.identity import order_id
+from hub.accounting import Accounting
 from hub.bootstrap import Hub, bootstrap
 from hub.catalog import MappingCatalog
 from hub.metrics import HubMetrics
@@ -197,11 +198,15 @@ def test_two_workers_survive_a_sigkill_with_the_same_result_as_an_uninterrupted_
         states = final_states(hub.store, distributed)
         inbox = hub.store.query("SELECT COUNT(*) AS n FROM hub_inbox")[0]["n"]
         dead = hub.dead_letters.count()
+        accounts = Accounting(hub.store).report(streaming=True)
     finally:
         hub.close()
 
     reference, reference_states = reference_run(envelopes, tmp_path)
     assert inbox == len(envelopes) and dead == 0
+    # Every record stored and applied once, whatever the broker delivered again after the kill.
+    assert accounts.balanced, accounts.as_dict()
+    assert [(a.stored, a.applied) for a in accounts.systems] == [(len(envelopes), len(envelopes))]
     # The same final state, aggregate by aggregate, as the uninterrupted run.
     assert states == reference_states
     # No loss, no duplicate: each order has exactly the events of the uninterrupted run. (A
@@ -323,6 +328,15 @@ def test_a_poison_message_goes_to_the_dead_letter_topic_and_list_while_the_parti
         published = asyncio.run(_consume_all(kafka_broker, settings.streaming.dead_letter_topic, 2))
         stages = sorted(json.loads(record.value)["stage"] for record in published)
         assert stages == ["mapping", "parse"]
+        accounts = Accounting(hub.store).report(streaming=True)
+        assert accounts.balanced, accounts.as_dict()
+        [shop] = accounts.systems
+        assert (shop.stored, shop.applied, shop.dead_lettered, shop.refused) == (
+            4,
+            3,
+            1,
+            {"dead letter (parse)": 1},
+        )
     finally:
         hub.close()
 

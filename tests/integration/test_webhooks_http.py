@@ -15,6 +15,7 @@ from adapters.webshop import WebhookHealth, webhook_router
 from adapters.webshop.signatures import sign
 from entrypoints.api import create_app
 from entrypoints.server_thread import ServerThread
+from hub.accounting import Accounting
 from hub.bootstrap import Hub
 from tests.conftest import TEST_SECRETS
 from tests.shop_messages import fixture
@@ -327,3 +328,7 @@ def test_fifty_concurrent_clients_are_all_answered_and_each_order_is_stored_once
     assert sum(1 for _, outcome in answers if outcome == "duplicate") == 20
     stored = hub.inbox.after(0, 1000)
     assert len(stored) == 200 and len({m.message_id for m in stored}) == 200
+    # What the senders saw is what the hub's accounting says.
+    hub.process()
+    [shop] = Accounting(hub.store).report().systems
+    assert (shop.received, shop.stored, shop.duplicates, shop.applied) == (220, 200, 20, 200)
