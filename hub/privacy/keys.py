@@ -9,6 +9,7 @@ everywhere, at once — while the event log, which cannot change, stays intact a
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
 import sqlite3
@@ -21,8 +22,9 @@ from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.persistence import OperationalError
 
-__all__ = ["SCHEMA_LOCK", "KeyStoreError", "SubjectKeys", "load_kek"]
+__all__ = ["SCHEMA_LOCK", "KeyStoreError", "SubjectKeys", "load_kek", "open_subject_keys"]
 
 _TABLE = (
     "CREATE TABLE IF NOT EXISTS hub_subject_keys (key_id TEXT PRIMARY KEY, subject TEXT NOT NULL, "
@@ -37,17 +39,36 @@ class KeyStoreError(RuntimeError):
     """The key store or the key-encryption key cannot be used (the message says which and why)."""
 
 
+def _postgres_errors() -> tuple[type[Exception], ...]:
+    """psycopg's connection failures, when psycopg is installed (the SQLite default needs none)."""
+    try:
+        import psycopg
+    except ImportError:
+        return ()
+    return (psycopg.OperationalError,)
+
+
 def load_kek(variable: str, fallback_file: Path | None) -> bytes:
-    """The KEK from ``variable`` (base64 of 32 bytes); for the embedded default without one, a
-    key file created once next to the key store (production sets the variable)."""
+    """The KEK from ``variable`` (base64 of 32 bytes), else from the embedded default's key file.
+
+    The file is never made here: a missing file next to a key store that holds keys means the
+    KEK was lost, and a new one would silently make every personal field unreadable
+    (``open_subject_keys`` makes it, for a key store without keys only).
+    """
     value = os.environ.get(variable)
+    source = f"environment variable {variable}"
     if not value and fallback_file is not None:
-        if not fallback_file.exists():
-            fallback_file.parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(fallback_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(base64.b64encode(AESGCM.generate_key(bit_length=256)).decode())
-        value = fallback_file.read_text().strip()
+        source = f"key file {fallback_file.name}"
+        try:
+            value = fallback_file.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            raise KeyStoreError(
+                f"the {source} is missing; restore it, or set {variable}, or move the key store "
+                "aside to start with no personal data"
+            ) from None
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else "not text"
+            raise KeyStoreError(f"the {source} cannot be read: {reason}") from None
     if not value:
         raise KeyStoreError(
             f"environment variable {variable} is not set: it must hold the base64 of 32 bytes"
@@ -55,17 +76,47 @@ def load_kek(variable: str, fallback_file: Path | None) -> bytes:
     try:
         kek = base64.b64decode(value, validate=True)
     except ValueError:
-        raise KeyStoreError(f"{variable} is not base64") from None
+        raise KeyStoreError(f"the {source} is not base64") from None
     if len(kek) != 32:
-        raise KeyStoreError(f"{variable} holds {len(kek)} bytes; it must hold 32 (AES-256)")
+        raise KeyStoreError(f"the {source} holds {len(kek)} bytes; it must hold 32 (AES-256)")
     return kek
+
+
+def open_subject_keys(url: str, variable: str, fallback_file: Path | None) -> SubjectKeys:
+    """The key store with its KEK, checked against the keys it already holds.
+
+    On the embedded default's first start (no variable, no key file) a KEK is made and written
+    to the key file - but only after the key store proved to hold no keys it would orphan.
+    """
+    if os.environ.get(variable) or fallback_file is None:
+        return SubjectKeys(url, load_kek(variable, fallback_file), source=f"environment variable {variable}")
+    if fallback_file.exists():
+        return SubjectKeys(url, load_kek(variable, fallback_file), source=f"key file {fallback_file.name}")
+    made = AESGCM.generate_key(bit_length=256)
+    try:
+        keys = SubjectKeys(url, made, source=f"a new key file {fallback_file.name}")
+    except KeyStoreError:  # the store holds keys: the file that made them is missing
+        load_kek(variable, fallback_file)  # raises, saying so
+        raise
+    fallback_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(fallback_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process starting on the same new store wrote it first
+        keys.close()
+        return SubjectKeys(url, load_kek(variable, fallback_file), source=f"key file {fallback_file.name}")
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(base64.b64encode(made).decode())
+        handle.flush()
+        os.fsync(handle.fileno())
+    return keys
 
 
 class SubjectKeys:
     """Thread-safe; keys are cached for ``cache_seconds`` (an erasure elsewhere takes that long
     to reach a running process; this process forgets at once)."""
 
-    def __init__(self, url: str, kek: bytes, cache_seconds: float = 30.0) -> None:
+    def __init__(self, url: str, kek: bytes, cache_seconds: float = 30.0, source: str = "") -> None:
+        """``source`` names where the KEK came from, for the error when it opens no key."""
         self.url = url
         self._kek = AESGCM(kek)
         self._lock = threading.Lock()
@@ -97,10 +148,45 @@ class SubjectKeys:
             finally:
                 if self._marks == "%s":
                     self._execute(f"SELECT pg_advisory_unlock({SCHEMA_LOCK})")
+        self._check(source)
+
+    def _check(self, source: str) -> None:
+        """Refuse to start with a KEK that does not open the keys already held: otherwise every
+        personal field would fail later, one read at a time, deep inside processing."""
+        with self._lock:
+            rows = self._execute(
+                "SELECT key_id, wrapped FROM hub_subject_keys WHERE wrapped IS NOT NULL LIMIT 1"
+            )
+        if not rows:
+            return
+        try:
+            self._kek.decrypt(bytes(rows[0][1])[:12], bytes(rows[0][1])[12:], rows[0][0].encode())
+        except Exception:
+            self.close()
+            raise KeyStoreError(
+                f"the key-encryption key{' (' + source + ')' if source else ''} does not open the keys "
+                "the key store holds: it is not the key they were made with; restore that one"
+            ) from None
 
     def _execute(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        cursor = self._connection.execute(statement.replace("?", self._marks), params)
-        return list(cursor.fetchall()) if cursor.description else []
+        """A statement on the key store's one connection (callers hold the lock).
+
+        A database that fails (a server restarted, a full disk) raises eventsourcing's
+        ``OperationalError``, as the event store does, so processing retries the batch later and
+        blames no message; a connection the server dropped is replaced for the next call.
+        """
+        try:
+            cursor = self._connection.execute(statement.replace("?", self._marks), params)
+            return list(cursor.fetchall()) if cursor.description else []
+        except (sqlite3.OperationalError, *_postgres_errors()) as error:
+            if self._marks == "%s" and (self._connection.broken or self._connection.closed):
+                import psycopg
+
+                with contextlib.suppress(Exception):
+                    self._connection.close()
+                with contextlib.suppress(Exception):
+                    self._connection = psycopg.connect(self.url, autocommit=True)
+            raise OperationalError(f"key store: {error}") from error
 
     def ensure(self, subjects: set[UUID]) -> None:
         """Load or create the live keys of many subjects with one read and one commit (a batch of
