@@ -16,6 +16,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from eventsourcing.persistence import PersistenceError
+
 from hub.bootstrap import Hub
 from hub.processing import BatchReport
 
@@ -83,6 +85,9 @@ class _Stage:
             self.wake.clear()
             try:
                 busy = self.step()
+            except PersistenceError as error:  # a database outage: one line per attempt, no trace
+                busy = False
+                log.warning("%s: the database failed (%s); retrying on the next wake-up", self.name, error)
             except Exception:
                 busy = False
                 log.exception("%s failed; retrying on the next wake-up", self.name)

@@ -88,6 +88,11 @@ def parse_database_url(url: str) -> DatabaseTarget:
             "POSTGRES_POOL_SIZE": "4",
             "POSTGRES_MAX_OVERFLOW": "4",
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
+            # A server that went away: a caller waits at most 5 s for a connection and gets an
+            # OperationalError (a 503, a retried batch) instead of hanging; connections the
+            # server dropped are found when taken from the pool, not by a failed transaction.
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_PRE_PING": "y",
             # Tables are created by Store under a lock: processes starting together (a compose
             # file, a test) would otherwise race in CREATE TABLE IF NOT EXISTS.
             "CREATE_TABLE": "no",

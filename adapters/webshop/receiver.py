@@ -7,11 +7,13 @@ is ever lost, because the 200 is sent after the inbox transaction committed.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from eventsourcing.persistence import PersistenceError
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -23,6 +25,8 @@ from hub.ports import AdapterPorts
 __all__ = ["WebhookHealth", "webhook_router", "webhook_secrets"]
 
 # Headers worth keeping with the message: they select mappings and help support.
+log = logging.getLogger(__name__)
+
 _KEPT_PREFIXES = ("x-shopify-", "x-wc-webhook-", "x-carrier-", "content-type", "user-agent")
 _SIGNATURE_HEADERS = {check.header.lower() for check in SIGNATURE_CHECKS.values()}
 
@@ -60,9 +64,12 @@ class WebhookHealth:
         return found
 
 
-def _refuse(ports: AdapterPorts, system: str, status: int, reason: str, code: str) -> JSONResponse:
+def _refuse(
+    ports: AdapterPorts, system: str, status: int, reason: str, code: str, retry_after: int | None = None
+) -> JSONResponse:
     ports.refused(system, code)
-    return JSONResponse({"error": code, "reason": reason}, status_code=status)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return JSONResponse({"error": code, "reason": reason}, status_code=status, headers=headers)
 
 
 def webhook_secrets(ports: AdapterPorts) -> dict[str, str]:
@@ -98,10 +105,12 @@ def webhook_router(
 
     store = intake or into_inbox
 
-    def refuse(system: str, status: int, reason: str, code: str) -> JSONResponse:
+    def refuse(
+        system: str, status: int, reason: str, code: str, retry_after: int | None = None
+    ) -> JSONResponse:
         if health is not None:
             health.refused(system, code, reason)
-        return _refuse(ports, system, status, reason, code)
+        return _refuse(ports, system, status, reason, code, retry_after)
 
     @router.post("/webhooks/{system}")
     async def receive(system: str, request: Request) -> Any:
@@ -157,7 +166,19 @@ def webhook_router(
             for k, v in request.headers.items()
             if k.lower().startswith(_KEPT_PREFIXES) and k.lower() not in _SIGNATURE_HEADERS
         }
-        outcome = await store(system, [{"headers": headers, "body": document}])
+        try:
+            outcome = await store(system, [{"headers": headers, "body": document}])
+        except PersistenceError as error:
+            # Not stored, so not acknowledged: the shop sends it again, as it does after any
+            # answer but a 2xx. The log says why; the answer holds no server detail.
+            log.warning("webhook for %s not stored, answered 503: the database failed: %s", system, error)
+            return refuse(
+                system,
+                503,
+                "the hub cannot store messages right now; send it again later",
+                "database_unavailable",
+                retry_after=5,
+            )
         if health is not None:
             health.stored(system)
         if on_stored is not None and outcome.stored:

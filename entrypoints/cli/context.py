@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
+from eventsourcing.persistence import PersistenceError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -48,12 +51,28 @@ def open_hub(ctx: typer.Context, mapping_folders: dict[str, Path] | None = None)
         fail(f"personal-data keys: {error}")
     except Exception as error:  # the database itself: unreachable server, unwritable file
         fail(f"cannot open the database {settings.database_url!r}: {error}")
+    failure: tuple[str, int] | None = None
     try:
         yield hub
     except MappingError as error:
-        fail(str(error))
+        failure = (str(error), 2)
+    except (PersistenceError, sqlite3.Error) as error:
+        # A full disk, a file-size limit, a database server gone: each batch commits whole, so
+        # what was acknowledged before is kept and a re-run carries on after it.
+        failure = (
+            f"the database failed: {error}. Everything committed before it is kept and nothing after "
+            "it was acknowledged; once the cause is fixed (disk space, file-size limit, the server), "
+            "run the same command again: it carries on where it stopped",
+            3,
+        )
     finally:
-        hub.close()
+        if failure is None:
+            hub.close()
+        else:
+            with contextlib.suppress(Exception):  # the database may be as unwell as before
+                hub.close()
+    if failure is not None:
+        fail(*failure)
 
 
 def print_json(value: Any) -> None:

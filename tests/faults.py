@@ -1,0 +1,147 @@
+"""The fault harness: real parts failed on purpose, by whoever started them.
+
+* ``PrivatePostgres``: a PostgreSQL server of the test's own (the ``pgserver`` wheel's binaries),
+  restarted or stopped mid-run - never the machine's shared server.
+* ``file_size_limit``: a process whose files cannot grow past a size (a full disk, as SQLite sees
+  one).
+* ``WebhookSender``: a shop that signs its webhooks and re-sends each until it is answered 200, as
+  Shopify does; it remembers what it was told, to compare with the hub's accounting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from adapters.webshop.signatures import sign
+
+__all__ = ["PrivatePostgres", "WebhookSender", "file_size_limit"]
+
+
+class PrivatePostgres:
+    """A server on a Unix socket in its own data folder; ``restart`` is a crash (``immediate``:
+    no checkpoint, recovery from the write-ahead log at start) unless told otherwise."""
+
+    def __init__(self) -> None:
+        import pgserver
+
+        self.folder = Path(tempfile.mkdtemp(prefix="hub-fault-pgdata-"))
+        self.server = pgserver.get_server(self.folder, cleanup_mode="stop")
+
+    def url(self, database: str = "postgres") -> str:
+        return self.server.get_uri(database)
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def restart(self, mode: str = "immediate") -> None:
+        self._pg_ctl("-m", mode, "restart")
+
+    def stop(self, mode: str = "immediate") -> None:
+        self._pg_ctl("-m", mode, "stop")
+
+    def start(self) -> None:
+        """Start a stopped server as pgserver started it: no TCP, the same socket folder."""
+        from urllib.parse import parse_qs, urlsplit
+
+        socket_dir = parse_qs(urlsplit(self.url()).query)["host"][0]
+        self._pg_ctl("-o", f'-h "" -k {socket_dir}', "start")
+
+    def _pg_ctl(self, *args: str) -> None:
+        from pgserver._commands import pg_ctl
+
+        # pg_ctl restart starts the server with the options it last ran with (postmaster.opts).
+        pg_ctl(["-w", "-l", str(self.folder / "log"), *args], pgdata=self.folder, user=self.server.system_user)
+
+    def close(self) -> None:
+        self.server.cleanup()
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def file_size_limit(max_bytes: int) -> Callable[[], None]:
+    """A ``preexec_fn``: no file of the process grows past ``max_bytes`` (writes beyond fail with
+    EFBIG instead of killing it with SIGXFSZ) - a full disk without filling the machine's."""
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
+    return limit
+
+
+class WebhookSender:
+    """Sends signed Shopify webhooks from several threads; an answer other than 200 (or none)
+    means "not taken": the webhook is sent again after a pause, as the shop would."""
+
+    def __init__(self, base_url: str, secret: str, clients: int = 8, pause: float = 0.2) -> None:
+        self.base_url, self.secret, self.clients, self.pause = base_url, secret, clients, pause
+        self.answers: Counter[str] = Counter()  # "200 stored", "503 database_unavailable", "no answer", …
+        self.taken: dict[str, str] = {}  # body id → "stored" or "duplicate"
+        self._lock = threading.Lock()
+
+    def send_all(self, bodies: Iterable[dict[str, Any]], deadline_seconds: float = 180) -> None:
+        pending = list(bodies)
+        deadline = time.monotonic() + deadline_seconds
+        threads = [
+            threading.Thread(target=self._client, args=(pending[i :: self.clients], deadline))
+            for i in range(self.clients)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _client(self, bodies: list[dict[str, Any]], deadline: float) -> None:
+        with httpx.Client(base_url=self.base_url, timeout=10) as client:
+            for body in bodies:
+                raw = json.dumps(body).encode()
+                headers = {
+                    "Content-Type": "application/json",
+                    "X-Shopify-Topic": "orders/create",
+                    "X-Shopify-Hmac-Sha256": sign(self.secret, raw),
+                }
+                while time.monotonic() < deadline:
+                    try:
+                        response = client.post("/webhooks/shopify", content=raw, headers=headers)
+                        answer = f"{response.status_code} {_code(response)}"
+                    except httpx.TransportError:
+                        response, answer = None, "no answer"
+                    with self._lock:
+                        self.answers[answer] += 1
+                        if response is not None and response.status_code == 200:
+                            self.taken[str(body["id"])] = response.json()["status"]
+                    if response is not None and response.status_code == 200:
+                        break
+                    time.sleep(self.pause)
+
+
+def _code(response: httpx.Response) -> str:
+    try:
+        document = response.json()
+    except ValueError:
+        return "not JSON"
+    return str(document.get("status") or document.get("error") or "")
+
+
+def hub_environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(extra)
+    return env
