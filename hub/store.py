@@ -7,6 +7,7 @@ and the hub's own rows commit together — the basis of exactly-once processing.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
 from hub.privacy.keys import SCHEMA_LOCK, SubjectKeys
 from hub.privacy.mapper import PrivacyMapper
 
-__all__ = ["DatabaseUrlError", "Store"]
+__all__ = ["DatabaseUrlError", "Store", "recorded_by"]
 
 
 class DatabaseUrlError(ValueError):
@@ -45,6 +46,18 @@ class DatabaseTarget:
     dialect: str
     env: dict[str, str]
     display: str
+
+
+def recorded_by(events: Sequence[Any], at: datetime | None) -> list[Any]:
+    """The events of one aggregate (in version order) the hub had recorded by ``at``.
+
+    The longest prefix, not a filter: after the clock jumped back a later version carries an
+    earlier time, and a filter would keep it while leaving out the event that created the
+    aggregate; a prefix is always a state the aggregate really had.
+    """
+    if at is None:
+        return list(events)
+    return list(itertools.takewhile(lambda event: event.timestamp <= at, events))
 
 
 def key_store_url(url: str) -> str:
@@ -361,9 +374,7 @@ class Store:
         rebuilt: dict[UUID, Any] = {}
         for aggregate_id, events in self.events_of(ids).items():
             aggregate: Any = None
-            for event in events:
-                if until is not None and event.timestamp > until:
-                    break
+            for event in recorded_by(events, until):
                 aggregate = event.mutate(aggregate)
             if aggregate is not None:
                 rebuilt[aggregate_id] = aggregate

@@ -16,7 +16,7 @@ from uuid import UUID
 from aggregates import Order, SourceCustomer, customer_id
 from hub.inbox import Inbox
 from hub.order_tracking import OrderQueries
-from hub.store import Store
+from hub.store import Store, recorded_by
 from projections import apply_event, public_view
 
 __all__ = ["EntityNotFound", "History", "parse_instant"]
@@ -86,7 +86,7 @@ class History:
 
     def events(self, aggregate_id: UUID, until: datetime | None = None) -> list[Any]:
         events = self.store.events_of([aggregate_id]).get(aggregate_id, [])
-        return [e for e in events if until is None or e.timestamp <= until]
+        return recorded_by(events, until)
 
     def as_of(self, aggregate_id: UUID, at: datetime) -> dict[str, Any] | None:
         """The entity as the hub knew it at ``at``; None if it did not exist yet."""

@@ -28,7 +28,7 @@ from aggregates import CustomerCase, CustomerInteraction, CustomerLink, Order, c
 from hub.identity.model import HELD_BACK
 from hub.identity.normalise import NICKNAMES, canonical_email, normalise, plain, typo_keys
 from hub.order_tracking import OrderQueries
-from hub.store import Store
+from hub.store import Store, recorded_by
 from projections.customer_activity import case_view, interaction_view, service_summary
 from projections.customer_value import (
     SourceRecord,
@@ -392,7 +392,7 @@ class CustomerQueries:
         ]
         interactions, cases = [], []
         for recorded in self.store.events_of(ids).values():
-            events = [e for e in recorded if as_of is None or e.timestamp <= as_of]
+            events = recorded_by(recorded, as_of)
             state: Any = None
             for event in events:
                 state = event.mutate(state)
@@ -435,11 +435,7 @@ class CustomerQueries:
     ) -> dict[str, list[dict[str, Any]]]:
         found: dict[str, list[dict[str, Any]]] = {}
         for events in self.store.events_of([link_id(r) for r in records]).values():
-            decided = [
-                e
-                for e in events
-                if isinstance(e, CustomerLink.Decided) and (as_of is None or e.timestamp <= as_of)
-            ]
+            decided = [e for e in recorded_by(events, as_of) if isinstance(e, CustomerLink.Decided)]
             if decided:
                 found[decided[0].record] = [
                     {
@@ -468,11 +464,10 @@ class CustomerQueries:
             for events in self.store.events_of(keys).values():
                 placing = [
                     e
-                    for e in events
+                    for e in recorded_by(events, as_of)
                     if isinstance(e, CustomerLink.Decided)
                     and e.customer is not None
                     and e.kind != "review"  # names the record's customer, but placed nothing
-                    and (as_of is None or e.timestamp <= as_of)
                 ]
                 if placing:
                     last = placing[-1]

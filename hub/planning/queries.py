@@ -23,7 +23,7 @@ from hub.planning.tables import (
     supply_line,
 )
 from hub.settings import PlanningSettings
-from hub.store import Store
+from hub.store import Store, recorded_by
 from projections import apply_event
 from projections.planning import OPEN_SUPPLY, plan_item
 from projections.schedule import Job, Scheduled, schedule
@@ -203,8 +203,7 @@ class PlanQueries:
                 for row in self.store.query(f"SELECT {column} AS k FROM {table} WHERE sku = ?", [sku])
             }
         events = {
-            key: [e for e in stream if e.timestamp <= as_of]
-            for key, stream in self.store.events_of(sorted(ids)).items()
+            key: recorded_by(stream, as_of) for key, stream in self.store.events_of(sorted(ids)).items()
         }
         item: dict[str, Any] | None = None
         demand, supply, stock = [], [], []
