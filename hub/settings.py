@@ -268,7 +268,7 @@ class CustomerSettings(Section):
 class SoapFollowUp(Section):
     """The second operation of a two-step read: the next batch by locator, or records by id."""
 
-    operation: str
+    operation: str = Field(description="WSDL operation of the second step (queryMore, retrieve)")
     request: dict[str, Any] = Field(
         default_factory=dict, description="arguments; strings may use {locator} or {ids}"
     )
@@ -280,7 +280,7 @@ class SoapSession(Section):
     """A login operation that opens a session (``auth = "session"``), as Salesforce's ``login``:
     its answer names the session id, sent in a SOAP header, and the server to talk to."""
 
-    operation: str = "login"
+    operation: str = Field("login", description="WSDL operation that opens the session")
     request: dict[str, Any] = Field(
         default_factory=lambda: {"username": "{username}", "password": "{password}"},
         description="login arguments; strings may use {username} and {password}",
@@ -293,7 +293,10 @@ class SoapSession(Section):
     )
     expired_faults: list[str] = Field(
         default_factory=lambda: ["INVALID_SESSION_ID"],
-        description="fault codes meaning the session ended: log in again and retry",
+        description=(
+            "faults meaning the session ended (log in again and retry): a fault code, or text "
+            "the fault message contains (case-insensitive)"
+        ),
     )
 
 
@@ -314,7 +317,7 @@ class SoapEntity(Section):
             "the records by id (getUpdated/retrieve)"
         ),
     )
-    page_size: int = Field(500, ge=1, le=10_000)
+    page_size: int = Field(500, ge=1, le=10_000, description="records asked per page ({page_size})")
     cursor_field: str | None = Field(
         None, description="record field holding its change time (the next 'since'); None: full scans"
     )
@@ -331,8 +334,23 @@ class SoapEntity(Section):
     covered: str = Field(
         "latestDateCovered", description="changes: JMESPath to the time the change list is complete up to"
     )
-    lookback_days: float = Field(
-        29, gt=0, description="changes: how far back the first poll asks (change lists reach back 30 days)"
+    lookback_days: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "changes: how far back the first poll asks, when initial_cursor is not set (a change "
+            "list reaches back only as far as the source keeps changes: Salesforce 30 days, so 29)"
+        ),
+    )
+    overlap_seconds: float | None = Field(
+        None,
+        ge=0,
+        description=(
+            "each poll asks again from this long before its cursor, so a change committed late or "
+            "stamped by a clock behind the hub's is still read; the inbox drops what it already "
+            "has. Default: 300 for paging = 'changes' (its window ends at the hub's clock when the "
+            "answer names no covered time), 0 otherwise"
+        ),
     )
 
     @model_validator(mode="after")
@@ -340,6 +358,24 @@ class SoapEntity(Section):
         if self.paging in ("locator", "changes") and self.more is None:
             raise ValueError(f"paging = {self.paging!r} needs [more] (the operation of the second step)")
         return self
+
+    @model_validator(mode="after")
+    def _a_change_list_needs_a_start(self) -> SoapEntity:
+        # A change list cannot reach back to the first record: a silent default window would
+        # load what changed lately, report "ok" and move the cursor past everything older.
+        if self.paging == "changes" and not self.initial_cursor and self.lookback_days is None:
+            raise ValueError(
+                "paging = 'changes' lists only what changed within the source's window: set "
+                "initial_cursor (the first poll's start) or lookback_days (how far back the source "
+                "keeps changes, e.g. 29 for Salesforce's 30 days); records changed before it need a "
+                "full read (an entity with paging = 'locator')"
+            )
+        return self
+
+    def overlap(self) -> float:
+        if self.overlap_seconds is not None:
+            return self.overlap_seconds
+        return 300.0 if self.paging == "changes" else 0.0
 
 
 class SoapSource(Section):
@@ -351,21 +387,38 @@ class SoapSource(Section):
     port: str | None = Field(None, description="port name, when the service has several")
     timeout_seconds: float = Field(10, gt=0, description="connect/read timeout of WSDL and calls")
     operation_timeout_seconds: float = Field(30, gt=0, description="longest wait for one operation")
-    auth: Literal["none", "basic", "wsse", "session"] = "none"
+    auth: Literal["none", "basic", "wsse", "session"] = Field(
+        "none",
+        description=(
+            "basic: HTTP basic auth; wsse: a WS-Security UsernameToken; session: a login operation "
+            "([session]); the credentials come from username_env and password_env"
+        ),
+    )
     session: SoapSession = Field(default_factory=SoapSession, description="the login of auth = 'session'")
     permanent_faults: list[str] = Field(
         default_factory=list,
-        description="fault codes that name a wrong request or login (not retried), e.g. MALFORMED_QUERY",
+        description=(
+            "faults that name a wrong request or login (not retried): a fault code such as "
+            "MALFORMED_QUERY, or text the fault message contains (case-insensitive); faults whose "
+            "code starts with Client are never retried"
+        ),
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "extra HTTP headers of every request, the WSDL's too; a value env:NAME is read from "
+            "the environment variable NAME (API tokens)"
+        ),
     )
     username_env: str | None = Field(None, description="environment variable with the user name")
     password_env: str | None = Field(None, description="environment variable with the password")
     poll_interval_seconds: float = Field(30, gt=0, description="pause between polls in `hub run`")
     retry_attempts: int = Field(4, ge=1, le=20, description="tries per call before it counts as failed")
     backoff_seconds: float = Field(0.5, gt=0, description="first retry delay (doubles, with jitter)")
-    backoff_max_seconds: float = Field(30, gt=0)
+    backoff_max_seconds: float = Field(30, gt=0, description="longest retry delay")
     circuit_failures: int = Field(3, ge=1, description="failed polls in a row that open the circuit")
     circuit_reset_seconds: float = Field(60, gt=0, description="open circuit waits this long")
-    entities: dict[str, SoapEntity] = Field(default_factory=dict)
+    entities: dict[str, SoapEntity] = Field(default_factory=dict, description="what is polled, by name")
 
 
 class OutboundSync(Section):

@@ -94,6 +94,29 @@ def _credentials(source: SoapSource, system: str) -> tuple[str, str]:
     return values[0], values[1]
 
 
+def _headers(source: SoapSource, system: str) -> dict[str, str]:
+    """The source's extra HTTP headers; a value ``env:NAME`` is the environment variable NAME
+    (API tokens stay out of hub.toml)."""
+    found = {}
+    for name, value in source.headers.items():
+        if value.startswith("env:"):
+            variable = value.removeprefix("env:")
+            if variable not in os.environ:
+                raise ConfigError(
+                    f"systems.{system}.soap.headers.{name}: environment variable {variable} is not set"
+                )
+            value = os.environ[variable]
+        found[name] = value
+    return found
+
+
+def _matches(patterns: list[str], code: str, message: str) -> bool:
+    """A fault named in the settings: by its code, or by text its message contains (services
+    that answer every fault with one generic code say what happened only in the text)."""
+    text = message.casefold()
+    return any(pattern == code or pattern.casefold() in text for pattern in patterns)
+
+
 class _Transport(Transport):
     """zeep's transport, refusing an authentication failure before zeep tries to read it as XML."""
 
@@ -118,6 +141,7 @@ class SoapClient:
         if self._service is not None:
             return self._service
         session = requests.Session()
+        session.headers.update(_headers(self.source, self.system))
         wsse = None
         if self.source.auth == "basic":
             session.auth = _credentials(self.source, self.system)
@@ -189,12 +213,13 @@ class SoapClient:
         except Fault as fault:
             code = str(fault.code or "")
             local = code.rsplit(":", 1)[-1]
-            if self.source.auth == "session" and local in self.source.session.expired_faults:
+            message = str(fault.message or "")
+            if self.source.auth == "session" and _matches(self.source.session.expired_faults, local, message):
                 self._service = None  # the next attempt logs in again
                 raise SoapCallFailed(
                     operation, "session expired", str(fault.message), transient=True
                 ) from None
-            if local.startswith("Client") or local in self.source.permanent_faults:
+            if local.startswith("Client") or _matches(self.source.permanent_faults, local, message):
                 raise SoapCallFailed(
                     operation, f"refused ({local})", str(fault.message), transient=False
                 ) from None

@@ -88,7 +88,7 @@ def next_position(
     since = position.get("since", entity.initial_cursor)
     following = dict(position)
     if entity.cursor_field:
-        newest = _newest(entity, since, records)
+        newest = _newest(entity, _asked_since(entity, position), records)
         floor = _cursor_value(entity, since)
         if newest is not None:
             top_value, top_raw = newest
@@ -116,9 +116,31 @@ def next_position(
     return following, done
 
 
-def _values(entity: SoapEntity, position: dict[str, Any]) -> dict[str, Any]:
+def _earlier(entity: SoapEntity, since: Any, seconds: float) -> Any:
+    """A cursor value moved back by ``seconds``, written as it was (the cursor format, or ISO
+    8601 with its ``Z``); a value that is no time is left as it is."""
+    if not seconds or since in (None, ""):
+        return since
+    text = str(since).strip()
+    try:
+        if entity.cursor_format:
+            moved = datetime.strptime(text, entity.cursor_format) - timedelta(seconds=seconds)
+            return moved.strftime(entity.cursor_format)
+        moved = datetime.fromisoformat(text.replace("Z", "+00:00")) - timedelta(seconds=seconds)
+    except ValueError:
+        return since
+    written = moved.isoformat()
+    return written.replace("+00:00", "Z") if text.endswith("Z") else written
+
+
+def _asked_since(entity: SoapEntity, position: dict[str, Any]) -> Any:
+    """The "since" a request asks for: the cursor less the overlap margin."""
+    return _earlier(entity, position.get("since", entity.initial_cursor), entity.overlap())
+
+
+def request_values(entity: SoapEntity, position: dict[str, Any]) -> dict[str, Any]:
     return {
-        "since": position.get("since", entity.initial_cursor),
+        "since": _asked_since(entity, position),
         "page": position.get("page", 1),
         "page_size": entity.page_size,
         "bookmark": position.get("bookmark"),
@@ -250,7 +272,9 @@ class SoapPoller:
             return self._locator_batch(name, entity, position)
         if entity.paging == "changes":
             return self._changed_batch(name, entity, position)
-        answer = self.client.call(entity.operation, render_request(entity.request, _values(entity, position)))
+        answer = self.client.call(
+            entity.operation, render_request(entity.request, request_values(entity, position))
+        )
         records = _record_list(entity.operation, entity.records, answer)
         previous = self._previous.get(name)
         if (
@@ -279,15 +303,19 @@ class SoapPoller:
         assert more is not None  # settings validation
         locator = self._pending.get(name)
         if locator is None:
-            operation, request = entity.operation, render_request(entity.request, _values(entity, position))
+            operation, request = (
+                entity.operation,
+                render_request(entity.request, request_values(entity, position)),
+            )
         else:
             operation, request = more.operation, render_request(more.request, {"locator": locator})
         answer = self.client.call(operation, request)
         records = _record_list(operation, more.records if locator else entity.records, answer)
         done = bool(compile_path(entity.finished)(answer))
         following = dict(position)
-        newest = _newest(entity, position.get("since", entity.initial_cursor), records)
-        if newest is not None:
+        newest = _newest(entity, _asked_since(entity, position), records)
+        floor = _cursor_value(entity, position.get("since", entity.initial_cursor))
+        if newest is not None and (floor is None or newest[0] > floor):  # never back into the overlap
             following["since"] = newest[1]
         if done:
             self._pending.pop(name, None)
@@ -306,8 +334,11 @@ class SoapPoller:
         pending = self._pending.get(name)
         if pending is None:
             now = datetime.now(UTC)
-            since = position.get("since") or (now - timedelta(days=entity.lookback_days)).isoformat()
-            values = _values(entity, position) | {"since": since, "now": now.isoformat()}
+            since = position.get("since") or entity.initial_cursor
+            if not since:  # settings validation: lookback_days is set when initial_cursor is not
+                since = (now - timedelta(days=entity.lookback_days or 0)).isoformat()
+            asked = _earlier(entity, since, entity.overlap())
+            values = request_values(entity, position) | {"since": asked, "now": now.isoformat()}
             answer = self.client.call(entity.operation, render_request(entity.request, values))
             ids = self.records_path[name](answer) or []
             ids = [ids] if isinstance(ids, str) else list(ids)

@@ -60,24 +60,29 @@ def _text(value: Any) -> str:
 
 
 def _strip(value: Any, _arg: str | None, _ctx: SourceContext, _tables: Any) -> Any:
+    """Text without the spaces around it."""
     return _text(value).strip()
 
 
 def _lower(value: Any, _arg: str | None, _ctx: SourceContext, _tables: Any) -> Any:
+    """Trimmed text in lower case (codes compared across systems)."""
     return _text(value).strip().lower()
 
 
 def _upper(value: Any, _arg: str | None, _ctx: SourceContext, _tables: Any) -> Any:
+    """Trimmed text in upper case (SKUs, country codes)."""
     return _text(value).strip().upper()
 
 
 def _str(value: Any, _arg: str | None, _ctx: SourceContext, _tables: Any) -> Any:
+    """Any value as text; a whole number read as a float (`1001.0`) as `1001`."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return _text(value)
 
 
 def _blank_to_null(value: Any, _arg: str | None, _ctx: SourceContext, _tables: Any) -> Any:
+    """An empty or blank text as no value (legacy systems send `""` for "not set")."""
     return None if isinstance(value, str) and not value.strip() else value
 
 
@@ -122,6 +127,7 @@ def _decimal(value: Any, arg: str | None, _ctx: SourceContext, _tables: Any) -> 
 
 
 def _int(value: Any, _arg: str | None, _ctx: SourceContext, _tables: Any) -> Any:
+    """A whole number; `2.0` is 2, `2.5` fails."""
     number = _decimal(value, None, _ctx, _tables)
     if number != number.to_integral_value():
         raise TransformError(f"{value!r} is not a whole number")
@@ -146,6 +152,7 @@ def _datetime(value: Any, arg: str | None, ctx: SourceContext, _tables: Any) -> 
 
 
 def _date(value: Any, arg: str | None, _ctx: SourceContext, _tables: Any) -> Any:
+    """A calendar date: ISO 8601 (the date part of a timestamp), or a strptime format (`date:%d.%m.%Y`)."""
     text = _text(value).strip()
     try:
         return datetime.strptime(text, arg).date() if arg else date.fromisoformat(text[:10])
@@ -180,6 +187,8 @@ def _phone(value: Any, arg: str | None, ctx: SourceContext, _tables: Any) -> Any
 
 
 def _lookup(value: Any, arg: str | None, _ctx: SourceContext, tables: Any) -> Any:
+    """`lookup:TABLE`: the value translated through a table of the mapping's `tables` (a
+    source's codes to the hub's)."""
     if not arg or arg not in tables:
         raise TransformError(f"lookup table {arg!r} is not defined in the mapping's 'tables'")
     table = tables[arg]

@@ -53,6 +53,7 @@ def _replicated(kind: str, fields: str) -> dict[str, Any]:
         "request": {"sObjectType": kind, "startDate": "{since}", "endDate": "{now}"},
         "records": "ids",
         "paging": "changes",
+        "lookback_days": 29,  # Salesforce keeps 30 days of changes
         "more": {
             "operation": "retrieve",
             "request": {"fieldList": fields, "sObjectType": kind, "ids": "{ids}"},

@@ -100,6 +100,8 @@ class ErpSimulator:
         self._soap = WsgiApplication(erp_application(self.book, self.faults, on_call=self._count))
         self._server = LoopbackServer(self._app, port, host)
         self.credentials, self.auth = credentials, auth  # auth: basic (HTTP) or wsse (UsernameToken)
+        # HTTP headers every call must carry (API tokens, as e-conomic's X-AppSecretToken).
+        self.required_headers: dict[str, str] = {}
 
     @property
     def url(self) -> str:
@@ -155,7 +157,12 @@ class ErpSimulator:
         return self._soap(environ, start_response)
 
     def _refuse(self, environ: dict[str, Any], body: bytes, start_response: Any) -> list[bytes] | None:
-        """The ERP's gatekeeper: HTTP basic auth, or a WS-Security UsernameToken in the header."""
+        """The ERP's gatekeeper: API-token headers, HTTP basic auth, or a WS-Security
+        UsernameToken in the header."""
+        for name, value in self.required_headers.items():
+            if environ.get("HTTP_" + name.upper().replace("-", "_")) != value:
+                start_response("401 Unauthorized", [("Content-Type", "text/plain")])
+                return [f"missing or wrong {name}".encode()]
         if self.credentials is None:
             return None
         user, password = self.credentials

@@ -6,6 +6,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from adapters.soap.state import POLLING
 from adapters.soap.status import soap_status
 from aggregates import SourceCustomer, customer_id
 from hub.bootstrap import Hub
-from hub.settings import SystemConfig
+from hub.settings import ConfigError, SystemConfig
 from simulators.erp import ErpSimulator, erp_system
 from simulators.erp.book import ErpBook
 from tests.conftest import TEST_SYSTEMS
@@ -461,3 +462,61 @@ def test_which_empty_answers_are_empty(path: str, answer: object, found: object)
             _record_list("GetThings", path, answer)
     else:
         assert _record_list("GetThings", path, answer) == found
+
+
+@pytest.mark.parametrize(("overlap", "read"), [(0, False), (60, True)], ids=["no-overlap", "overlap"])
+def test_a_change_committed_late_is_read_within_the_overlap_margin(
+    make_hub: Callable[..., Hub], erp: ErpSimulator, overlap: int, read: bool
+) -> None:
+    """A change the ERP stamps before the newest one the hub has seen (a long transaction that
+    commits late, a clock behind) lies behind the cursor: only the overlap margin reads it."""
+    refs = debtors(erp.book, 4)
+    config = erp_config(erp)
+    assert config.soap is not None
+    entity = config.soap.entities["customers"]
+    config.soap.entities["customers"] = entity.model_copy(update={"overlap_seconds": overlap})
+    hub = make_hub(systems={**TEST_SYSTEMS, "erp": config})
+    poller(hub).poll(["customers"])
+    with erp.book.lock:  # a debtor entered in a transaction that began 10 s ago
+        late = erp.book.add_debtor("Spaet", name2="Eva", city="Köln", email="late@example.org")
+        record = dict(erp.book.debtors.records[late])
+        erp.book.debtors.put(late, record, erp.book.clock - timedelta(seconds=10))
+    [report] = poller(hub).poll(["customers"])
+    hub.process()
+    assert bool(source_events(hub, [late])) is read
+    # What the margin read again was already stored: the inbox counted it as duplicates.
+    assert (report.duplicates >= len(refs) - 1) is read
+
+
+def test_extra_headers_carry_api_tokens_from_the_environment(
+    make_hub: Callable[..., Hub], erp: ErpSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    debtors(erp.book, 2)
+    erp.required_headers = {"X-AppSecretToken": "app-secret", "X-Client": "hub"}
+    headers = {"X-AppSecretToken": "env:ERP_APP_TOKEN", "X-Client": "hub"}
+    hub = make_hub(systems={**TEST_SYSTEMS, "erp": erp_config(erp, headers=headers)})
+    monkeypatch.delenv("ERP_APP_TOKEN", raising=False)
+    with pytest.raises(
+        ConfigError, match="soap.headers.X-AppSecretToken: environment variable ERP_APP_TOKEN"
+    ):
+        poller(hub).poll(["customers"])
+    monkeypatch.setenv("ERP_APP_TOKEN", "app-secret")
+    hub = make_hub(systems={**TEST_SYSTEMS, "erp": erp_config(erp, headers=headers)})
+    [report] = poller(hub).poll(["customers"])
+    assert (report.error, report.records) == (None, 2)
+
+
+@pytest.mark.parametrize(
+    ("permanent", "retries"), [([], 2), (["sperre auf tabelle"], 0)], ids=["transient", "by-text"]
+)
+def test_a_fault_is_matched_by_code_or_by_the_text_of_its_message(
+    make_hub: Callable[..., Hub], erp: ErpSimulator, permanent: list[str], retries: int
+) -> None:
+    """The ERP answers every fault with the code Server.Internal and says what it is only in the
+    text: a permanent fault named by its text is not retried."""
+    debtors(erp.book, 2)
+    erp.faults.arm("soap_fault", operation="GetCustomersChangedSince", times=10)
+    hub = make_hub(systems={**TEST_SYSTEMS, "erp": erp_config(erp, permanent_faults=permanent)})
+    [report] = poller(hub).poll(["customers"])
+    assert report.retries == retries and "Sperre auf Tabelle" in (report.error or "")
+    assert ("refused" in report.error) is bool(permanent)

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from adapters.soap.client import SoapCallFailed, render_request
-from adapters.soap.poller import next_position
+from adapters.soap.poller import next_position, request_values
 from hub.settings import HubSettings, SoapEntity
+from hub.settings_reference import soap_reference
 from simulators.crm import crm_system
 from simulators.erp import erp_system
 from tests.conftest import ROOT
@@ -33,7 +34,32 @@ def test_the_documented_crm_block_is_what_the_demo_configures() -> None:
 
 def test_a_two_step_read_without_its_second_step_is_refused() -> None:
     with pytest.raises(ValueError, match=r"paging = 'changes' needs \[more\]"):
-        SoapEntity(operation="getUpdated", paging="changes")
+        SoapEntity(operation="getUpdated", paging="changes", lookback_days=29)
+
+
+def test_a_change_list_without_a_start_is_refused_instead_of_a_silent_window() -> None:
+    more = {"operation": "retrieve", "records": "@"}
+    with pytest.raises(ValueError, match=r"set initial_cursor .* or lookback_days"):
+        SoapEntity(operation="getUpdated", paging="changes", more=more)
+    assert SoapEntity(operation="getUpdated", paging="changes", more=more, lookback_days=29).overlap() == 300
+    assert SoapEntity(operation="List", overlap_seconds=30).overlap() == 30
+    assert SoapEntity(operation="List").overlap() == 0
+
+
+@pytest.mark.parametrize(
+    ("cursor", "cursor_format", "earlier"),
+    [
+        ("01.01.2026 00:00:30", "%d.%m.%Y %H:%M:%S", "31.12.2025 23:59:30"),
+        ("2026-01-01T00:00:30Z", None, "2025-12-31T23:59:30Z"),
+        ("2026-01-01T00:00:30+01:00", None, "2025-12-31T23:59:30+01:00"),
+        ("page-7", None, "page-7"),  # no time: asked as it is
+    ],
+)
+def test_the_overlap_moves_the_asked_since_back_in_the_cursor_s_own_format(
+    cursor: str, cursor_format: str | None, earlier: str
+) -> None:
+    entity = SoapEntity(operation="List", cursor_format=cursor_format, overlap_seconds=60)
+    assert request_values(entity, {"since": cursor})["since"] == earlier
 
 
 def test_placeholders_keep_their_type_and_empty_ones_are_left_out() -> None:
@@ -85,3 +111,12 @@ def test_bookmark_paging_passes_the_last_key_and_starts_over_after_a_full_pass()
     assert following["bookmark"] == "C2" and not done
     following, done = next_position(entity, following, [{"No": "C3"}])
     assert following["bookmark"] is None and done
+
+
+def test_the_soap_reference_lists_every_option_as_the_settings_define_it() -> None:
+    written = (ROOT / "docs" / "SOAP.md").read_text()
+    assert written == soap_reference(), (
+        "docs/SOAP.md is stale: python -m hub.settings_reference > docs/SOAP.md"
+    )
+    for option in ("overlap_seconds", "lookback_days", "headers", "expired_faults", "batch_size", "before"):
+        assert f"| `{option}` |" in written
