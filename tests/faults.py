@@ -14,7 +14,6 @@ import json
 import os
 import resource
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -67,7 +66,9 @@ class PrivatePostgres:
         from pgserver._commands import pg_ctl
 
         # pg_ctl restart starts the server with the options it last ran with (postmaster.opts).
-        pg_ctl(["-w", "-l", str(self.folder / "log"), *args], pgdata=self.folder, user=self.server.system_user)
+        pg_ctl(
+            ["-w", "-l", str(self.folder / "log"), *args], pgdata=self.folder, user=self.server.system_user
+        )
 
     def close(self) -> None:
         self.server.cleanup()

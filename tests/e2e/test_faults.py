@@ -22,7 +22,6 @@ import pytest
 
 from entrypoints.server_thread import free_port
 from simulators.bulk import shop_messages
-from tests.conftest import ROOT
 from tests.faults import PrivatePostgres, WebhookSender, file_size_limit, hub_environment
 from tests.shop_messages import fixture
 
@@ -116,9 +115,11 @@ def test_postgres_stopped_mid_burst_the_hub_answers_503_recovers_alone_and_loses
         assert (health_while_down, orders_while_down) == (503, 503)
         # Processing and every projection caught up without anyone restarting anything.
         wait_for(
-            lambda: answers(base, "/health") == 200
-            and all(p["lag"] == 0 for p in httpx.get(base + "/health").json()["projections"])
-            and httpx.get(base + "/health").json()["inbox_backlog"] == 0,
+            lambda: (
+                answers(base, "/health") == 200
+                and all(p["lag"] == 0 for p in httpx.get(base + "/health").json()["projections"])
+                and httpx.get(base + "/health").json()["inbox_backlog"] == 0
+            ),
             "processing and the projections to catch up",
         )
         listed = httpx.get(base + "/orders", params={"limit": 10_000}).json()
