@@ -8,6 +8,7 @@ Unreadable lines are reported with file and line number and never stop the reada
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -152,23 +153,55 @@ def _json_lines(path: Path) -> Iterator[FileLine]:
             yield FileLine(path.name, number, as_envelope(document), None, raw, offset)
 
 
+def _utf8_or_refused(path: Path) -> None:
+    """A CSV file is read as one table: one that is not UTF-8 throughout (a legacy export in
+    Windows-1252) is refused before its first row, naming the line and byte, rather than half
+    stored and then broken off."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    consumed, lines = 0, 1
+    with path.open("rb") as binary:
+        while chunk := binary.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as error:
+                line = lines + chunk.count(b"\n", 0, error.start)
+                raise FileError(
+                    f"{path}: line {line}, byte {consumed + error.start}: not UTF-8 "
+                    f"({chunk[error.start : error.start + 1]!r}); save the file as UTF-8"
+                ) from None
+            consumed, lines = consumed + len(chunk), lines + chunk.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise FileError(f"{path}: byte {consumed}: the file ends inside a UTF-8 character") from None
+
+
 def _csv_rows(path: Path) -> Iterator[FileLine]:
+    _utf8_or_refused(path)
     with path.open("rb") as binary:
         text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
         rows = csv.DictReader(text)
-        if rows.fieldnames is None:
-            return
-        for row in rows:
-            number = rows.line_num
-            offset = binary.tell()
-            raw = json.dumps(row, ensure_ascii=False)
-            if None in row or any(v is None for v in row.values()):
-                reason = f"{path}:{number}: row does not have the header's {len(rows.fieldnames)} fields"
-                yield FileLine(path.name, number, None, reason, raw, offset)
-                continue
-            body = {k: (v if v != "" else None) for k, v in row.items()}
-            envelope = {"headers": {}, "body": body, "source": f"{path.name} row {number}"}
-            yield FileLine(path.name, number, envelope, None, raw, offset)
+        try:
+            if rows.fieldnames is None:
+                return
+            yield from _table_rows(path, rows, binary)
+        except csv.Error as error:  # a field beyond the csv module's limit, a quote never closed
+            raise FileError(f"{path}:{rows.line_num}: {error}") from None
+
+
+def _table_rows(path: Path, rows: csv.DictReader[str], binary: Any) -> Iterator[FileLine]:
+    width = len(rows.fieldnames or ())
+    for row in rows:
+        number = rows.line_num
+        offset = binary.tell()
+        raw = json.dumps(row, ensure_ascii=False)
+        if None in row or any(v is None for v in row.values()):
+            reason = f"{path}:{number}: row does not have the header's {width} fields"
+            yield FileLine(path.name, number, None, reason, raw, offset)
+            continue
+        body = {k: (v if v != "" else None) for k, v in row.items()}
+        envelope = {"headers": {}, "body": body, "source": f"{path.name} row {number}"}
+        yield FileLine(path.name, number, envelope, None, raw, offset)
 
 
 @dataclass

@@ -148,7 +148,7 @@ def request_values(entity: SoapEntity, position: dict[str, Any]) -> dict[str, An
     }
 
 
-def _record_list(operation: str, path: str, answer: Any) -> list[dict[str, Any]]:
+def records_at(operation: str, path: str, answer: Any) -> list[dict[str, Any]]:
     """The records ``path`` selects from an answer. An empty list comes back from zeep as nothing
     at all, so nothing is no records - unless the path starts at a key the answer does not have:
     a misspelt path would otherwise read "0 records" forever and move the cursor past them."""
@@ -275,7 +275,7 @@ class SoapPoller:
         answer = self.client.call(
             entity.operation, render_request(entity.request, request_values(entity, position))
         )
-        records = _record_list(entity.operation, entity.records, answer)
+        records = records_at(entity.operation, entity.records, answer)
         previous = self._previous.get(name)
         if (
             previous is not None
@@ -310,7 +310,7 @@ class SoapPoller:
         else:
             operation, request = more.operation, render_request(more.request, {"locator": locator})
         answer = self.client.call(operation, request)
-        records = _record_list(operation, more.records if locator else entity.records, answer)
+        records = records_at(operation, more.records if locator else entity.records, answer)
         done = bool(compile_path(entity.finished)(answer))
         following = dict(position)
         newest = _newest(entity, _asked_since(entity, position), records)
@@ -348,7 +348,7 @@ class SoapPoller:
         records: list[dict[str, Any]] = []
         if batch:
             answer = self.client.call(more.operation, render_request(more.request, {"ids": batch}))
-            found = _record_list(more.operation, more.records, answer)
+            found = records_at(more.operation, more.records, answer)
             records = [r for r in found if any(v not in (None, "", []) for v in r.values())]  # deleted since
         pending["ids"] = pending["ids"][len(batch) :]
         done = not pending["ids"]

@@ -455,13 +455,13 @@ def test_a_records_path_that_matches_nothing_is_an_error_and_the_cursor_stays(
 )
 def test_which_empty_answers_are_empty(path: str, answer: object, found: object) -> None:
     from adapters.soap.client import SoapCallFailed
-    from adapters.soap.poller import _record_list
+    from adapters.soap.poller import records_at
 
     if isinstance(found, str):
         with pytest.raises(SoapCallFailed, match=re.escape(found)):
-            _record_list("GetThings", path, answer)
+            records_at("GetThings", path, answer)
     else:
-        assert _record_list("GetThings", path, answer) == found
+        assert records_at("GetThings", path, answer) == found
 
 
 @pytest.mark.parametrize(("overlap", "read"), [(0, False), (60, True)], ids=["no-overlap", "overlap"])
@@ -497,7 +497,7 @@ def test_extra_headers_carry_api_tokens_from_the_environment(
     hub = make_hub(systems={**TEST_SYSTEMS, "erp": erp_config(erp, headers=headers)})
     monkeypatch.delenv("ERP_APP_TOKEN", raising=False)
     with pytest.raises(
-        ConfigError, match="soap.headers.X-AppSecretToken: environment variable ERP_APP_TOKEN"
+        ConfigError, match=r"soap\.headers\.X-AppSecretToken: environment variable ERP_APP_TOKEN"
     ):
         poller(hub).poll(["customers"])
     monkeypatch.setenv("ERP_APP_TOKEN", "app-secret")
