@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,43 +95,68 @@ class WebhookSender:
     def __init__(self, base_url: str, secret: str, clients: int = 8, pause: float = 0.2) -> None:
         self.base_url, self.secret, self.clients, self.pause = base_url, secret, clients, pause
         self.answers: Counter[str] = Counter()  # "200 stored", "503 database_unavailable", "no answer", …
-        self.taken: dict[str, str] = {}  # body id → "stored" or "duplicate"
+        self.taken: dict[str, str] = {}  # "topic:id" → "stored" or "duplicate"
         self._lock = threading.Lock()
 
-    def send_all(self, bodies: Iterable[dict[str, Any]], deadline_seconds: float = 180) -> None:
-        pending = list(bodies)
+    def send_all(
+        self,
+        envelopes: Iterable[dict[str, Any]],
+        deadline_seconds: float = 180,
+        stop: threading.Event | None = None,
+        rate: float | None = None,
+    ) -> None:
+        """Send every envelope (``{"headers": {"x-shopify-topic": …}, "body": …}``) until each
+        was taken, the deadline passed or ``stop`` is set; ``rate``: messages per second in all."""
+        source = iter(envelopes)
         deadline = time.monotonic() + deadline_seconds
+        interval = self.clients / rate if rate else 0.0
         threads = [
-            threading.Thread(target=self._client, args=(pending[i :: self.clients], deadline))
-            for i in range(self.clients)
+            threading.Thread(target=self._client, args=(source, deadline, stop, interval))
+            for _ in range(self.clients)
         ]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
 
-    def _client(self, bodies: list[dict[str, Any]], deadline: float) -> None:
+    def _next(self, source: Iterator[dict[str, Any]]) -> dict[str, Any] | None:
+        with self._lock:
+            return next(source, None)
+
+    def _client(
+        self, source: Iterator[dict[str, Any]], deadline: float, stop: threading.Event | None, interval: float
+    ) -> None:
         with httpx.Client(base_url=self.base_url, timeout=10) as client:
-            for body in bodies:
-                raw = json.dumps(body).encode()
-                headers = {
-                    "Content-Type": "application/json",
-                    "X-Shopify-Topic": "orders/create",
-                    "X-Shopify-Hmac-Sha256": sign(self.secret, raw),
-                }
-                while time.monotonic() < deadline:
-                    try:
-                        response = client.post("/webhooks/shopify", content=raw, headers=headers)
-                        answer = f"{response.status_code} {_code(response)}"
-                    except httpx.TransportError:
-                        response, answer = None, "no answer"
-                    with self._lock:
-                        self.answers[answer] += 1
-                        if response is not None and response.status_code == 200:
-                            self.taken[str(body["id"])] = response.json()["status"]
-                    if response is not None and response.status_code == 200:
-                        break
-                    time.sleep(self.pause)
+            while (envelope := self._next(source)) is not None:
+                began = time.monotonic()
+                self._deliver(client, envelope, deadline)
+                if stop is not None and stop.is_set():
+                    return
+                if interval:
+                    time.sleep(max(0.0, interval - (time.monotonic() - began)))
+
+    def _deliver(self, client: httpx.Client, envelope: dict[str, Any], deadline: float) -> None:
+        topic = envelope.get("headers", {}).get("x-shopify-topic", "orders/create")
+        body = envelope["body"]
+        raw = json.dumps(body).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": topic,
+            "X-Shopify-Hmac-Sha256": sign(self.secret, raw),
+        }
+        while time.monotonic() < deadline:
+            try:
+                response = client.post("/webhooks/shopify", content=raw, headers=headers)
+                answer = f"{response.status_code} {_code(response)}"
+            except httpx.TransportError:
+                response, answer = None, "no answer"
+            with self._lock:
+                self.answers[answer] += 1
+                if response is not None and response.status_code == 200:
+                    self.taken[f"{topic}:{body.get('id')}"] = response.json()["status"]
+            if response is not None and response.status_code == 200:
+                return
+            time.sleep(self.pause)
 
 
 def _code(response: httpx.Response) -> str:

@@ -94,7 +94,8 @@ def test_postgres_stopped_mid_burst_the_hub_answers_503_recovers_alone_and_loses
 
         bodies = orders(1500)
         sender = WebhookSender(base, "s3cret")
-        sending = threading.Thread(target=sender.send_all, args=(bodies,))
+        envelopes = [{"headers": {"x-shopify-topic": "orders/create"}, "body": body} for body in bodies]
+        sending = threading.Thread(target=sender.send_all, args=(envelopes,))
         sending.start()
         wait_for(lambda: len(sender.taken) >= 400, "the first 400 webhooks")
         postgres.stop()
