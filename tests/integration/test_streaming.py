@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -148,9 +149,13 @@ def reference_run(envelopes: list[dict[str, Any]], tmp_path: Path) -> tuple[Sequ
         hub.close()
 
 
-def test_two_workers_survive_a_sigkill_with_the_same_result_as_an_uninterrupted_run(
-    postgres_url: str, kafka_broker: str, workers: Callable[..., HubProcess], tmp_path: Path
+@pytest.mark.parametrize("fault", ["sigkill", "paused_past_its_session"])
+def test_two_workers_survive_a_sigkill_or_a_zombie_with_the_same_result_as_an_uninterrupted_run(
+    postgres_url: str, kafka_broker: str, workers: Callable[..., HubProcess], tmp_path: Path, fault: str
 ) -> None:
+    """SIGKILL: the worker is gone. Paused (SIGSTOP) past its session timeout: the group gives
+    its partitions to the other worker, and then it wakes up (SIGCONT) in the middle of a batch it
+    believes it still owns - a zombie, whose late commit must change nothing."""
     from simulators.bulk import shop_messages
 
     envelopes = list(shop_messages(6000, seed=7))
@@ -175,9 +180,12 @@ def test_two_workers_survive_a_sigkill_with_the_same_result_as_an_uninterrupted_
             "processing to start",
             logs,
         )
-        first.kill()
+        if fault == "sigkill":
+            first.kill()
+        else:
+            first.process.send_signal(signal.SIGSTOP)
         assert processed_records(hub.store, settings.streaming.raw_topic("shopify")) < len(envelopes), (
-            "the kill came too late to prove anything"
+            "the fault came too late to prove anything"
         )
         # The survivor takes over the dead worker's partitions once its session times out; the
         # dead one may have finished its own partitions first, so wait for the rebalance itself.
@@ -187,12 +195,18 @@ def test_two_workers_survive_a_sigkill_with_the_same_result_as_an_uninterrupted_
             "the survivor to own every partition",
             logs,
         )
+        if fault != "sigkill":
+            first.process.send_signal(signal.SIGCONT)  # the zombie wakes up mid-batch
         wait_until(
             lambda: processed_records(hub.store, settings.streaming.raw_topic("shopify")) == len(envelopes),
             180,
             "the survivor to finish",
             logs,
         )
+        if fault != "sigkill":
+            # Whatever the zombie still had in hand is written or refused by now.
+            wait_until(lambda: first.health() is not None, 90, "the zombie to answer again", logs)
+            time.sleep(3)
 
         distributed = event_sequences(hub.store)
         states = final_states(hub.store, distributed)
