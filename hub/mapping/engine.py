@@ -424,8 +424,8 @@ def _text_problem_in(value: Any, limits: Plausibility) -> str:
         return text_problem(value, limits) or ""
     parts = enumerate(value) if isinstance(value, list) else [(k, k) for k in value] + list(value.items())
     for place, item in parts:
-        if isinstance(item, str) and (problem := text_problem(item, limits)):
-            return f"[{place!r}] {problem}"
+        if isinstance(item, (str, list, dict)) and (problem := _text_problem_in(item, limits)):
+            return f"[{place!r}]{'' if problem.startswith('[') else ' '}{problem}"
     return ""
 
 

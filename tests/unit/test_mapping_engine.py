@@ -264,3 +264,13 @@ def test_samples_name_the_fields_that_must_have_been_given_up(people: MappingSet
     (samples / "bad.expected.json").write_text(json.dumps({"record": {}, "notes": []}))
     (result,) = check_samples("people", tmp_path, SourceContext())
     assert "notes: expected fields [], got ['birth_date']" in result.detail
+
+
+def test_the_reason_names_the_place_of_bad_text_nested_in_lists_and_tables() -> None:
+    from hub.contracts import PLAUSIBLE
+    from hub.mapping.engine import _text_problem_in
+
+    nested = {"addresses": [{"city": "Köln"}, {"city": "Bonn\x00"}]}
+    assert _text_problem_in(nested, PLAUSIBLE).startswith(
+        "['addresses'][1]['city'] holds the control character U+0000"
+    )
