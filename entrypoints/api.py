@@ -31,12 +31,13 @@ log = logging.getLogger(__name__)
 _PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def _database_unavailable(app: FastAPI) -> None:
+def _database_unavailable(app: FastAPI, hub: Hub) -> None:
     """A database that fails (a server restarting, a full disk) is a 503 the caller can retry,
     with one log line - not a 500 with a traceback, and never the driver's text in the answer."""
 
     async def unavailable(request: Request, error: Exception) -> JSONResponse:
         log.warning("%s %s answered 503: the database failed: %s", request.method, request.url.path, error)
+        hub.metrics.database_failed("http")
         return JSONResponse(
             {"error": "database_unavailable", "reason": "the hub's database is unavailable; try again later"},
             status_code=503,
@@ -53,7 +54,7 @@ def _processes(hub: Hub) -> list[dict[str, Any]]:
 def create_process_app(hub: Hub, health: Callable[[], dict[str, Any]]) -> FastAPI:
     """``/metrics`` and ``/health`` of a background process (projection runner, relay)."""
     app = FastAPI(title="Integration hub process", version="0.1.0")
-    _database_unavailable(app)
+    _database_unavailable(app, hub)
 
     @app.get("/health")
     async def check() -> Any:
@@ -123,7 +124,7 @@ def create_app(
     """The API; adapters contribute routers and health reports (the API knows no transport)."""
     reporters = list(adapter_health)
     app = FastAPI(title="Integration hub", version="0.1.0", dependencies=[Depends(_known_filters_only)])
-    _database_unavailable(app)
+    _database_unavailable(app, hub)
     for router in routers:
         app.include_router(router)
 

@@ -38,8 +38,9 @@ class BackgroundProcessor:
         self.idle_seconds = idle_seconds
         self.on_batch = on_batch
         self._stop = threading.Event()
-        self._process = _Stage("hub-processor", self._stop, idle_seconds, self._process_messages)
-        self._project = _Stage("hub-projector", self._stop, idle_seconds, self._catch_up)
+        failed = hub.metrics.database_failed
+        self._process = _Stage("hub-processor", self._stop, idle_seconds, self._process_messages, failed)
+        self._project = _Stage("hub-projector", self._stop, idle_seconds, self._catch_up, failed)
 
     def start(self) -> None:
         self._process.thread.start()
@@ -71,9 +72,15 @@ class _Stage:
     again while it reports more work."""
 
     def __init__(
-        self, name: str, stop: threading.Event, idle_seconds: float, step: Callable[[], bool]
+        self,
+        name: str,
+        stop: threading.Event,
+        idle_seconds: float,
+        step: Callable[[], bool],
+        database_failed: Callable[[str], None],
     ) -> None:
         self.name, self.stop, self.idle_seconds, self.step = name, stop, idle_seconds, step
+        self.database_failed = database_failed
         self.wake = threading.Event()
         self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
@@ -88,6 +95,7 @@ class _Stage:
             except PersistenceError as error:  # a database outage: one line per attempt, no trace
                 busy = False
                 log.warning("%s: the database failed (%s); retrying on the next wake-up", self.name, error)
+                self.database_failed(self.name)
             except Exception:
                 busy = False
                 log.exception("%s failed; retrying on the next wake-up", self.name)

@@ -71,8 +71,15 @@ class HubMetrics:
         )
         self.rejected_total = Counter(
             "hub_webhooks_rejected_total",
-            "Webhook requests refused with a 4xx answer, by reason",
+            "Webhook requests refused (a 4xx, or a 503 while the database failed), by reason",
             ["system", "reason"],
+            registry=self.registry,
+        )
+        self.database_failures_total = Counter(
+            "hub_database_failures_total",
+            "Database operations that failed (a server gone, a full disk), by where: an HTTP "
+            "request answered 503, a processing or projection round retried later",
+            ["where"],
             registry=self.registry,
         )
         self.processing_seconds = Histogram(
@@ -202,6 +209,9 @@ class HubMetrics:
 
     def refused(self, system: str, code: str) -> None:
         self.rejected_total.labels(system, code).inc()
+
+    def database_failed(self, where: str) -> None:
+        self.database_failures_total.labels(where).inc()
 
     def dead_lettered(self, system: str, stage: str) -> None:
         self.dead_lettered_total.labels(system, stage).inc()

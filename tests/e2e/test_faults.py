@@ -125,6 +125,12 @@ def test_postgres_stopped_mid_burst_the_hub_answers_503_recovers_alone_and_loses
         )
         listed = httpx.get(base + "/orders", params={"limit": 10_000}).json()
         assert len(listed) == len(bodies)
+        # What the operator saw: the failures counted by where they happened.
+        metrics = httpx.get(base + "/metrics").text
+        assert 'hub_database_failures_total{where="http"}' in metrics
+        assert 'hub_webhooks_rejected_total{reason="database_unavailable",system="shopify"}' in metrics or (
+            sender.answers["503 database_unavailable"] == 0
+        )
     finally:
         if server is not None:
             server.terminate()
