@@ -226,7 +226,7 @@ _PLACES = """
 """
 
 
-def ensure_ledger(store: Store, processor_name: str = "processor") -> None:
+def ensure_ledger(store: Store) -> None:
     """Create the ledger's tables, and note where it began: messages processed before it have no
     row of their own (a database older than the ledger)."""
     store.ensure(
@@ -234,7 +234,9 @@ def ensure_ledger(store: Store, processor_name: str = "processor") -> None:
     )
     if store.query("SELECT 1 FROM hub_accounting_start"):
         return
-    position = store.position(processor_name)
+    # The inbox head, not the processor's position: a streaming worker's database has none, and
+    # a message stored before but applied after gets its own row, which counts first.
+    position = int(store.query("SELECT MAX(position) AS head FROM hub_inbox")[0]["head"] or 0)
     with store.transaction() as cursor:
         store.execute(
             cursor,
@@ -248,7 +250,7 @@ class Accounting:
     def __init__(self, store: Store, processor_name: str = "processor") -> None:
         self.store = store
         self.processor_name = processor_name
-        ensure_ledger(store, processor_name)
+        ensure_ledger(store)
 
     def report(self, since: datetime | None = None, *, streaming: bool = False) -> AccountingReport:
         """Both balances per system for the messages received since ``since`` (all by default).
@@ -275,7 +277,7 @@ class Accounting:
         sums = self.store.query(
             "SELECT system, COUNT(*) AS stored, SUM(applied) AS applied, SUM(dead) AS dead, "
             "SUM(parked) AS parked, SUM(unprocessed * (1 - parked)) AS unprocessed, "
-            "SUM(CASE WHEN early = 1 AND applied + dead + parked = 0 THEN 1 ELSE 0 END) AS early, "
+            "SUM(CASE WHEN early = 1 AND applied + dead + parked + unprocessed = 0 THEN 1 ELSE 0 END) AS early, "
             "SUM(CASE WHEN applied + dead + parked + unprocessed = 0 AND early = 0 THEN 1 ELSE 0 END) "
             "AS unaccounted, "
             "SUM(CASE WHEN applied + dead + parked + unprocessed * (1 - parked) > 1 THEN 1 ELSE 0 END) "
