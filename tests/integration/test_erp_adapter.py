@@ -520,3 +520,29 @@ def test_a_fault_is_matched_by_code_or_by_the_text_of_its_message(
     [report] = poller(hub).poll(["customers"])
     assert report.retries == retries and "Sperre auf Tabelle" in (report.error or "")
     assert ("refused" in report.error) is bool(permanent)
+
+
+def test_the_erp_process_gone_mid_page_and_back_on_its_port_loses_and_duplicates_nothing(
+    erp_hub: Callable[..., Hub], erp: ErpSimulator
+) -> None:
+    """The ERP stops between page 1 and page 2 of a poll (its process gone: connections
+    refused), then starts again on the same port: the failed poll moved no cursor past what it
+    stored, and the next one reads the rest."""
+    refs = debtors(erp.book, 13)  # three pages of five
+    hub = erp_hub()
+    port = int(erp.url.split(":")[2].split("/")[0])
+
+    def gone_after_the_first_page(_report: Any) -> None:
+        if erp.calls["GetCustomersChangedSince"] == 1:
+            erp.stop()
+
+    failed = poller(hub).poll_entity("customers", on_page=gone_after_the_first_page)
+    assert failed.error is not None and failed.stored == 5
+    with ErpSimulator(book=erp.book, port=port) as back:
+        assert back.url == erp.url
+        again = poller(hub).poll_entity("customers")
+    hub.process()
+    assert again.error is None
+    events = source_events(hub, refs)
+    assert sorted(events) == sorted(refs) and all(len(e) == 1 for e in events.values())
+    assert hub.dead_letters.list("open") == []
