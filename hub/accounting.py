@@ -277,7 +277,8 @@ class Accounting:
         sums = self.store.query(
             "SELECT system, COUNT(*) AS stored, SUM(applied) AS applied, SUM(dead) AS dead, "
             "SUM(parked) AS parked, SUM(unprocessed * (1 - parked)) AS unprocessed, "
-            "SUM(CASE WHEN early = 1 AND applied + dead + parked + unprocessed = 0 THEN 1 ELSE 0 END) AS early, "
+            "SUM(CASE WHEN early = 1 AND applied + dead + parked + unprocessed = 0 THEN 1 ELSE 0 END) "
+            "AS early, "
             "SUM(CASE WHEN applied + dead + parked + unprocessed = 0 AND early = 0 THEN 1 ELSE 0 END) "
             "AS unaccounted, "
             "SUM(CASE WHEN applied + dead + parked + unprocessed * (1 - parked) > 1 THEN 1 ELSE 0 END) "
