@@ -138,7 +138,7 @@ class ErpSimulator:
             return refused
         found = _OPERATION.search(body)
         operation = found.group(1).decode() if found else "?"
-        fault = self.faults.take(("slow", "http500", "drop", "malformed"), operation)
+        fault = self.faults.take(("slow", "http500", "drop", "malformed", "garble"), operation)
         if fault is not None:
             if fault["kind"] == "slow":
                 time.sleep(fault.get("seconds", 5))
@@ -153,8 +153,24 @@ class ErpSimulator:
             elif fault["kind"] == "malformed":
                 start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8")])
                 return [b"<?xml version='1.0'?><soap11env:Envelope><broken"]
+            elif fault["kind"] == "garble":
+                return self._garbled(environ, body, start_response, fault["at"], fault["junk"])
         environ["wsgi.input"] = _Replay(body)
         return self._soap(environ, start_response)
+
+    def _garbled(
+        self, environ: dict[str, Any], body: bytes, start_response: Any, at: int, junk: bytes
+    ) -> list[bytes]:
+        """The real answer with ``junk`` written over it at ``at`` (modulo its length): a line
+        noise, a proxy or a half-written buffer, as a client sees it."""
+        environ["wsgi.input"] = _Replay(body)
+        status: list[Any] = []
+        answer = b"".join(self._soap(environ, lambda s, h, exc=None: status.append((s, h))))
+        place = at % max(len(answer), 1)
+        damaged = answer[:place] + junk + answer[place + len(junk) :]
+        headers = [(k, v) for k, v in status[0][1] if k.lower() != "content-length"]
+        start_response(status[0][0], [*headers, ("Content-Length", str(len(damaged)))])
+        return [damaged]
 
     def _refuse(self, environ: dict[str, Any], body: bytes, start_response: Any) -> list[bytes] | None:
         """The ERP's gatekeeper: API-token headers, HTTP basic auth, or a WS-Security

@@ -12,17 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adapters.soap import AdapterState, OutboundSyncer, SoapPoller, outbound_syncers, soap_pollers
 from adapters.soap.outbound import OUTBOUND_ENTITY
 from adapters.soap.state import POLLING
 from adapters.soap.status import soap_status
 from aggregates import SourceCustomer, customer_id
-from hub.bootstrap import Hub
+from hub.bootstrap import Hub, bootstrap
 from hub.settings import ConfigError, SystemConfig
 from simulators.erp import ErpSimulator, erp_system
 from simulators.erp.book import ErpBook
-from tests.conftest import TEST_SYSTEMS
+from tests.conftest import TEST_SYSTEMS, hub_settings
 from tests.nav_service import NAV_WSDL, NavPageService
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -546,3 +548,35 @@ def test_the_erp_process_gone_mid_page_and_back_on_its_port_loses_and_duplicates
     events = source_events(hub, refs)
     assert sorted(events) == sorted(refs) and all(len(e) == 1 for e in events.values())
     assert hub.dead_letters.list("open") == []
+
+
+def test_a_garbled_soap_answer_is_read_or_reported_never_a_crash(tmp_path: Path) -> None:
+    """Any bytes of a real answer overwritten (a proxy, line noise, a half-written buffer): the
+    poll reads the records, or reports an error naming the call and moves no cursor, and the next
+    clean poll reads them all. (Damage inside a value that still parses - a digit changed - is
+    read as sent: SOAP carries no checksum.)"""
+    with ErpSimulator() as erp:
+        refs = debtors(erp.book, 3)
+        hub = bootstrap(
+            hub_settings(f"sqlite:///{tmp_path / 'hub.db'}", systems={**TEST_SYSTEMS, "erp": erp_config(erp)})
+        )
+        polling = poller(hub)  # one zeep client for every example: the WSDL is read once
+        try:
+
+            @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+            @given(at=st.integers(0, 10**5), junk=st.binary(min_size=1, max_size=6))
+            def garbled(at: int, junk: bytes) -> None:
+                with hub.store.transaction() as cursor:  # every example polls from the start
+                    hub.store.execute(cursor, "DELETE FROM hub_adapter_state")
+                erp.faults.arm("garble", operation="GetCustomersChangedSince", at=at, junk=junk, times=10)
+                [damaged] = polling.poll(["customers"])
+                erp.faults.clear()
+                if damaged.error is None:
+                    return  # read (the damage was in a value, or in nothing zeep needed)
+                assert "GetCustomersChangedSince" in damaged.error and damaged.stored == 0
+                [clean] = polling.poll(["customers"])  # the cursor did not move: all again
+                assert (clean.error, clean.records) == (None, len(refs))
+
+            garbled()
+        finally:
+            hub.close()
