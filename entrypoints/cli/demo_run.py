@@ -508,6 +508,7 @@ def _report(hub: Hub) -> None:
         "  hub adapters status / outbound status   the ERP adapter's cursors, circuit, synced orders\n"
         "  hub deadletters list / show ID       what was refused and why; 'replay' after a fix\n"
         "  hub parked list                      messages waiting for an order\n"
+        "  hub accounting                       every message received, and where each one is now\n"
         "  hub projections rebuild order_tracking --verify\n"
         "  hub audit history '#1005' / lineage '#1005' stage / verify   audit by replay\n"
         "  hub demo --serve                     the same, then the HTTP API on /orders, /health, /metrics",
