@@ -140,9 +140,14 @@ def test_postgres_stopped_mid_burst_the_hub_answers_503_recovers_alone_and_loses
     assert accounting is not None and accounting.returncode == 0, accounting.stdout + accounting.stderr
     [shop] = json.loads(accounting.stdout)["systems"]
     assert (shop["stored"], shop["applied"], shop["dead_lettered"]) == (1500, 1500, 0)
-    assert shop["duplicates"] == sender.answers["200 duplicate"]
-    refused = sender.answers["503 database_unavailable"]
-    assert shop["refused_by_reason"] == ({"database_unavailable": refused} if refused else {})
+    # An answer the client gave up waiting for ("no answer") may still have been a 503 or a
+    # "duplicate": the hub counts what it answered, the client what it heard.
+    lost_answers = sender.answers["no answer"]
+    heard_503, heard_duplicate = sender.answers["503 database_unavailable"], sender.answers["200 duplicate"]
+    assert heard_duplicate <= shop["duplicates"] <= heard_duplicate + lost_answers
+    assert set(shop["refused_by_reason"]) <= {"database_unavailable"}
+    refused = shop["refused_by_reason"].get("database_unavailable", 0)
+    assert heard_503 <= refused <= heard_503 + lost_answers
     assert "Traceback" not in (tmp_path / "hub.log").read_text()
 
 
