@@ -50,7 +50,7 @@ from simulators.erp import ErpSimulator  # noqa: E402
 from simulators.planning import PurchaseOrder, x12_purchase_orders  # noqa: E402
 from simulators.traffic import CATALOGUE  # noqa: E402
 from simulators.warehouse import drop_file  # noqa: E402
-from tests.faults import PrivatePostgres, WebhookSender, hub_environment  # noqa: E402
+from tests.faults import PrivatePostgres, WebhookSender, hub_environment, run_hub  # noqa: E402
 
 SECRET = "soak-secret"
 KEK = "c29hay1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="
@@ -131,14 +131,7 @@ class Hub:
         return None
 
     def command(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "entrypoints", *args],
-            cwd=self.folder,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        return run_hub(self.folder, self.env, *args, timeout=600)
 
     def wait_healthy(self, timeout: float = 120) -> float:
         began = time.monotonic()

@@ -226,6 +226,11 @@ _PLACES = """
 """
 
 
+def _inbox_head(store: Store) -> int:
+    """``Inbox.head`` (the inbox imports this module, so it cannot be imported here)."""
+    return int(store.query("SELECT MAX(position) AS head FROM hub_inbox")[0]["head"] or 0)
+
+
 def ensure_ledger(store: Store) -> None:
     """Create the ledger's tables, and note where it began: messages processed before it have no
     row of their own (a database older than the ledger)."""
@@ -236,7 +241,7 @@ def ensure_ledger(store: Store) -> None:
         return
     # The inbox head, not the processor's position: a streaming worker's database has none, and
     # a message stored before but applied after gets its own row, which counts first.
-    position = int(store.query("SELECT MAX(position) AS head FROM hub_inbox")[0]["head"] or 0)
+    position = _inbox_head(store)
     with store.transaction() as cursor:
         store.execute(
             cursor,
@@ -262,11 +267,7 @@ class Accounting:
             "SELECT MIN(position) AS position, MIN(started_at) AS at FROM hub_accounting_start"
         )
         began_at, before = start[0]["at"], int(start[0]["position"] or 0)
-        if streaming:
-            head = self.store.query("SELECT MAX(position) AS head FROM hub_inbox")
-            processed = int(head[0]["head"] or 0)
-        else:
-            processed = self.store.position(self.processor_name)
+        processed = _inbox_head(self.store) if streaming else self.store.position(self.processor_name)
         floor = since.astimezone(UTC).isoformat() if since else ""
         hour = _hour(since) if since else ""
         accounts: dict[str, SystemAccount] = {}
@@ -314,12 +315,9 @@ class Accounting:
             reason = f"dead letter ({row['stage']})"
             entry = account(row["system"])
             entry.refused[reason] = entry.refused.get(reason, 0) + int(row["n"])
-        listed = self.store.query(
-            "SELECT position, system, message_id, applied, dead, parked, unprocessed, early "
-            f"FROM ({_PLACES}) places WHERE (applied + dead + parked + unprocessed = 0 AND early = 0) "
-            "OR applied + dead + parked + unprocessed * (1 - parked) > 1 ORDER BY position LIMIT ?",
-            (processed, before, floor, _LISTED * 2),
-        )
+        # The second pass over the inbox names the messages out of place; a balanced one has none.
+        out_of_place = any(a.unaccounted or a.doubled for a in accounts.values())
+        listed = self._out_of_place(processed, before, floor) if out_of_place else []
         unaccounted, doubled = [], []
         for row in listed:
             places = [name for name in ("applied", "dead", "parked", "unprocessed") if row[name]]
@@ -334,4 +332,12 @@ class Accounting:
             systems=[accounts[name] for name in sorted(accounts)],
             unaccounted=unaccounted[:_LISTED],
             doubled=doubled[:_LISTED],
+        )
+
+    def _out_of_place(self, processed: int, before: int, floor: str) -> list[Any]:
+        return self.store.query(
+            "SELECT position, system, message_id, applied, dead, parked, unprocessed, early "
+            f"FROM ({_PLACES}) places WHERE (applied + dead + parked + unprocessed = 0 AND early = 0) "
+            "OR applied + dead + parked + unprocessed * (1 - parked) > 1 ORDER BY position LIMIT ?",
+            (processed, before, floor, _LISTED * 2),
         )

@@ -13,7 +13,10 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -26,7 +29,7 @@ import httpx
 
 from adapters.webshop.signatures import sign
 
-__all__ = ["PrivatePostgres", "WebhookSender", "file_size_limit"]
+__all__ = ["PrivatePostgres", "WebhookSender", "file_size_limit", "hub_environment", "run_hub"]
 
 
 class PrivatePostgres:
@@ -72,8 +75,6 @@ class PrivatePostgres:
 
     def close(self) -> None:
         self.server.cleanup()
-        import shutil
-
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -165,6 +166,20 @@ def _code(response: httpx.Response) -> str:
     except ValueError:
         return "not JSON"
     return str(document.get("status") or document.get("error") or "")
+
+
+def run_hub(
+    folder: Path, env: dict[str, str], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """A ``hub`` command run to its end in ``folder`` (its ``hub.toml``), output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "entrypoints", *args],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def hub_environment(**extra: str) -> dict[str, str]:

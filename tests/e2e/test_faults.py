@@ -22,7 +22,7 @@ import pytest
 
 from entrypoints.server_thread import free_port
 from simulators.bulk import shop_messages
-from tests.faults import PrivatePostgres, WebhookSender, file_size_limit, hub_environment
+from tests.faults import PrivatePostgres, WebhookSender, file_size_limit, hub_environment, run_hub
 from tests.shop_messages import fixture
 
 pytestmark = pytest.mark.slow
@@ -44,17 +44,6 @@ def orders(count: int) -> list[dict[str, Any]]:
         }
         for i in range(count)
     ]
-
-
-def hub_cli(folder: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "entrypoints", *args],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def wait_for(condition, what: str, timeout: float = 120) -> None:
@@ -135,7 +124,7 @@ def test_postgres_stopped_mid_burst_the_hub_answers_503_recovers_alone_and_loses
         if server is not None:
             server.terminate()
             server.wait(timeout=60)
-        accounting = hub_cli(tmp_path, env, "accounting", "--json") if server is not None else None
+        accounting = run_hub(tmp_path, env, "accounting", "--json") if server is not None else None
         postgres.close()
     assert accounting is not None and accounting.returncode == 0, accounting.stdout + accounting.stderr
     [shop] = json.loads(accounting.stdout)["systems"]
@@ -157,7 +146,7 @@ def test_a_full_disk_stops_ingest_with_a_message_and_a_rerun_completes_the_file(
         for envelope in shop_messages(4000, seed=5):
             handle.write(json.dumps(envelope) + "\n")
     env = hub_environment(HUB_DATABASE_URL=f"sqlite:///{tmp_path / 'hub.db'}")
-    first = hub_cli(tmp_path, env, "ingest", "--system", "shopify", str(feed), "--no-process")
+    first = run_hub(tmp_path, env, "ingest", "--system", "shopify", str(feed), "--no-process")
     assert first.returncode == 0, first.stderr
     with (tmp_path / "hub.db").open("r+b"):
         pass
@@ -176,11 +165,11 @@ def test_a_full_disk_stops_ingest_with_a_message_and_a_rerun_completes_the_file(
     assert "the database failed:" in full.stderr and "run the same command again" in full.stderr
     assert "Traceback" not in full.stderr
 
-    again = hub_cli(tmp_path, env, "process")
+    again = run_hub(tmp_path, env, "process")
     assert again.returncode == 0, again.stderr
-    accounting = hub_cli(tmp_path, env, "accounting", "--json")
+    accounting = run_hub(tmp_path, env, "accounting", "--json")
     assert accounting.returncode == 0, accounting.stdout
     [shop] = json.loads(accounting.stdout)["systems"]
     assert (shop["stored"], shop["applied"], shop["waiting"], shop["difference"]) == (4000, 4000, 0, 0)
-    verified = hub_cli(tmp_path, env, "audit", "verify")
+    verified = run_hub(tmp_path, env, "audit", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
