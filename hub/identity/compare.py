@@ -146,11 +146,16 @@ def _mailbox(a: frozenset[str], b: frozenset[str]) -> str:
         for y in b:
             if (
                 min(len(x), len(y)) >= 10
-                and _NOT_LETTERS.sub("", x) == _NOT_LETTERS.sub("", y)
-                and DamerauLevenshtein.distance(x, y) <= 2
+                and _digits_and_separators(x) == _digits_and_separators(y)
+                and DamerauLevenshtein.distance(x, y, score_cutoff=2) <= 2
             ):
                 return "close"
     return "diff"
+
+
+@lru_cache(maxsize=1 << 16)  # a record's addresses meet many candidates
+def _digits_and_separators(address: str) -> str:
+    return _NOT_LETTERS.sub("", address)
 
 
 def _code(a: str, b: str) -> str:
@@ -163,6 +168,7 @@ def _code(a: str, b: str) -> str:
     return "close" if len(a) == len(b) and DamerauLevenshtein.distance(a, b) == 1 else "diff"
 
 
+@lru_cache(maxsize=1 << 16)  # streets and above all cities meet again and again
 def _text(a: str, b: str) -> str:
     if not a or not b:
         return "missing"
@@ -184,7 +190,12 @@ def _unlike(a: Profile, b: Profile) -> bool:
     of a short form ("B." for Betty, that is Elizabeth)."""
     if len(a.given) <= 1 or len(b.given) <= 1:
         return False
-    readings = ((a.given, b.given), (a.given, b.family), (a.family, b.given))
+    return _unlike_names(a.given, a.family, b.given, b.family)
+
+
+@lru_cache(maxsize=1 << 16)  # namesakes' pairs of names come up with every candidate
+def _unlike_names(given_a: str, family_a: str, given_b: str, family_b: str) -> bool:
+    readings = ((given_a, given_b), (given_a, family_b), (family_a, given_b))
     return max(JaroWinkler.similarity(x, y) for x, y in readings if x and y) < _UNLIKE
 
 

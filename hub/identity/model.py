@@ -81,6 +81,9 @@ HELD_BACK = {
 }
 
 
+_SCORES_KEPT = 200_000  # remembered scores (a few hundred bytes each)
+
+
 @dataclass(frozen=True)
 class Score:
     total: float
@@ -107,6 +110,7 @@ class MatchModel:
     trained: Mapping[str, Any] = field(default_factory=dict)  # when, on how many records and pairs
     weights: dict[str, dict[str, float]] = field(init=False, compare=False)
     _name_weights: dict[tuple[str, str], float] = field(init=False, compare=False, repr=False)
+    _scores: dict[tuple[Any, ...], Score] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         missing = [a for a in self.attributes if f"attribute:{a}" not in self.m]
@@ -124,6 +128,7 @@ class MatchModel:
         }
         object.__setattr__(self, "weights", table)
         object.__setattr__(self, "_name_weights", {})
+        object.__setattr__(self, "_scores", {})
 
     def _name_weight(self, attribute: str, value: str) -> float:
         """The weight of a name agreeing exactly, by its frequency: its share in either name field
@@ -145,7 +150,27 @@ class MatchModel:
     def score(self, pattern: Pattern, values: Mapping[str, str] | None = None) -> Score:
         """``values``: the value two records agree on exactly, per attribute with a frequency
         table (given, family): a rare name agreeing says more than a common one (term-frequency
-        adjustment: u is that name's share of the records instead of the average)."""
+        adjustment: u is that name's share of the records instead of the average).
+
+        A score depends on the levels and the agreeing names only, and a population repeats few
+        of those (a record's candidates mostly differ the same ways): each is worked out once,
+        remembered up to ``_SCORES_KEPT`` (then forgotten all at once, a bounded cost)."""
+        key = (
+            tuple(pattern.items()),
+            tuple(
+                (attribute, value)
+                for attribute, value in (values or {}).items()
+                if value and pattern.get(attribute) == "exact" and attribute in self.frequencies
+            ),
+        )
+        known = self._scores.get(key)
+        if known is None:
+            if len(self._scores) >= _SCORES_KEPT:
+                self._scores.clear()
+            known = self._scores[key] = self._score(pattern, values)
+        return known
+
+    def _score(self, pattern: Pattern, values: Mapping[str, str] | None) -> Score:
         weights = {
             attribute: self.weights[attribute].get(level, 0.0) if level != "missing" else 0.0
             for attribute, level in pattern.items()

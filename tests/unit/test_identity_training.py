@@ -3,6 +3,7 @@ and dates as people write them, candidates by name, and sources free of duplicat
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import replace
 from datetime import date, timedelta
@@ -228,3 +229,24 @@ def test_a_configured_attribute_is_compared_and_weighed() -> None:
     assert compare(tall, taller, attributes={"height": "numeric"})[0]["attribute:height"] == "close"
     stored = profile_of(_profile_json(tall))
     assert stored == tall and hash(stored.attributes) == hash(tall.attributes)
+
+
+def test_a_remembered_score_is_the_score_worked_out_and_the_memory_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import hub.identity.model as model_module
+
+    records = [r for r in dedup_task(300, random.Random(5)) if r.fields["kind"] == "person"]
+    profiles = [normalise(r.record, r.fields) for r in records]
+    model = train(profiles, random_pairs=5_000, session_pairs=5_000)
+    seen = set()
+    monkeypatch.setattr(model_module, "_SCORES_KEPT", 50)
+    for a, b in itertools.pairwise(profiles):
+        pattern, swapped = compare(a, b, model.placeholder_days)
+        names = None if swapped else {"family": a.family, "given": a.given.split(" ")[0]}
+        worked_out = model._score(dict(pattern), names)
+        assert model.score(pattern, names) == worked_out
+        assert model.score(pattern, names) == worked_out  # the second time from memory
+        assert len(model._scores) <= 50
+        seen.add(tuple(pattern.items()))
+    assert len(seen) > 50  # the memory was filled and forgotten on the way
