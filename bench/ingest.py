@@ -10,7 +10,8 @@ For each backend and run it measures
   * hub: receive (inbox, batches of 1000 as the adapters do) + process + order-tracking projection,
     messages/s, and the ratio hub ÷ raw;
   * rebuild: order-tracking projection rebuilt from the whole log, events/s;
-  * latency (SQLite): receipt → visible in order tracking under a steady 1,000 messages/s, p50/p99,
+  * latency (SQLite): receipt → visible in order tracking under a steady 1,000 messages/s
+    (``--latency-rate``), p50/p99,
     with the stages on their threads as ``hub run`` runs them;
   * the cost per message of each stage (receive, map, handle, write — append, hash chain and
     commit —, each projection, identity resolution and its one-off training), read from the
@@ -232,7 +233,11 @@ def latency(hub: Hub, messages: list[dict], rate: int = 1000, seconds: float = 1
 
 
 def run_backend(
-    name: str, database: Callable[[], Iterator[str]], messages: list[dict], runs: int, with_latency: bool
+    name: str,
+    database: Callable[[], Iterator[str]],
+    messages: list[dict],
+    runs: int,
+    latency_rate: int | None,
 ) -> list[dict[str, float]]:
     results = []
     for run in range(1, runs + 1):
@@ -247,11 +252,11 @@ def run_backend(
                 figures["ratio"] = figures["hub_rate"] / raw
             finally:
                 hub.close()
-        if with_latency:
+        if latency_rate:
             with database() as url:
                 hub = bootstrap(settings(url))
                 try:
-                    figures["p50_ms"], figures["p99_ms"] = latency(hub, messages)
+                    figures["p50_ms"], figures["p99_ms"] = latency(hub, messages, rate=latency_rate)
                 finally:
                     hub.close()
         print(
@@ -277,6 +282,9 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, default=BASELINE, help="figures to compare with")
     parser.add_argument("--save-baseline", action="store_true", help="write this run's medians there")
     parser.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a stage is flagged")
+    parser.add_argument(
+        "--latency-rate", type=int, default=1000, help="messages/s the latency run sends (SQLite)"
+    )
     args = parser.parse_args()
     # Throwaway databases: a key of the benchmark's own encrypts their personal fields unless the
     # caller set one (PostgreSQL has no key-file fallback, and nobody should have to set it).
@@ -287,11 +295,13 @@ def main() -> None:
     print(f"{len(messages):,} messages, {size:.0f} bytes each on average; {args.runs} run(s) per backend")
     summary = {}
     if args.backend in ("sqlite", "both"):
-        summary["sqlite"] = run_backend("sqlite", sqlite_database, messages, args.runs, with_latency=True)
+        summary["sqlite"] = run_backend(
+            "sqlite", sqlite_database, messages, args.runs, latency_rate=args.latency_rate
+        )
     if args.backend in ("postgres", "both"):
         with postgres_server() as admin:
             summary["postgres"] = run_backend(
-                "postgres", lambda: postgres_database(admin), messages, args.runs, with_latency=False
+                "postgres", lambda: postgres_database(admin), messages, args.runs, latency_rate=None
             )
     print("\nmedians")
     medians_of: dict[str, dict[str, float]] = {}
@@ -304,7 +314,8 @@ def main() -> None:
             f"process+project {medians['process_rate']:,.0f}); raw {medians['raw_rate']:,.0f} rows/s; "
             f"ratio {medians['ratio']:.3f}; rebuild {medians['rebuild_rate']:,.0f} events/s"
             + (
-                f"; latency p50 {medians['p50_ms']:.1f} ms, p99 {medians['p99_ms']:.1f} ms at 1,000 msg/s"
+                f"; latency p50 {medians['p50_ms']:.1f} ms, p99 {medians['p99_ms']:.1f} ms "
+                f"at {args.latency_rate:,} msg/s"
                 if "p50_ms" in medians
                 else ""
             )
