@@ -155,14 +155,14 @@ class MatchModel:
         A score depends on the levels and the agreeing names only, and a population repeats few
         of those (a record's candidates mostly differ the same ways): each is worked out once,
         remembered up to ``_SCORES_KEPT`` (then forgotten all at once, a bounded cost)."""
-        key = (
-            tuple(pattern.items()),
-            tuple(
+        names: tuple[tuple[str, str], ...] = ()
+        if values and self.frequencies:
+            names = tuple(
                 (attribute, value)
-                for attribute, value in (values or {}).items()
+                for attribute, value in values.items()
                 if value and pattern.get(attribute) == "exact" and attribute in self.frequencies
-            ),
-        )
+            )
+        key = (tuple(pattern.items()), names)
         known = self._scores.get(key)
         if known is None:
             if len(self._scores) >= _SCORES_KEPT:
