@@ -24,12 +24,14 @@ from hub.identity.service import IdentityService
 from hub.inbox import Inbox, RawMessage, RecordOutcome, received_at
 from hub.metrics import HubMetrics
 from hub.order_tracking import OrderQueries, OrderTrackingTables
+from hub.parked import ParkedMessages
 from hub.planning.queries import PlanQueries
 from hub.planning.tables import PlanningTables
 from hub.ports import AdapterPorts
 from hub.privacy.keys import SubjectKeys, open_subject_keys
 from hub.processing import BatchReport, Processor
 from hub.projecting import Projector
+from hub.replay import DeadLetterReplay
 from hub.settings import HubSettings, load_settings
 from hub.store import Store, key_store_url
 
@@ -46,6 +48,8 @@ class Hub:
     processor: Processor
     projector: Projector
     dead_letters: DeadLetters
+    replayer: DeadLetterReplay
+    parked: ParkedMessages
     orders: OrderQueries
     history: History
     plan: PlanQueries
@@ -142,7 +146,7 @@ class Hub:
 
     def expire_parked(self) -> int:
         """Dead-letter parked messages whose order never arrived within the configured time."""
-        return self.processor.expire_parked(timedelta(hours=self.settings.tracking.parked_timeout_hours))
+        return self.parked.expire(timedelta(hours=self.settings.tracking.parked_timeout_hours))
 
     def close(self) -> None:
         self.group_commit.close()
@@ -209,6 +213,12 @@ def bootstrap(
         processor=processor,
         projector=projector,
         dead_letters=processor.dead_letters,
+        replayer=DeadLetterReplay(
+            store, catalog, processor.decider, processor.dead_letters, processor.parking
+        ),
+        parked=ParkedMessages(
+            store, catalog, metrics, processor.inbox, processor.parking, processor.dead_letters
+        ),
         orders=orders,
         history=history,
         plan=PlanQueries(store, planning, settings.planning),

@@ -487,7 +487,7 @@ def _report(hub: Hub) -> None:
             f"  #{letter.id} ({letter.stage}) {letter.system} {letter.message_id}: {letter.reason[:140]}",
             highlight=False,
         )
-    waiting = hub.processor.parked()
+    waiting = hub.parked.listing()
     console.print(f"[bold]Waiting for their order[/] {len(waiting)}")
     for row in waiting:
         console.print(

@@ -68,7 +68,7 @@ def ingest(
             f"received {received}, duplicates {duplicates}, stored {stored}, "
             f"unreadable {unreadable}, processed {report.processed}, "
             f"dead-lettered {report.dead_lettered + unreadable}, "
-            f"waiting for their order {hub.processor.parked_count()}"
+            f"waiting for their order {hub.parked.count()}"
             + ("" if not no_process else " (not processed: --no-process)"),
             highlight=False,
         )
@@ -109,7 +109,7 @@ def process(ctx: typer.Context) -> None:
         status = ", ".join(f"{p['name']} at {p['position']}/{p['head']}" for p in hub.projector.status())
         console.print(
             f"processed {report.processed}, dead-lettered {report.dead_lettered}, "
-            f"waiting for their order {hub.processor.parked_count()}, events {report.events}; "
+            f"waiting for their order {hub.parked.count()}, events {report.events}; "
             f"projections: {status}",
             highlight=False,
         )

@@ -179,7 +179,7 @@ def deadletters_replay(
                 fail(f"no dead letter with id {', '.join(map(str, missing))}")
         else:
             letters = hub.dead_letters.list("open")
-        outcomes = hub.processor.replay([letter for letter in letters if letter is not None])
+        outcomes = hub.replayer.replay([letter for letter in letters if letter is not None])
         hub.projector.catch_up()
     if as_json:
         print_json([{"id": o.letter_id, "resolved": o.resolved, "outcome": o.outcome} for o in outcomes])
@@ -195,7 +195,7 @@ def deadletters_replay(
 def parked_list(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Messages waiting for their order; they become dead letters after parked_timeout_hours."""
     with open_hub(ctx) as hub:
-        rows = hub.processor.parked()
+        rows = hub.parked.listing()
     if as_json:
         print_json(rows)
         return

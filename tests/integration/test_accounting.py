@@ -77,7 +77,7 @@ def test_a_parked_message_released_by_its_order_and_a_replayed_letter_become_app
             "UPDATE hub_dead_letters SET envelope = ? WHERE id = ?",
             (json.dumps(order(9)), letter.id),
         )
-    [outcome] = hub.processor.replay([d for d in hub.dead_letters.list() if d.id == letter.id])
+    [outcome] = hub.replayer.replay([d for d in hub.dead_letters.list() if d.id == letter.id])
     assert outcome.resolved, outcome
     shop = account_of(hub)
     assert (shop["applied"], shop["dead_lettered"], shop["difference"]) == (5, 0, 0)

@@ -26,15 +26,15 @@ def test_a_clock_jumping_back_changes_no_state_and_loses_nothing(hub: Hub) -> No
         hub.receive("shopify", [order(2)])
         hub.process()
         # Waiting since "three hours from now": not expired by a one-hour timeout.
-        assert hub.processor.expire_parked(timedelta(hours=1)) == 0
+        assert hub.parked.expire(timedelta(hours=1)) == 0
     with time_machine.travel(now + timedelta(minutes=5), tick=True):
-        assert hub.processor.expire_parked(timedelta(hours=1)) == 0
+        assert hub.parked.expire(timedelta(hours=1)) == 0
         first, second = hub.orders.show("1"), hub.orders.show("2")
         assert first is not None and second is not None
         assert (first["stage"], first["paid_amount"]) == ("partially_shipped", "409.94")
         assert first["shipments"][0]["status"] == "delivered"
         assert (second["stage"], second["paid_amount"]) == ("paid", "409.94")
-        assert [p["awaiting_ref"] for p in hub.processor.parked()] == ["3"]
+        assert [p["awaiting_ref"] for p in hub.parked.listing()] == ["3"]
 
         report = Accounting(hub.store).report()
         assert report.balanced, report.as_dict()

@@ -310,11 +310,11 @@ def test_erp_payment_seen_before_the_order_link_waits_and_then_counts(
 
     poller(hub).poll(["payments"])
     hub.process()
-    assert hub.processor.parked_count() == 1
+    assert hub.parked.count() == 1
     poller(hub).poll(["orders"])
     hub.process()
 
-    assert hub.processor.parked_count() == 0
+    assert hub.parked.count() == 0
     assert hub.orders.show("3001", "shopify")["paid_amount"] == "39.00"
 
 

@@ -72,12 +72,12 @@ def test_a_payment_before_its_order_waits_and_then_goes_through(hub: Hub) -> Non
     hub.receive("shopify", [paid(1)])
     first = hub.process()
     assert first.parked == 1
-    assert hub.processor.parked()[0]["awaiting_ref"] == "1"
+    assert hub.parked.listing()[0]["awaiting_ref"] == "1"
     assert hub.orders.show("1") is None
     hub.receive("shopify", [order(1)])
     second = hub.process()
     assert second.unparked == 1
-    assert hub.processor.parked() == []
+    assert hub.parked.listing() == []
     assert hub.orders.show("1")["stage"] == "paid"
 
 
@@ -91,7 +91,7 @@ def test_payment_and_order_in_one_batch_in_the_wrong_order(hub: Hub) -> None:
 def test_a_message_whose_order_never_arrives_becomes_a_dead_letter(hub: Hub) -> None:
     hub.receive("shopify", [paid(3)])
     hub.process()
-    expired = hub.processor.expire_parked(timedelta(hours=24), now=datetime.now(UTC) + timedelta(hours=25))
+    expired = hub.parked.expire(timedelta(hours=24), now=datetime.now(UTC) + timedelta(hours=25))
     assert expired == 1
     (letter,) = hub.dead_letters.list()
     assert letter.stage == "parking"
@@ -139,7 +139,7 @@ def test_replay_after_a_mapping_fix_resolves_the_dead_letter(make_hub, tmp_path:
     hub.receive("shopify", [order(20, total_price="409,94")])
     hub.process()
     (letter,) = hub.dead_letters.list()
-    failed = hub.processor.replay([letter])
+    failed = hub.replayer.replay([letter])
     assert not failed[0].resolved and "failed again" in failed[0].outcome
     mapping = folder / "orders_create.yaml"
     mapping.write_text(
@@ -148,7 +148,7 @@ def test_replay_after_a_mapping_fix_resolves_the_dead_letter(make_hub, tmp_path:
             'total_amount: {path: total_price, transforms: ["decimal:comma"]}',
         )
     )
-    (outcome,) = hub.processor.replay([hub.dead_letters.get(letter.id)])
+    (outcome,) = hub.replayer.replay([hub.dead_letters.get(letter.id)])
     hub.projector.catch_up()
     assert outcome.resolved and outcome.outcome == "processed"
     replayed = hub.dead_letters.get(letter.id)
@@ -198,13 +198,13 @@ def test_an_order_placed_by_a_replay_releases_its_waiting_payment(make_hub, tmp_
     hub = make_hub(mapping_folders={"shopify": folder})
     hub.receive("shopify", [order(60, total_price="409,94"), paid(60)])
     hub.process()
-    assert len(hub.processor.parked()) == 1  # the payment waits for the order that failed to map
+    assert len(hub.parked.listing()) == 1  # the payment waits for the order that failed to map
     mapping = folder / "orders_create.yaml"
     mapping.write_text(mapping.read_text().replace("[decimal]}", '["decimal:comma"]}', 1))
-    (outcome,) = hub.processor.replay(hub.dead_letters.list())
+    (outcome,) = hub.replayer.replay(hub.dead_letters.list())
     hub.projector.catch_up()
     assert outcome.resolved
-    assert hub.processor.parked() == []
+    assert hub.parked.listing() == []
     assert hub.orders.show("60")["stage"] == "paid"
 
 

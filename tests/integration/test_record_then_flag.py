@@ -200,7 +200,7 @@ def test_parked_list_names_the_dead_letter_that_holds_the_awaited_order(hub: Hub
     hub.receive("shopify", [order(7003, total_price="12,50,00"), fulfillment(7003)])
     hub.process()
     (letter,) = hub.dead_letters.list()
-    (waiting,) = hub.processor.parked()
+    (waiting,) = hub.parked.listing()
     assert waiting["order_dead_letter"] == letter.id
 
 
@@ -243,7 +243,7 @@ def test_parked_messages_in_any_arrival_order_end_as_in_time_order(
             hub.receive(MARKETPLACE, [facts[index]])
             hub.process()
         view = hub.orders.show(ref, MARKETPLACE)
-        assert view is not None and hub.processor.parked() == []
+        assert view is not None and hub.parked.listing() == []
         for volatile in ("order_id", "sources", "updated_at"):  # ids of its own; when recorded
             del view[volatile]
         views.append(json.loads(json.dumps(view).replace(ref, "REF")))

@@ -260,7 +260,7 @@ def test_two_workers_sharing_customers_across_partitions_agree_with_an_uninterru
         distributed = event_sequences(hub.store)
         states = final_states(hub.store, distributed)
         dead = hub.dead_letters.count()
-        parked = hub.processor.parked_count()
+        parked = hub.parked.count()
     finally:
         hub.close()
     _, reference_states = reference_run(envelopes, tmp_path)

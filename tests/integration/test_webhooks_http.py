@@ -249,12 +249,12 @@ def test_carrier_tracking_events_move_the_shipment_the_shop_recorded(client) -> 
     early = carrier_post(http, "tracker.updated", "1Z2345", "in_transit", "2026-11-20T08:00:00Z")
     assert early.json() == {"status": "stored"}
     hub.process()
-    assert hub.processor.parked_count() == 1  # no parcel 1Z2345 yet
+    assert hub.parked.count() == 1  # no parcel 1Z2345 yet
 
     shopify_post(http, json.dumps(order).encode())
     shopify_post(http, json.dumps(parcel).encode(), topic="fulfillments/create")
     hub.process()
-    assert hub.processor.parked_count() == 0
+    assert hub.parked.count() == 0
     for status, at in [
         ("out_for_delivery", "09:00"),
         ("available_for_pickup", "12:00"),
