@@ -46,6 +46,9 @@ __all__ = ["CustomerQueries", "CustomerTables", "UnknownCustomerId"]
 
 class CustomerTables:
     name = "customers"
+    reads = frozenset(
+        {CustomerLink.__name__, Order.__name__, CustomerInteraction.__name__, CustomerCase.__name__}
+    )
 
     def __init__(self, store: Store, suffix: str = "") -> None:
         self.store, self.suffix = store, suffix

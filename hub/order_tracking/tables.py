@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aggregates import PaymentTolerance
+from aggregates import Order, PaymentTolerance
 from hub.order_tracking.cache import OrderCache, written_before_event_time
 from hub.store import Store
 from projections import TrackedOrder, apply_event, concerns
@@ -19,6 +19,7 @@ class OrderTrackingTables:
     """The order-tracking read model: one document per order, plus an alias index."""
 
     name = "order_tracking"
+    reads = frozenset({Order.__name__})
 
     def __init__(
         self,

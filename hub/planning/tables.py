@@ -20,7 +20,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from aggregates import MasterRecord, StockPosition
+from aggregates import MasterRecord, Order, StockPosition
 from hub.order_tracking.cache import written_before_event_time
 from hub.store import Store
 from projections import TrackedOrder, apply_event, concerns
@@ -46,6 +46,7 @@ def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
 
 class PlanningTables:
     name = "planning"
+    reads = frozenset({Order.__name__, MasterRecord.__name__, StockPosition.__name__})
 
     def __init__(
         self,

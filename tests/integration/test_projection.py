@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from hub.bootstrap import Hub
 from tests.shop_messages import fulfillment, order, paid
 
@@ -32,6 +34,20 @@ def test_rebuild_with_verify_reproduces_the_live_rows(hub: Hub) -> None:
     hub.process()
     assert hub.orders.show("2000")["stage"] == "placed"
     assert hub.projector.rebuild("order_tracking", verify=True).verified is True
+
+
+def test_a_rebuild_decodes_only_the_events_of_the_aggregates_the_view_reads(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed(hub)  # the orders' customers, their links and the orders' events share the log
+    decoded: list[str] = []
+    decode = hub.store.decode
+    monkeypatch.setattr(hub.store, "decode", lambda n: decoded.append(n.topic) or decode(n))
+    assert hub.projector.rebuild("order_tracking", verify=True).verified is True
+    topics = {n.topic for n in hub.store.notifications(0, 10_000)}
+    assert any(":SourceCustomer." in t for t in topics) and any(":CustomerLink." in t for t in topics)
+    order_topics = [t for t in topics if ":Order." in t]
+    assert order_topics and {*decoded} == {*order_topics}
 
 
 def test_verify_catches_a_live_row_that_differs_from_the_log(hub: Hub) -> None:
