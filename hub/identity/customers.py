@@ -106,29 +106,56 @@ class CustomerTables:
         """Nothing is cached between transactions."""
 
     def apply(self, cursor: Any, events: list[Any], position: int, reaches: int) -> None:
+        """A batch in a few statements (on PostgreSQL each statement is a round trip): orders
+        placed, then refunds, then cancellations (an order's later events follow its placing),
+        activity, and the decisions."""
         decided = _Decided()
+        placed: list[tuple[Any, ...]] = []
+        refunded: list[Any] = []
+        cancelled: list[tuple[str]] = []
+        activity: list[tuple[str, str, str]] = []
         for event in events:
             if isinstance(event, CustomerLink.Decided):
                 decided.add(event)
-            elif isinstance(event, Order.Event | Order.Placed):
-                self._order(cursor, event)
+            elif isinstance(event, Order.Placed):
+                if event.customer_ref:
+                    placed.append(
+                        (
+                            str(event.originator_id),
+                            f"{event.system}:{event.customer_ref}",
+                            event.channel,
+                            event.placed_at.isoformat(),
+                            str(event.total_amount),
+                        )
+                    )
+            elif isinstance(event, Order.PaymentRecorded) and event.status == "refunded":
+                refunded.append(event)
+            elif isinstance(event, Order.Cancelled):
+                cancelled.append((str(event.originator_id),))
             elif isinstance(event, _ACTIVITY_EVENTS):
-                self._activity(cursor, event)
-        self._decisions(cursor, decided)
-
-    def _activity(self, cursor: Any, event: Any) -> None:
-        """Which source record each interaction and case is about (its customer follows the record)."""
-        record = getattr(event, "customer", None) or event.changes.get("customer")
-        if record is None:
-            return
-        kind = "interaction" if isinstance(event, _INTERACTION_EVENTS) else "case"
-        cursor.execute(
-            self.store.sql(
+                record = getattr(event, "customer", None) or event.changes.get("customer")
+                if record is not None:
+                    kind = "interaction" if isinstance(event, _INTERACTION_EVENTS) else "case"
+                    activity.append((str(event.originator_id), record, kind))
+        sql = self.store.sql
+        cursor.executemany(
+            sql(
+                f"INSERT INTO {self.orders} (order_id, record, channel, placed_at, total, refunds, "
+                "cancelled) VALUES (?, ?, ?, ?, ?, '{}', 0) ON CONFLICT (order_id) DO NOTHING"
+            ),
+            placed,
+        )
+        for event in refunded:
+            self._refund(cursor, event)
+        cursor.executemany(sql(f"UPDATE {self.orders} SET cancelled = 1 WHERE order_id = ?"), cancelled)
+        cursor.executemany(
+            sql(
                 f"INSERT INTO {self.activity} (activity, record, kind) VALUES (?, ?, ?) "
                 "ON CONFLICT (activity) DO UPDATE SET record = excluded.record"
             ),
-            [str(event.originator_id), record, kind],
+            activity,
         )
+        self._decisions(cursor, decided)
 
     def _decisions(self, cursor: Any, decided: _Decided) -> None:
         """The placements and review pairs of a batch, one statement each (these tables are
@@ -162,34 +189,16 @@ class CustomerTables:
                 rows,
             )
 
-    def _order(self, cursor: Any, event: Any) -> None:
+    def _refund(self, cursor: Any, event: Any) -> None:
         sql, key = self.store.sql, str(event.originator_id)
-        if isinstance(event, Order.Placed):
-            if event.customer_ref:
-                cursor.execute(
-                    sql(
-                        f"INSERT INTO {self.orders} (order_id, record, channel, placed_at, total, refunds, "
-                        "cancelled) VALUES (?, ?, ?, ?, ?, '{}', 0) ON CONFLICT (order_id) DO NOTHING"
-                    ),
-                    [
-                        key,
-                        f"{event.system}:{event.customer_ref}",
-                        event.channel,
-                        event.placed_at.isoformat(),
-                        str(event.total_amount),
-                    ],
-                )
-        elif isinstance(event, Order.PaymentRecorded) and event.status == "refunded":
-            cursor.execute(sql(f"SELECT refunds FROM {self.orders} WHERE order_id = ?"), [key])
-            row = cursor.fetchone()
-            if row is not None:
-                refunds = {**json.loads(row["refunds"]), event.payment_id: str(event.amount)}
-                cursor.execute(
-                    sql(f"UPDATE {self.orders} SET refunds = ? WHERE order_id = ?"),
-                    [json.dumps(refunds, sort_keys=True), key],
-                )
-        elif isinstance(event, Order.Cancelled):
-            cursor.execute(sql(f"UPDATE {self.orders} SET cancelled = 1 WHERE order_id = ?"), [key])
+        cursor.execute(sql(f"SELECT refunds FROM {self.orders} WHERE order_id = ?"), [key])
+        row = cursor.fetchone()
+        if row is not None:
+            refunds = {**json.loads(row["refunds"]), event.payment_id: str(event.amount)}
+            cursor.execute(
+                sql(f"UPDATE {self.orders} SET refunds = ? WHERE order_id = ?"),
+                [json.dumps(refunds, sort_keys=True), key],
+            )
 
     def rows(self) -> list[tuple[Any, ...]]:
         queries = [

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from aggregates import order_id
 from hub.bootstrap import Hub
-from tests.shop_messages import fulfillment, order, paid
+from tests.shop_messages import envelope, fixture, fulfillment, order, paid
 
 
 def feed(hub: Hub, orders: int = 30) -> None:
@@ -129,3 +132,28 @@ def test_anomalies_follow_the_configured_thresholds(hub: Hub) -> None:
     later = just_after + timedelta(days=2)
     (anomaly,) = hub.orders.show("7", now=later)["anomalies"]
     assert anomaly["code"] == "paid_not_shipped"
+
+
+def test_the_customer_view_records_placings_refunds_and_cancellations_of_one_batch(hub: Hub) -> None:
+    """Orders placed, refunded and cancelled in one batch (the view writes them in a few
+    statements, placings first): each order's row holds its refunds and its cancellation."""
+    refund = fixture("refund")
+    cancelled = copy.deepcopy(fixture("order"))
+    cancelled.update(id=1002, cancelled_at="2008-01-11T10:00:00-05:00", cancel_reason="customer")
+    hub.receive(
+        "shopify",
+        [
+            order(1001),
+            order(1002),
+            envelope("refunds/create", {**refund, "order_id": 1001}),
+            envelope("orders/cancelled", cancelled),
+        ],
+    )
+    hub.process()
+    rows = {
+        row["order_id"]: row
+        for row in hub.store.query("SELECT order_id, refunds, cancelled FROM hub_cust_orders")
+    }
+    refunded = rows[str(order_id("shopify", "1001"))]
+    assert json.loads(refunded["refunds"]) and refunded["cancelled"] == 0
+    assert rows[str(order_id("shopify", "1002"))]["cancelled"] == 1
