@@ -15,6 +15,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -175,9 +176,21 @@ class SubjectKeys:
         ``OperationalError``, as the event store does, so processing retries the batch later and
         blames no message; a connection the server dropped is replaced for the next call.
         """
+        return self._run(lambda: self._connection.execute(statement.replace("?", self._marks), params))
+
+    def _execute_many(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        """One statement for many rows: on PostgreSQL sent together, not a round trip each."""
+
+        def send() -> None:
+            with contextlib.closing(self._connection.cursor()) as cursor:
+                cursor.executemany(statement.replace("?", self._marks), rows)
+
+        self._run(send)
+
+    def _run(self, call: Callable[[], Any]) -> list[Any]:
         try:
-            cursor = self._connection.execute(statement.replace("?", self._marks), params)
-            return list(cursor.fetchall()) if cursor.description else []
+            cursor = call()
+            return list(cursor.fetchall()) if cursor is not None and cursor.description else []
         except (sqlite3.OperationalError, *_postgres_errors()) as error:
             if self._marks == "%s" and (self._connection.broken or self._connection.closed):
                 import psycopg
@@ -216,8 +229,7 @@ class SubjectKeys:
             if created:
                 self._execute("BEGIN")
                 try:
-                    for row in created:
-                        self._execute(_INSERT, row)
+                    self._execute_many(_INSERT, created)
                     self._execute("COMMIT")
                 except BaseException:
                     self._execute("ROLLBACK")
