@@ -52,8 +52,10 @@ def worker(
     _require_streaming()
     import faust
 
+    from entrypoints.quiet_logs import quiet_client_libraries
     from entrypoints.worker import create_worker_app
 
+    quiet_client_libraries()  # a broker away for a few seconds: a line of each kind, not hundreds
     with open_hub(ctx) as hub:
         if hub.store.dialect != "postgres":
             console.print("[yellow]warning:[/] several workers need PostgreSQL; SQLite allows one")
@@ -101,8 +103,10 @@ def relay(
 ) -> None:
     """Publish stored events to the outbound Kafka topic, in order per aggregate, until stopped."""
     _require_streaming()
+    from entrypoints.quiet_logs import quiet_client_libraries
     from hub.streaming.relay import EventRelay
 
+    quiet_client_libraries()
     with open_hub(ctx) as hub:
         _create_topics(hub)
         relay = EventRelay(hub.store, hub.settings.streaming, hub.metrics)
