@@ -15,12 +15,9 @@ import pytest
 from entrypoints.api import create_app
 from entrypoints.server_thread import ServerThread
 from hub.bootstrap import bootstrap
-from hub.planning.tables import utc_today
 from tests.conftest import hub_settings
 from tests.e2e.test_cli import hub
 from tests.integration.test_planning import ITEMS, production_report, purchase_orders, stock_count
-
-TODAY = utc_today()
 
 
 @pytest.fixture

@@ -6,13 +6,14 @@ Dates are relative to the real today, as the hub plans for the day it runs on.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 
 from adapters.filedrop import FileDrop
 from adapters.soap import outbound_syncers, planned_pushers, soap_pollers
@@ -23,7 +24,7 @@ from hub.planning.queries import UnknownItem
 from hub.planning.tables import utc_today
 from simulators.planning import PurchaseOrder, x12_purchase_orders
 
-TODAY = utc_today()
+TODAY = utc_today()  # when the module was read: held for its tests by ``on_today`` below
 ITEMS = (
     "sku,description,lead_time_days,minimum_order,order_multiple,buffer_profile,work_centre,"
     "capacity_per_day,updated_at\n"
@@ -31,6 +32,15 @@ ITEMS = (
     "TEE,Tee,5,50,,M21,SEW-1,100,2026-11-20 07:30:00\n"
     "CAP,Cap,8,,,,KNIT-1,80,2026-11-20 07:30:00\n"  # no profile: not buffered
 )
+
+
+@pytest.fixture(autouse=True)
+def on_today() -> Iterator[None]:
+    """The hub plans for the day it runs on, and these tests expect ``TODAY``: a run that
+    crossed midnight UTC after the module was read planned for the next day (eight failures in
+    CI at 00:0x). The clock is held on ``TODAY``, moving on from noon."""
+    with time_machine.travel(datetime.combine(TODAY, time(12), tzinfo=UTC), tick=True):
+        yield
 
 
 def drop(hub: Hub, system: str, folder: Path, name: str, text: str) -> None:
@@ -43,12 +53,13 @@ def drop(hub: Hub, system: str, folder: Path, name: str, text: str) -> None:
 
 def purchase_orders(*orders: tuple[str, int, int, list[tuple[str, int]]], control: int = 1) -> str:
     """(number, placed days ago, wanted in days, [(sku, quantity)])."""
+    today = utc_today()
     return x12_purchase_orders(
         [
             PurchaseOrder(
                 number,
-                TODAY - timedelta(days=ago),
-                TODAY + timedelta(days=wanted),
+                today - timedelta(days=ago),
+                today + timedelta(days=wanted),
                 [(sku, quantity, Decimal("9.50")) for sku, quantity in lines],
             )
             for number, ago, wanted, lines in orders
@@ -63,7 +74,7 @@ def purchase_orders(*orders: tuple[str, int, int, list[tuple[str, int]]], contro
 def stock_count(*counts: tuple[str, int, int], hour: int = 5) -> str:
     """A WMS stock snapshot of (sku, on hand, allocated) at WH1, counted today at ``hour``."""
     rows = [
-        f"STOCK,{sku},WH1,{on_hand},{allocated},{TODAY} {hour:02d}:00:00"
+        f"STOCK,{sku},WH1,{on_hand},{allocated},{utc_today()} {hour:02d}:00:00"
         for sku, on_hand, allocated in counts
     ]
     return "\n".join(["record_type,sku,location,on_hand,allocated,counted_at", *rows]) + "\n"
@@ -71,10 +82,11 @@ def stock_count(*counts: tuple[str, int, int], hour: int = 5) -> str:
 
 def production_report(order: str, sku: str, quantity: int, *, due_in: int, status: str) -> str:
     """The MES's report of one production order at SEW-1."""
-    due = TODAY + timedelta(days=due_in)
+    today = utc_today()
+    due = today + timedelta(days=due_in)
     return (
         "order,item,quantity,due,status,work_centre,reported_at\n"
-        f"{order},{sku},{quantity},{due},{status},SEW-1,{TODAY} 08:00:00\n"
+        f"{order},{sku},{quantity},{due},{status},SEW-1,{today} 08:00:00\n"
     )
 
 
