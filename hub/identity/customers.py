@@ -119,15 +119,7 @@ class CustomerTables:
                 decided.add(event)
             elif isinstance(event, Order.Placed):
                 if event.customer_ref:
-                    placed.append(
-                        (
-                            str(event.originator_id),
-                            f"{event.system}:{event.customer_ref}",
-                            event.channel,
-                            event.placed_at.isoformat(),
-                            str(event.total_amount),
-                        )
-                    )
+                    placed.append(_order_row(event))
             elif isinstance(event, Order.PaymentRecorded) and event.status == "refunded":
                 refunded.append(event)
             elif isinstance(event, Order.Cancelled):
@@ -223,6 +215,17 @@ _SIMILAR, _WORD = 0.8, 0.7
 _INTERACTION_EVENTS = (CustomerInteraction.Recorded, CustomerInteraction.Corrected)
 _ACTIVITY_EVENTS = (*_INTERACTION_EVENTS, CustomerCase.Opened, CustomerCase.Changed)
 INTERACTIONS_SHOWN = 50  # the newest; the summary counts them all
+
+
+def _order_row(placed: Any) -> tuple[str, str, str, str, str]:
+    """An order placed for a customer record: its row of the customer view's orders."""
+    return (
+        str(placed.originator_id),
+        f"{placed.system}:{placed.customer_ref}",
+        placed.channel,
+        placed.placed_at.isoformat(),
+        str(placed.total_amount),
+    )
 
 
 class _Decided:
