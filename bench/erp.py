@@ -33,10 +33,10 @@ import zeep  # noqa: E402
 
 from adapters.soap import soap_pollers  # noqa: E402
 from entrypoints.background import BackgroundProcessor  # noqa: E402
+from entrypoints.settings import Settings  # noqa: E402
 from hub.bootstrap import bootstrap  # noqa: E402
 from hub.processing import PROCESSOR  # noqa: E402
 from hub.runtime import tune_garbage_collector  # noqa: E402
-from hub.settings import HubSettings  # noqa: E402
 from simulators.erp import ErpBook, ErpSimulator, erp_system  # noqa: E402
 from simulators.erp.book import LOCAL_FORMAT  # noqa: E402
 from simulators.traffic import CATALOGUE, FIRST, LAST  # noqa: E402
@@ -106,8 +106,8 @@ def zeep_only(wsdl: str, page_size: int) -> tuple[int, float]:
 def hub_pipeline(wsdl: str, page_size: int, folder: Path) -> tuple[int, float, int]:
     """Poll both entities with processing running alongside: records, seconds, messages stored."""
     erp = erp_system(wsdl, page_size=page_size, outbound=False)
-    erp.soap.entities = {k: v for k, v in erp.soap.entities.items() if k in OPERATIONS}
-    settings = HubSettings(
+    erp["soap"]["entities"] = {k: v for k, v in erp["soap"]["entities"].items() if k in OPERATIONS}
+    settings = Settings(
         database_url=f"sqlite:///{folder / 'hub.db'}",
         mappings_dir=ROOT / "mappings",
         batch_size=1000,

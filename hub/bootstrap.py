@@ -32,7 +32,7 @@ from hub.privacy.keys import SubjectKeys, open_subject_keys
 from hub.processing import BatchReport, Processor
 from hub.projecting import Projector
 from hub.replay import DeadLetterReplay
-from hub.settings import HubSettings, load_settings
+from hub.settings import HubSettings
 from hub.store import Store, key_store_url
 
 __all__ = ["Hub", "bootstrap"]
@@ -166,13 +166,12 @@ def open_keys(settings: HubSettings) -> SubjectKeys:
 
 
 def bootstrap(
-    settings: HubSettings | None = None,
+    settings: HubSettings,
     *,
     database_url: str | None = None,
     mapping_folders: dict[str, Path] | None = None,
     metrics: HubMetrics | None = None,
 ) -> Hub:
-    settings = settings or load_settings()
     if database_url is not None:
         settings = settings.model_copy(update={"database_url": database_url})
     store = Store(settings.database_url, open_keys(settings))

@@ -7,6 +7,7 @@ Values come from (highest first) ``HUB_*`` environment variables, then ``hub.tom
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import tomllib
 import typing
@@ -16,7 +17,15 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from aggregates import PaymentTolerance
@@ -30,12 +39,8 @@ __all__ = [
     "ConfigError",
     "CustomerSettings",
     "HubSettings",
-    "OutboundSync",
-    "PlannedOrders",
     "PlanningSettings",
     "PrivacySettings",
-    "SoapEntity",
-    "SoapSource",
     "StreamingSettings",
     "Survivorship",
     "SystemConfig",
@@ -265,197 +270,11 @@ class CustomerSettings(Section):
         return {attribute: rule.model_dump() for attribute, rule in self.survivorship.items()}
 
 
-class SoapFollowUp(Section):
-    """The second operation of a two-step read: the next batch by locator, or records by id."""
-
-    operation: str = Field(description="WSDL operation of the second step (queryMore, retrieve)")
-    request: dict[str, Any] = Field(
-        default_factory=dict, description="arguments; strings may use {locator} or {ids}"
-    )
-    records: str = Field("@", description="JMESPath from its answer to the record list")
-    batch_size: int = Field(2000, ge=1, le=10_000, description="changes: ids per call")
-
-
-class SoapSession(Section):
-    """A login operation that opens a session (``auth = "session"``), as Salesforce's ``login``:
-    its answer names the session id, sent in a SOAP header, and the server to talk to."""
-
-    operation: str = Field("login", description="WSDL operation that opens the session")
-    request: dict[str, Any] = Field(
-        default_factory=lambda: {"username": "{username}", "password": "{password}"},
-        description="login arguments; strings may use {username} and {password}",
-    )
-    session_id: str = Field("sessionId", description="JMESPath to the session id in the login answer")
-    server_url: str | None = Field("serverUrl", description="JMESPath to the endpoint to use from then on")
-    header: dict[str, Any] = Field(
-        default_factory=lambda: {"SessionHeader": {"sessionId": "{session}"}},
-        description="SOAP header sent with every call; strings may use {session}",
-    )
-    expired_faults: list[str] = Field(
-        default_factory=lambda: ["INVALID_SESSION_ID"],
-        description=(
-            "faults meaning the session ended (log in again and retry): a fault code, or text "
-            "the fault message contains (case-insensitive)"
-        ),
-    )
-
-
-class SoapEntity(Section):
-    """One entity a SOAP source serves: which operation, how it pages, where its cursor is."""
-
-    operation: str = Field(description="WSDL operation that lists changed records")
-    request: dict[str, Any] = Field(
-        default_factory=dict,
-        description="request arguments; strings may use {since}, {page}, {page_size}, {bookmark}",
-    )
-    records: str = Field("@", description="JMESPath from the serialized response to the record list")
-    paging: Literal["page", "bookmark", "none", "locator", "changes"] = Field(
-        "page",
-        description=(
-            "page: page numbers; bookmark: key of the last record; none: one call; locator: the "
-            "answer names the next batch (query/queryMore); changes: a list of changed ids, then "
-            "the records by id (getUpdated/retrieve)"
-        ),
-    )
-    page_size: int = Field(500, ge=1, le=10_000, description="records asked per page ({page_size})")
-    cursor_field: str | None = Field(
-        None, description="record field holding its change time (the next 'since'); None: full scans"
-    )
-    cursor_format: str | None = Field(
-        None, description="strptime format of cursor values; None: compare the values zeep returns"
-    )
-    initial_cursor: str = Field("", description="'since' of the very first poll")
-    bookmark_field: str | None = Field(None, description="record field passed back as {bookmark}")
-    more: SoapFollowUp | None = Field(
-        None, description="locator: the operation reading the next batch; changes: fetching records by id"
-    )
-    locator: str = Field("queryLocator", description="locator: JMESPath to the next batch's locator")
-    finished: str = Field("done", description="locator: JMESPath to 'no more batches'")
-    covered: str = Field(
-        "latestDateCovered", description="changes: JMESPath to the time the change list is complete up to"
-    )
-    lookback_days: float | None = Field(
-        None,
-        gt=0,
-        description=(
-            "changes: how far back the first poll asks, when initial_cursor is not set (a change "
-            "list reaches back only as far as the source keeps changes: Salesforce 30 days, so 29)"
-        ),
-    )
-    overlap_seconds: float | None = Field(
-        None,
-        ge=0,
-        description=(
-            "each poll asks again from this long before its cursor, so a change committed late or "
-            "stamped by a clock behind the hub's is still read; the inbox drops what it already "
-            "has. Default: 300 for paging = 'changes' (its window ends at the hub's clock when the "
-            "answer names no covered time), 0 otherwise"
-        ),
-    )
-
-    @model_validator(mode="after")
-    def _two_steps_need_the_second(self) -> SoapEntity:
-        if self.paging in ("locator", "changes") and self.more is None:
-            raise ValueError(f"paging = {self.paging!r} needs [more] (the operation of the second step)")
-        return self
-
-    @model_validator(mode="after")
-    def _a_change_list_needs_a_start(self) -> SoapEntity:
-        # A change list cannot reach back to the first record: a silent default window would
-        # load what changed lately, report "ok" and move the cursor past everything older.
-        if self.paging == "changes" and not self.initial_cursor and self.lookback_days is None:
-            raise ValueError(
-                "paging = 'changes' lists only what changed within the source's window: set "
-                "initial_cursor (the first poll's start) or lookback_days (how far back the source "
-                "keeps changes, e.g. 29 for Salesforce's 30 days); records changed before it need a "
-                "full read (an entity with paging = 'locator')"
-            )
-        return self
-
-    def overlap(self) -> float:
-        if self.overlap_seconds is not None:
-            return self.overlap_seconds
-        return 300.0 if self.paging == "changes" else 0.0
-
-
-class SoapSource(Section):
-    """A WSDL-described source polled by the hub (``adapter = "soap"``)."""
-
-    wsdl: str = Field(description="URL or file path of the WSDL")
-    address: str | None = Field(None, description="endpoint URL overriding the WSDL's own")
-    service: str | None = Field(None, description="service name, when the WSDL has several")
-    port: str | None = Field(None, description="port name, when the service has several")
-    timeout_seconds: float = Field(10, gt=0, description="connect/read timeout of WSDL and calls")
-    operation_timeout_seconds: float = Field(30, gt=0, description="longest wait for one operation")
-    auth: Literal["none", "basic", "wsse", "session"] = Field(
-        "none",
-        description=(
-            "basic: HTTP basic auth; wsse: a WS-Security UsernameToken; session: a login operation "
-            "([session]); the credentials come from username_env and password_env"
-        ),
-    )
-    session: SoapSession = Field(default_factory=SoapSession, description="the login of auth = 'session'")
-    permanent_faults: list[str] = Field(
-        default_factory=list,
-        description=(
-            "faults that name a wrong request or login (not retried): a fault code such as "
-            "MALFORMED_QUERY, or text the fault message contains (case-insensitive); faults whose "
-            "code starts with Client are never retried"
-        ),
-    )
-    headers: dict[str, str] = Field(
-        default_factory=dict,
-        description=(
-            "extra HTTP headers of every request, the WSDL's too; a value env:NAME is read from "
-            "the environment variable NAME (API tokens)"
-        ),
-    )
-    username_env: str | None = Field(None, description="environment variable with the user name")
-    password_env: str | None = Field(None, description="environment variable with the password")
-    poll_interval_seconds: float = Field(30, gt=0, description="pause between polls in `hub run`")
-    retry_attempts: int = Field(4, ge=1, le=20, description="tries per call before it counts as failed")
-    backoff_seconds: float = Field(0.5, gt=0, description="first retry delay (doubles, with jitter)")
-    backoff_max_seconds: float = Field(30, gt=0, description="longest retry delay")
-    circuit_failures: int = Field(3, ge=1, description="failed polls in a row that open the circuit")
-    circuit_reset_seconds: float = Field(60, gt=0, description="open circuit waits this long")
-    entities: dict[str, SoapEntity] = Field(default_factory=dict, description="what is polled, by name")
-
-
-class OutboundSync(Section):
-    """Orders from other channels created in this system (an ERP) through its SOAP interface."""
-
-    enabled: bool = Field(False, description="the kill switch: false stops all creation at once")
-    channels: list[str] = Field(default_factory=lambda: ["web", "crm"], description="channels to sync")
-    spec: str = Field(
-        "outbound/create_sales_order.yaml",
-        description="request/response spec, relative to the system's mapping folder",
-    )
-    batch_size: int = Field(50, ge=1, le=5000, description="orders per outbound round")
-
-
-class PlannedOrders(Section):
-    """Planning recommendations handed to an ERP as planned production orders (`hub plan push`)."""
-
-    enabled: bool = Field(False, description="false: recommendations stay in the hub")
-    spec: str = Field(
-        "outbound/create_planned_order.yaml",
-        description="create/lookup requests, relative to the system's mapping folder",
-    )
-    work_centres: list[str] = Field(
-        default_factory=list, description="only items made at these work centres; empty: every item"
-    )
-
-
 class SystemConfig(Section):
     """One source system: how its messages arrive and how to read them."""
 
     adapter: Literal["shopify", "woocommerce", "carrier", "file", "soap"] = Field(
         "file", description="shopify | woocommerce | carrier (webhooks), file (ingest, drop folder), soap"
-    )
-    soap: SoapSource | None = Field(None, description="the SOAP source (adapter = 'soap')")
-    outbound: OutboundSync | None = Field(None, description="create orders here (needs soap)")
-    planned_orders: PlannedOrders | None = Field(
-        None, description="push planning recommendations here as planned orders (needs soap)"
     )
     drop_folder: Path | None = Field(
         None, description="folder this system drops files into (adapter = 'file'); watched by `hub run`"
@@ -467,6 +286,15 @@ class SystemConfig(Section):
     timezone: str = Field("UTC", description="zone of local times without an offset")
     secret_env: str | None = Field(None, description="environment variable holding the secret")
     phone_region: str = Field("US", description="region for phone numbers without a country code")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_table_without_adapter_tables(cls, value: Any) -> Any:
+        # A system built as the core's SystemConfig (no adapter tables) is a valid system of
+        # settings put together with them (``with_system_tables``): re-read by its keys.
+        if isinstance(value, SystemConfig) and not isinstance(value, cls):
+            return value.model_dump(exclude_unset=True)
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -539,19 +367,41 @@ class HubSettings(BaseSettings):
         # that builds settings (tests, the demo) is never changed by the caller's environment.
         return (env_settings,) if cls._reads_environment else (init_settings,)
 
+    @classmethod
+    def with_system_tables(cls, *tables: type[Section]) -> type[HubSettings]:
+        """These settings with the adapters' own tables in every ``[systems.NAME]`` (the SOAP
+        adapter's ``soap``, ``outbound``, ...). The core declares what every source has and an
+        adapter what only its sources have; the entry points put them together, so one pass
+        still validates the whole file and names every error by its place in it."""
+        system = create_model("SystemConfig", __base__=(SystemConfig, *tables))
+        return create_model(
+            cls.__name__,
+            __base__=cls,
+            systems=(dict[str, system], Field(default_factory=dict)),  # type: ignore[valid-type]
+        )
+
+    @classmethod
+    def system_model(cls) -> type[SystemConfig]:
+        """The model of one ``[systems.NAME]`` table, with the tables these settings were given."""
+        return typing.get_args(cls.model_fields["systems"].annotation)[1]  # type: ignore[no-any-return]
+
     def system(self, name: str) -> SystemConfig:
         """The named system's settings; a system absent from the file gets the defaults."""
-        return self.systems.get(name) or SystemConfig()
+        return self.systems.get(name) or self.system_model()()
 
     def mapping_folder(self, name: str) -> Path:
         configured = self.system(name).mappings
         return configured if configured is not None else self.mappings_dir / name
 
 
-class _Environment(HubSettings):
+@functools.cache
+def _environment(model: type[HubSettings]) -> type[HubSettings]:
     """The ``HUB_*`` variables alone (nested keys as ``HUB_TRACKING__PAID_NOT_SHIPPED_HOURS``)."""
 
-    _reads_environment: ClassVar[bool] = True
+    class Environment(model):  # type: ignore[valid-type, misc]
+        _reads_environment: ClassVar[bool] = True
+
+    return Environment
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -564,8 +414,9 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def load_settings(config_path: Path | None = None) -> HubSettings:
-    """Read the config file (if any) and the environment into validated settings."""
+def load_settings(config_path: Path | None = None, model: type[HubSettings] = HubSettings) -> HubSettings:
+    """Read the config file (if any) and the environment into validated settings of ``model``
+    (the core's alone, or with the adapters' tables: ``entrypoints.settings``)."""
     path = config_path or Path(os.environ.get("HUB_CONFIG", "hub.toml"))
     values: dict[str, Any] = {}
     if path.exists():
@@ -576,18 +427,18 @@ def load_settings(config_path: Path | None = None) -> HubSettings:
     elif config_path is not None:
         raise ConfigError(f"{path}: config file not found")
     try:
-        environment = _Environment().model_dump(exclude_unset=True)
+        environment = _environment(model)().model_dump(exclude_unset=True)
     except ValidationError as error:
-        raise ConfigError(f"environment: {_problems(error, lambda loc: True)}") from None
+        raise ConfigError(f"environment: {_problems(model, error, lambda loc: True)}") from None
     try:
-        return HubSettings(**_merge(values, environment))
+        return model(**_merge(values, environment))
     except ValidationError as error:
-        raise ConfigError(_problems(error, lambda loc: _holds(environment, loc), path)) from None
+        raise ConfigError(_problems(model, error, lambda loc: _holds(environment, loc), path)) from None
 
 
-def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+def _keys_at(settings: type[HubSettings], loc: tuple[Any, ...]) -> list[str]:
     """The keys the table at ``loc`` declares (through named tables such as ``systems.<name>``)."""
-    model: Any = HubSettings
+    model: Any = settings
     parts = list(loc)
     while parts:
         part = parts.pop(0)
@@ -628,7 +479,9 @@ def _holds(values: dict[str, Any], loc: tuple[Any, ...]) -> bool:
     return True
 
 
-def _problems(error: ValidationError, from_environment: Any, path: Path | None = None) -> str:
+def _problems(
+    model: type[HubSettings], error: ValidationError, from_environment: Any, path: Path | None = None
+) -> str:
     """Each problem named by where its value came from: a ``HUB_*`` variable or the file."""
     problems = []
     for e in error.errors():
@@ -640,7 +493,7 @@ def _problems(error: ValidationError, from_environment: Any, path: Path | None =
         else:
             where = ".".join(loc)
         if e["type"] == "extra_forbidden":
-            known = _keys_at(tuple(e["loc"][:-1]))
+            known = _keys_at(model, tuple(e["loc"][:-1]))
             nearest = difflib.get_close_matches(str(e["loc"][-1]), known, n=1, cutoff=0.6)
             hint = f"; did you mean {nearest[0]!r}?" if nearest else f"; known here: {', '.join(known)}"
             problems.append(f"{where}: unknown key{hint}")

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
+from entrypoints.settings import Settings
 from hub.bootstrap import Hub, bootstrap
 from hub.settings import HubSettings, SystemConfig
 from simulators.erp import ErpSimulator
@@ -135,7 +136,7 @@ def hub_settings(database_url: str, **overrides: Any) -> HubSettings:
         "systems": TEST_SYSTEMS,
         **overrides,
     }
-    return HubSettings(**values)
+    return Settings(**values)
 
 
 @pytest.fixture

@@ -24,8 +24,9 @@ from zeep.helpers import serialize_object
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
+from adapters.soap.settings import SoapSource
 from hub.mapping.paths import compile_path
-from hub.settings import ConfigError, SoapSource
+from hub.settings import ConfigError
 
 __all__ = ["SoapCallFailed", "SoapClient", "plain", "render_request"]
 

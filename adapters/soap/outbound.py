@@ -23,12 +23,13 @@ import yaml
 
 from adapters.soap.client import SoapCallFailed, SoapClient
 from adapters.soap.poller import ENTITY_HEADER, OPERATION_HEADER
+from adapters.soap.settings import OutboundSync, PlannedOrders, SoapSource
 from adapters.soap.state import AdapterState, lease_owner
 from aggregates import Order, customer_id
 from hub.mapping.paths import compile_path
 from hub.mapping.transforms import comma_text
 from hub.ports import AdapterPorts, Receive
-from hub.settings import ConfigError, OutboundSync, PlannedOrders, SoapSource
+from hub.settings import ConfigError
 from hub.store import Store
 
 __all__ = ["OUTBOUND_ENTITY", "OutboundReport", "OutboundSpec", "OutboundSyncer", "outbound_status"]

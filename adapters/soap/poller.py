@@ -19,10 +19,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.soap.client import SoapCallFailed, SoapClient, render_request
+from adapters.soap.settings import SoapEntity, SoapSource
 from adapters.soap.state import CIRCUIT, POLLING, AdapterState, lease_owner
 from hub.mapping.paths import compile_path
 from hub.ports import AdapterPorts, Receive
-from hub.settings import SoapEntity, SoapSource
 
 __all__ = ["PollReport", "SoapPoller", "next_position", "render_request"]
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from adapters.soap.client import SoapClient
 from adapters.soap.outbound import OutboundSyncer
 from adapters.soap.planned import PlannedOrderPush
 from adapters.soap.poller import SoapPoller
+from adapters.soap.settings import SoapSource, soap_tables
 from hub.periodic import Periodic
 from hub.ports import AdapterPorts, Receive
 
@@ -25,10 +26,11 @@ Sender = TypeVar("Sender", bound=OutboundSyncer)
 
 def soap_pollers(ports: AdapterPorts, receive: Receive | None = None) -> dict[str, SoapPoller]:
     """A poller for every system configured with ``adapter = "soap"``."""
+    sources = {name: soap_tables(config).soap for name, config in ports.settings.systems.items()}
     return {
-        name: SoapPoller(ports, name, config.soap, receive=receive)
-        for name, config in ports.settings.systems.items()
-        if config.adapter == "soap" and config.soap is not None
+        name: SoapPoller(ports, name, source, receive=receive)
+        for name, source in sources.items()
+        if source is not None and ports.settings.systems[name].adapter == "soap"
     }
 
 
@@ -56,11 +58,12 @@ def _senders(
     """One sender per SOAP system with that table, sharing the poller's client where there is one."""
     senders = {}
     for name, config in ports.settings.systems.items():
-        settings = getattr(config, table)
-        if settings is None or config.soap is None:
+        tables = soap_tables(config)
+        settings = getattr(tables, table)
+        if settings is None or tables.soap is None:
             continue
-        client = pollers[name].client if pollers and name in pollers else SoapClient(name, config.soap)
-        senders[name] = kind(ports, name, settings, config.soap, client, receive)
+        client = pollers[name].client if pollers and name in pollers else SoapClient(name, tables.soap)
+        senders[name] = kind(ports, name, settings, tables.soap, client, receive)
     return senders
 
 
@@ -79,8 +82,10 @@ class SoapRunner:
             for name in sorted(set(self.pollers) | set(self.syncers) | set(self.pushers))
         ]
 
-    def _source(self, name: str) -> Any:
-        return self.ports.settings.systems[name].soap
+    def _source(self, name: str) -> SoapSource:
+        source = soap_tables(self.ports.settings.systems[name]).soap
+        assert source is not None  # a runner loops only over systems with a [soap] table
+        return source
 
     def start(self) -> None:
         for loop in self._loops:

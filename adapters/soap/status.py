@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.soap.settings import soap_tables
 from adapters.soap.state import CIRCUIT, AdapterState, EntityState
 from hub.ports import AdapterPorts
 
@@ -23,9 +24,9 @@ def _failing(state: EntityState) -> bool:
 def soap_status(ports: AdapterPorts) -> list[dict[str, Any]]:
     states = AdapterState(ports.store)
     configured = {
-        name: config.soap
+        name: source
         for name, config in ports.settings.systems.items()
-        if config.adapter == "soap" and config.soap is not None
+        if config.adapter == "soap" and (source := soap_tables(config).soap) is not None
     }
     recorded: dict[str, list[str]] = {}
     for system, entity in states.recorded():

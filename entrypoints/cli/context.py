@@ -15,10 +15,11 @@ from eventsourcing.persistence import PersistenceError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from entrypoints.settings import load_settings
 from hub.bootstrap import Hub, bootstrap
 from hub.mapping import MappingError
 from hub.privacy.keys import KeyStoreError
-from hub.settings import ConfigError, HubSettings, load_settings
+from hub.settings import ConfigError, HubSettings
 from hub.store import DatabaseUrlError
 
 __all__ = ["JSON", "console", "err", "fail", "open_hub", "print_json", "settings_from"]

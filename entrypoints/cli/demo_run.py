@@ -35,6 +35,7 @@ from entrypoints.cli.context import console, fail
 from entrypoints.cli.plan import print_buffers, print_schedule
 from entrypoints.cli.server import serve
 from entrypoints.server_thread import ServerThread
+from entrypoints.settings import Settings
 from hub.audit.verify import verify
 from hub.bootstrap import Hub, bootstrap
 from hub.planning.chart import render_chart
@@ -167,7 +168,7 @@ def _demo_settings(settings: HubSettings, erp: ErpSimulator, crm: CrmSimulator) 
     demo_crm = crm_system(str(CRM_WSDL), crm.login_url, backoff_seconds=0.05, poll_interval_seconds=5)
     # The demo's ERP and CRM are always the simulators, whatever the configuration names so.
     systems = {**DEMO_SYSTEMS, **settings.systems, "erp": demo_erp, "crm": demo_crm}
-    return settings.model_copy(update={"systems": systems})
+    return Settings(**{**settings.model_dump(exclude_unset=True), "systems": systems})
 
 
 def _front_office(hub: Hub, crm: CrmSimulator, rng: random.Random) -> None:

@@ -13,7 +13,6 @@ from entrypoints.cli.context import JSON, console, fail, open_hub, print_json, s
 from hub.audit.history import parse_instant
 from hub.mapping import MappingError, SourceContext, check_samples
 from hub.order_tracking import AmbiguousOrderRef
-from hub.settings import SystemConfig
 
 __all__ = ["AS_OF", "deadletters", "instant", "mappings", "orders", "parked", "projections"]
 
@@ -271,7 +270,7 @@ def mappings_test(
             fail(f"no mapping folders under {root}")
     failed = 0
     for name, path in targets.items():
-        config = settings.systems.get(name) or SystemConfig()
+        config = settings.system(name)
         try:
             results = list(check_samples(name, path, SourceContext(config.timezone, config.phone_region)))
         except MappingError as error:

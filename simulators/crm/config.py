@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.settings import SystemConfig
-
 __all__ = ["CONTACT_FIELDS", "crm_system"]
 
 ACCOUNT_FIELDS = (
@@ -63,33 +61,31 @@ def _replicated(kind: str, fields: str) -> dict[str, Any]:
     }
 
 
-def crm_system(wsdl: str, address: str | None = None, **soap: Any) -> SystemConfig:
-    return SystemConfig.model_validate(
-        {
-            "adapter": "soap",
-            "timezone": "UTC",
-            "phone_region": "DE",
-            "soap": {
-                "wsdl": wsdl,
-                "address": address,
-                "auth": "session",
-                "username_env": "CRM_USERNAME",
-                "password_env": "CRM_PASSWORD",
-                "permanent_faults": [
-                    "INVALID_LOGIN",
-                    "MALFORMED_QUERY",
-                    "INVALID_FIELD",
-                    "INVALID_TYPE",
-                    "INVALID_REPLICATION_DATE",
-                    "EXCEEDED_ID_LIMIT",
-                ],
-                "entities": {
-                    "accounts": _queried("Account", ACCOUNT_FIELDS),
-                    "contacts": _queried("Contact", CONTACT_FIELDS),
-                    "tasks": _replicated("Task", TASK_FIELDS),
-                    "cases": _replicated("Case", CASE_FIELDS),
-                },
-                **soap,
+def crm_system(wsdl: str, address: str | None = None, **soap: Any) -> dict[str, Any]:
+    return {
+        "adapter": "soap",
+        "timezone": "UTC",
+        "phone_region": "DE",
+        "soap": {
+            "wsdl": wsdl,
+            "address": address,
+            "auth": "session",
+            "username_env": "CRM_USERNAME",
+            "password_env": "CRM_PASSWORD",
+            "permanent_faults": [
+                "INVALID_LOGIN",
+                "MALFORMED_QUERY",
+                "INVALID_FIELD",
+                "INVALID_TYPE",
+                "INVALID_REPLICATION_DATE",
+                "EXCEEDED_ID_LIMIT",
+            ],
+            "entities": {
+                "accounts": _queried("Account", ACCOUNT_FIELDS),
+                "contacts": _queried("Contact", CONTACT_FIELDS),
+                "tasks": _replicated("Task", TASK_FIELDS),
+                "cases": _replicated("Case", CASE_FIELDS),
             },
-        }
-    )
+            **soap,
+        },
+    }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.settings import SystemConfig
 from simulators.erp.book import LOCAL_FORMAT, ErpBook
 from simulators.erp.server import ErpSimulator
 
@@ -20,8 +19,9 @@ _ENTITIES = {
 }
 
 
-def erp_system(wsdl: str, *, page_size: int = 500, outbound: bool = True, **soap: Any) -> SystemConfig:
-    """The ``[systems.erp]`` configuration for the simulator (the same as in deploy/hub.toml)."""
+def erp_system(wsdl: str, *, page_size: int = 500, outbound: bool = True, **soap: Any) -> dict[str, Any]:
+    """The ``[systems.erp]`` table for the simulator (the same as in deploy/hub.toml), as data:
+    the settings of the process that reads it validate it."""
     entities = {
         name: {
             "operation": operation,
@@ -34,13 +34,11 @@ def erp_system(wsdl: str, *, page_size: int = 500, outbound: bool = True, **soap
         }
         for name, operation in _ENTITIES.items()
     }
-    return SystemConfig.model_validate(
-        {
-            "adapter": "soap",
-            "timezone": "Europe/Berlin",
-            "phone_region": "DE",
-            "soap": {"wsdl": wsdl, "entities": entities, **soap},
-            "outbound": {"enabled": outbound, "channels": ["web", "crm", "phone"]},
-            "planned_orders": {"enabled": outbound},
-        }
-    )
+    return {
+        "adapter": "soap",
+        "timezone": "Europe/Berlin",
+        "phone_region": "DE",
+        "soap": {"wsdl": wsdl, "entities": entities, **soap},
+        "outbound": {"enabled": outbound, "channels": ["web", "crm", "phone"]},
+        "planned_orders": {"enabled": outbound},
+    }

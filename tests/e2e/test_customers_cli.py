@@ -16,8 +16,8 @@ import pytest
 
 from entrypoints.api import create_app
 from entrypoints.server_thread import ServerThread
+from entrypoints.settings import load_settings
 from hub.bootstrap import bootstrap
-from hub.settings import load_settings
 from simulators.people import Record, link_task
 from tests.conftest import FIXTURES
 from tests.e2e.test_cli import hub

@@ -20,6 +20,7 @@ from adapters.soap.outbound import OUTBOUND_ENTITY
 from adapters.soap.state import POLLING
 from adapters.soap.status import soap_status
 from aggregates import SourceCustomer, customer_id
+from entrypoints.settings import Settings
 from hub.bootstrap import Hub, bootstrap
 from hub.settings import ConfigError, SystemConfig
 from simulators.erp import ErpSimulator, erp_system
@@ -42,7 +43,7 @@ def erp_config(erp: ErpSimulator, **soap: Any) -> SystemConfig:
         **soap,
     }
     page_size = options.pop("page_size", 5)
-    return erp_system(erp.wsdl_url, page_size=page_size, **options)
+    return Settings.system_model().model_validate(erp_system(erp.wsdl_url, page_size=page_size, **options))
 
 
 @pytest.fixture
@@ -337,7 +338,7 @@ def test_the_same_adapter_reads_a_nav_page_service_with_configuration_and_mappin
 ) -> None:
     customers = {f"C{i:05d}": f"Firma {i} GmbH" for i in range(11)}
     with NavPageService(customers) as nav:
-        nav_system = SystemConfig.model_validate(
+        nav_system = Settings.system_model().model_validate(
             {
                 "adapter": "soap",
                 "soap": {

@@ -18,11 +18,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from aggregates import CustomerLink, MatchingModel
 from aggregates.identity import order_id
+from entrypoints.settings import load_settings
 from hub.accounting import Accounting
 from hub.bootstrap import Hub, bootstrap
 from hub.catalog import MappingCatalog
 from hub.metrics import HubMetrics
-from hub.settings import HubSettings, load_settings
+from hub.settings import HubSettings
 from hub.store import Store
 from hub.streaming.codec import processed_records
 from hub.streaming.publisher import RawPublisher

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from entrypoints.settings import load_settings
+from hub import settings as core
 from hub.contracts import PaymentUpdate
-from hub.settings import ConfigError, load_settings
+from hub.settings import ConfigError
 
 
 def payment(**changes: object) -> dict:
@@ -75,6 +77,20 @@ def test_a_misspelt_key_anywhere_is_an_error_naming_the_nearest_key(tmp_path: Pa
     ]:
         assert f"hub.toml: {where}: unknown key; did you mean {nearest!r}?" in message
     assert "systems.erp.soap.entities.items.colour: unknown key; known here: " in message
+
+
+def test_an_adapters_table_is_read_only_by_settings_put_together_with_that_adapter(tmp_path: Path) -> None:
+    """The core declares what every source has; the SOAP adapter's tables come from the adapter
+    (``entrypoints.settings``). Without them a ``soap`` table is an unknown key, never ignored."""
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        '[systems.erp]\nadapter = "soap"\ntimezone = "Europe/Berlin"\n[systems.erp.soap]\nwsdl = "x.wsdl"\n'
+    )
+    with pytest.raises(ConfigError, match=r"hub.toml: systems.erp.soap: unknown key; known here: adapter, "):
+        core.load_settings(config)
+    erp = load_settings(config).system("erp")
+    assert erp.soap.wsdl == "x.wsdl" and erp.timezone == "Europe/Berlin"  # type: ignore[attr-defined]
+    assert load_settings(config).system("absent").soap is None  # type: ignore[attr-defined]
 
 
 def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,13 +12,14 @@ import typer.main
 import yaml
 
 from entrypoints.cli import app as cli
+from entrypoints.settings import Settings
 from hub.bootstrap import bootstrap
 from hub.metrics import HubMetrics
 from hub.settings import HubSettings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 COMPOSE = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-IMAGE_CONFIG = HubSettings(**tomllib.loads((DEPLOY / "hub.toml").read_text()))
+IMAGE_CONFIG = Settings(**tomllib.loads((DEPLOY / "hub.toml").read_text()))
 PROJECTIONS = {
     "order_tracking",
     "planning",
@@ -38,9 +39,9 @@ def _setting_exists(variable: str) -> bool:
     if variable == IMAGE_CONFIG.privacy.kek_env:
         return True
     path = variable.removeprefix("HUB_").lower().split("__")
-    model: Any = HubSettings
+    model: Any = Settings
     for part in path:
-        if part == "config" and model is HubSettings:
+        if part == "config" and model is Settings:
             return True  # HUB_CONFIG names the file itself
         field = model.model_fields.get(part)
         if field is None:

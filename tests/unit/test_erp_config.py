@@ -9,26 +9,23 @@ import pytest
 
 from adapters.soap.client import SoapCallFailed, render_request
 from adapters.soap.poller import next_position, request_values
-from hub.settings import HubSettings, SoapEntity
-from hub.settings_reference import soap_reference
+from adapters.soap.settings import SoapEntity
+from adapters.soap.settings_reference import soap_reference
+from entrypoints.settings import Settings
 from simulators.crm import crm_system
 from simulators.erp import erp_system
 from tests.conftest import ROOT
 
 
 def test_the_documented_erp_block_is_what_the_demo_configures() -> None:
-    documented = HubSettings(**tomllib.loads((ROOT / "deploy" / "erp-system.toml").read_text())).systems[
-        "erp"
-    ]
-    demo = erp_system(documented.soap.wsdl)
+    documented = Settings(**tomllib.loads((ROOT / "deploy" / "erp-system.toml").read_text())).systems["erp"]
+    demo = Settings(systems={"erp": erp_system(documented.soap.wsdl)}).systems["erp"]
     assert demo.model_dump() == documented.model_dump()
 
 
 def test_the_documented_crm_block_is_what_the_demo_configures() -> None:
-    documented = HubSettings(**tomllib.loads((ROOT / "deploy" / "crm-system.toml").read_text())).systems[
-        "crm"
-    ]
-    demo = crm_system(documented.soap.wsdl, documented.soap.address)
+    documented = Settings(**tomllib.loads((ROOT / "deploy" / "crm-system.toml").read_text())).systems["crm"]
+    demo = Settings(systems={"crm": crm_system(documented.soap.wsdl, documented.soap.address)}).systems["crm"]
     assert demo.model_dump() == documented.model_dump()
 
 
@@ -116,7 +113,7 @@ def test_bookmark_paging_passes_the_last_key_and_starts_over_after_a_full_pass()
 def test_the_soap_reference_lists_every_option_as_the_settings_define_it() -> None:
     written = (ROOT / "docs" / "SOAP.md").read_text()
     assert written == soap_reference(), (
-        "docs/SOAP.md is stale: python -m hub.settings_reference > docs/SOAP.md"
+        "docs/SOAP.md is stale: python -m adapters.soap.settings_reference > docs/SOAP.md"
     )
     for option in ("overlap_seconds", "lookback_days", "headers", "expired_faults", "batch_size", "before"):
         assert f"| `{option}` |" in written

@@ -1,6 +1,6 @@
 """The reference of every SOAP source option, written from the settings models themselves.
 
-``python -m hub.settings_reference > docs/SOAP.md`` rewrites it; a unit test fails when the
+``python -m adapters.soap.settings_reference > docs/SOAP.md`` rewrites it; a unit test fails when the
 committed file and the models disagree, so an option can never be added, renamed or given another
 default without its reference following.
 """
@@ -15,8 +15,15 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from adapters.soap.settings import (
+    OutboundSync,
+    PlannedOrders,
+    SoapEntity,
+    SoapFollowUp,
+    SoapSession,
+    SoapSource,
+)
 from hub.mapping.transforms import TRANSFORMS
-from hub.settings import OutboundSync, PlannedOrders, SoapEntity, SoapFollowUp, SoapSession, SoapSource
 
 __all__ = ["soap_reference"]
 
@@ -32,7 +39,7 @@ _SECTIONS: list[tuple[str, type[BaseModel]]] = [
 _INTRODUCTION = """\
 # SOAP sources: every option
 
-Generated from the settings models by `python -m hub.settings_reference > docs/SOAP.md`; a test
+Generated from the settings models by `python -m adapters.soap.settings_reference > docs/SOAP.md`; a test
 keeps it current. How the options work together, with a whole ERP and a whole Salesforce org as
 examples, is in `docs/SOURCES.md`; `deploy/erp-system.toml` and `deploy/crm-system.toml` are
 complete configurations. A key that is not listed here is an error naming the nearest valid key.
