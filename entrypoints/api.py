@@ -20,7 +20,7 @@ from aggregates import STAGES
 from hub.audit.history import EntityNotFound, parse_instant
 from hub.bootstrap import Hub
 from hub.health import process_health
-from hub.identity.customers import UnknownCustomerId
+from hub.identity.customers import SEARCH_CHARACTERS, SearchTooLong, UnknownCustomerId
 from hub.order_tracking import AmbiguousOrderRef
 from hub.planning.queries import COLOURS, UnknownItem
 
@@ -154,8 +154,13 @@ def create_app(
         return order
 
     @app.get("/customers")
-    async def search_customers(q: str, limit: int = Query(20, ge=1, le=500)) -> Any:
-        return await run_in_threadpool(hub.customers.search, q, limit)
+    async def search_customers(
+        q: str = Query(max_length=SEARCH_CHARACTERS), limit: int = Query(20, ge=1, le=500)
+    ) -> Any:
+        try:
+            return await run_in_threadpool(hub.customers.search, q, limit)
+        except SearchTooLong as error:
+            raise HTTPException(422, str(error)) from None
 
     @app.get("/customers/{customer}")
     async def show_customer_view(customer: str, as_of: str | None = None) -> Any:

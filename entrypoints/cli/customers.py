@@ -16,7 +16,7 @@ from rich.table import Table
 from entrypoints.cli.context import JSON, console, counting_progress, fail, open_hub, print_json
 from entrypoints.cli.queries import AS_OF, instant
 from hub.audit.history import EntityNotFound
-from hub.identity.customers import UnknownCustomerId
+from hub.identity.customers import SearchTooLong, UnknownCustomerId
 from hub.identity.service import UnknownCustomer
 from projections.customer_value import display_name
 
@@ -321,7 +321,10 @@ def search(
 ) -> None:
     """Find customers."""
     with open_hub(ctx) as hub:
-        found = hub.customers.search(text, limit)
+        try:
+            found = hub.customers.search(text, limit)
+        except SearchTooLong as error:
+            fail(str(error))
     if as_json:
         print_json(found)
         return

@@ -41,7 +41,14 @@ from projections.customer_value import (
     value,
 )
 
-__all__ = ["CustomerQueries", "CustomerTables", "UnknownCustomerId"]
+__all__ = [
+    "SEARCH_CHARACTERS",
+    "SEARCH_WORDS",
+    "CustomerQueries",
+    "CustomerTables",
+    "SearchTooLong",
+    "UnknownCustomerId",
+]
 
 
 class CustomerTables:
@@ -249,6 +256,15 @@ class _Decided:
                 self.opened.append((*row, None))
             else:
                 self.settled.append((*row, event.by))
+
+
+SEARCH_CHARACTERS = 200  # a name, an e-mail address, a phone number or an id, with room to spare
+SEARCH_WORDS = 8  # words of a name looked up (each one's spellings are a few hundred keys)
+
+
+class SearchTooLong(ValueError):
+    """A search beyond what any name, address, number or id needs: refused before any work, so
+    one request cannot hold the hub's time or memory."""
 
 
 class UnknownCustomerId(LookupError):
@@ -535,6 +551,8 @@ class CustomerQueries:
         text = text.strip()
         if not text:
             return []
+        if len(text) > SEARCH_CHARACTERS:
+            raise SearchTooLong(f"a search holds at most {SEARCH_CHARACTERS} characters, got {len(text):,}")
         if ":" in text or _is_uuid(text):
             try:
                 return self._hits([(self.resolve(text), (1.0, "id"))])
@@ -552,7 +570,10 @@ class CustomerQueries:
             )
             scored = {row["customer"]: (1.0, "email" if probe.emails else "phone") for row in rows}
         else:
-            scored = self._by_name(plain(text).split())
+            words = plain(text).split()
+            if len(words) > SEARCH_WORDS:
+                raise SearchTooLong(f"a name search holds at most {SEARCH_WORDS} words, got {len(words)}")
+            scored = self._by_name(words)
         return self._hits(sorted(scored.items(), key=lambda item: (-item[1][0], item[0]))[:limit])
 
     def _by_name(self, words: list[str]) -> dict[str, tuple[float, str]]:

@@ -307,16 +307,20 @@ def word_keys(word: str) -> set[str]:
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"  # all a plain() word holds besides digits
+TYPO_LETTERS = 20  # longer words are looked up as typed: the spellings grow with the square
 
 
 def typo_keys(word: str) -> set[str]:
     """The search keys a word typed by a customer or an agent is looked up by: its sound, and the
     spelling of every word one keystroke away (a letter lost, added, changed, or two swapped:
-    "Fscher" finds Fischer, "Kaus" Kraus) — from three letters on; a shorter word only as typed."""
+    "Fscher" finds Fischer, "Kaus" Kraus) — from three letters on; a shorter word only as typed.
+    The spellings of a word are about 54 times its length, each as long as the word: a word
+    beyond ``TYPO_LETTERS`` (longer than names are) is looked up as typed and by its sound, so a
+    query costs time and memory in proportion to its length, whatever is typed."""
     if len(word) < 2:
         return set()
     spellings = {word}
-    if len(word) >= 3:
+    if 3 <= len(word) <= TYPO_LETTERS:
         splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
         spellings.update(a + b[1:] for a, b in splits if b)
         spellings.update(a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1)

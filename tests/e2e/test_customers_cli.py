@@ -66,6 +66,8 @@ def test_search_show_and_export(tmp_path: Path, customers: list[Record]) -> None
         both.record in h["records"]
         for h in json.loads(hub(tmp_path, "customers", "search", f"{given} {typo}", "--json").stdout)
     )
+    too_long = hub(tmp_path, "customers", "search", "s" * 5000, check=False)
+    assert too_long.returncode == 2 and "at most 200 characters, got 5,000" in too_long.stderr
 
     view = json.loads(hub(tmp_path, "customers", "show", both.record, "--json").stdout)
     records = {i["record"] for i in view["identities"]}
@@ -159,6 +161,16 @@ def test_customers_over_http(
             assert view["customer_id"] == hits[0]["customer_id"] and view["identities"]
             assert client.get(f"/customers/{record.record}").json()["customer_id"]
             assert client.get("/customers/crm:NOPE").status_code == 404
+            # one word of 100,000 letters once grew the hub to 23.5 GB: refused before any work
+            # (60,000 here: the client's own limit on a URL is 65,536)
+            refused = client.get("/customers", params={"q": "s" * 60_000})
+            assert refused.status_code == 422 and "200" in refused.text
+            refused = client.get("/customers", params={"q": "a b c d e f g h i"})
+            assert (
+                refused.status_code == 422
+                and refused.json()["detail"] == "a name search holds at most 8 words, got 9"
+            )
+            assert client.get("/customers", params={"q": query}).status_code == 200  # still serving
     finally:
         hub_.close()
 

@@ -16,6 +16,7 @@ import pytest
 from aggregates import CustomerLink, link_id, matching_model_id
 from hub.bootstrap import Hub
 from hub.identity.accuracy import measure
+from hub.identity.customers import SearchTooLong
 from hub.identity.model import DEFAULT_MODEL, HELD_BACK
 from hub.settings import SystemConfig
 from simulators.people import Record, hard_negatives, link_task, population, record_of
@@ -265,6 +266,14 @@ def test_search_finds_names_typed_with_typos_and_keys_an_older_database_once(peo
     assert found("anna schneder")[0] == "crm:1"  # a letter changed
     assert found("anna schenider")[0] == "crm:1"  # two letters swapped
     assert found("anna schneiderr")[0] == "crm:1"  # a letter doubled
+
+    # Bounded whatever is typed: a word longer than names are is looked up as typed (a
+    # 100,000-letter word once grew the hub to 23.5 GB), a search too long is refused at once.
+    assert found("anna " + "s" * 190) == []
+    with pytest.raises(SearchTooLong, match="at most 200 characters, got 100,000"):
+        found("s" * 100_000)
+    with pytest.raises(SearchTooLong, match="at most 8 words, got 9"):
+        found("a b c d e f g h i")
 
     # A database from before the words were searched by their deletions (here: by their first
     # three letters, and a whole-name key): the old keys go, the words come, once, when the hub
