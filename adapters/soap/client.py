@@ -249,9 +249,10 @@ class SoapClient:
             raise SoapCallFailed(
                 operation, "invalid request or response", str(error), transient=False
             ) from None
-        except (ValueError, AttributeError, etree.Error) as error:
-            # zeep reading an answer damaged on the way (a tag cut off, an element missing)
-            # raises what its parser met; the next attempt may get it whole.
+        except (ValueError, AttributeError, IndexError, KeyError, etree.Error) as error:
+            # zeep reading an answer damaged on the way (a tag cut off, an element missing, a
+            # body left without its element: IndexError) raises what its parser met; the next
+            # attempt may get it whole.
             raise SoapCallFailed(
                 operation, "unreadable response", f"{type(error).__name__}: {error}", transient=True
             ) from None

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from adapters.soap.client import SoapCallFailed, render_request
+from adapters.soap.client import SoapCallFailed, SoapClient, render_request
 from adapters.soap.poller import next_position, request_values
-from adapters.soap.settings import SoapEntity
+from adapters.soap.settings import SoapEntity, SoapSource
 from adapters.soap.settings_reference import soap_reference
 from entrypoints.settings import Settings
 from simulators.crm import crm_system
@@ -117,3 +117,17 @@ def test_the_soap_reference_lists_every_option_as_the_settings_define_it() -> No
     )
     for option in ("overlap_seconds", "lookback_days", "headers", "expired_faults", "batch_size", "before"):
         assert f"| `{option}` |" in written
+
+
+@pytest.mark.parametrize("damage", [IndexError("list index out of range"), KeyError("Body"), ValueError("x")])
+def test_an_answer_zeep_cannot_read_is_a_transient_failure_of_the_call_not_a_crash(damage: Exception) -> None:
+    """A fuzzed answer with one byte changed made zeep raise IndexError (a body left without its
+    element): it escaped the poll as a crash. What zeep's parser meets is a damaged answer."""
+    client = SoapClient("erp", SoapSource(wsdl="erp.wsdl"))
+
+    def garbled(**request: Any) -> Any:
+        raise damage
+
+    with pytest.raises(SoapCallFailed) as failed:
+        client._invoke("GetCustomersChangedSince", garbled, {})
+    assert failed.value.transient and type(damage).__name__ in str(failed.value)
