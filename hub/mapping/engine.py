@@ -75,9 +75,12 @@ def _short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def content_hash(body: Any) -> str:
-    """Message id of last resort: the same body always gets the same id."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+def content_hash(envelope: MappingABC[str, Any]) -> str:
+    """Message id of last resort: the same message - headers and body - always gets the same id,
+    and two messages that differ in either never share one. (A hash of the body alone made the
+    same body under another topic a "duplicate": answered 200 and lost.)"""
+    message = {"headers": envelope.get("headers") or {}, "body": envelope.get("body")}
+    canonical = json.dumps(message, sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -493,7 +496,7 @@ class MappingSet:
                 if derived:
                     return derived
                 break
-        return content_hash(envelope.get("body"))
+        return content_hash(envelope)
 
     def entity_key(self, envelope: MappingABC[str, Any]) -> str | None:
         """The key that keeps one entity's messages in order (a Kafka partition key)."""

@@ -56,6 +56,22 @@ def test_signed_shopify_webhook_is_stored_then_acknowledged(client) -> None:
     assert http.get("/orders/%231001").json()["stage"] == "placed"
 
 
+def test_a_message_without_an_id_is_never_the_duplicate_of_another(client) -> None:
+    """Without an id, a message is known by a hash of its headers and body: the same body under
+    another topic is another message (a hash of the body alone answered "duplicate" and lost
+    it); the same message sent again is still a duplicate."""
+    hub, http = client
+    order = fixture("order")
+    del order["id"]
+    body = json.dumps(order).encode()
+    assert shopify_post(http, body).json() == {"status": "stored"}
+    assert shopify_post(http, body, topic="orders/paid").json() == {"status": "stored"}
+    assert shopify_post(http, json.dumps({**order, "name": "#1002"}).encode()).json() == {"status": "stored"}
+    assert shopify_post(http, body, topic="orders/paid").json() == {"status": "duplicate"}
+    stored = hub.inbox.after(0, 10)
+    assert len(stored) == 3 and all(m.message_id.startswith("sha256:") for m in stored)
+
+
 @pytest.mark.parametrize(
     ("body", "headers", "status", "error"),
     [

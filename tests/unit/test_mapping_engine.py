@@ -100,8 +100,15 @@ def test_unmatched_message_lists_the_known_mappings(mappings: MappingSet) -> Non
 
 def test_message_id_falls_back_to_a_content_hash(mappings: MappingSet) -> None:
     envelope = as_envelope({"kind": "invoice", "no": 1})
-    assert mappings.message_id(envelope) == content_hash({"kind": "invoice", "no": 1})
+    assert (
+        mappings.message_id(envelope)
+        == content_hash(envelope)
+        == mappings.message_id(as_envelope({"no": 1, "kind": "invoice"}))
+    )
     assert mappings.message_id({**envelope, "message_id": "given-1"}) == "given-1"
+    # the same body under another topic is another message, not a duplicate to drop
+    other = {"headers": {"x-shopify-topic": "orders/paid"}, "body": envelope["body"]}
+    assert mappings.message_id(other) != mappings.message_id(envelope)
 
 
 def test_broken_mapping_file_is_refused_with_its_name(tmp_path: Path) -> None:
