@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from aggregates import STAGES
+from entrypoints.hosts import AllowedHosts
 from hub.audit.history import EntityNotFound, parse_instant
 from hub.bootstrap import Hub
 from hub.health import process_health
@@ -89,7 +90,16 @@ async def _entity(find: Callable[[], Any]) -> Any:
 
 def _known_filters_only(request: Request) -> None:
     """A read with a filter its route does not know is a mistake to report: answering it with
-    everything (or nothing) would pass for a real answer. Webhooks (POST) are never refused here."""
+    everything (or nothing) would pass for a real answer. Webhooks (POST) are never refused here.
+    No parameter may hold a NUL character: no name, reference or time does, and PostgreSQL
+    refuses it in text (a 503 "database failed" for what is a wrong request)."""
+    for where, values in (
+        ("query", request.query_params.multi_items()),
+        ("path", request.path_params.items()),
+    ):
+        for name, value in values:
+            if "\x00" in str(value):
+                raise HTTPException(422, f"{where} parameter {name} holds a NUL character")
     dependant = getattr(request.scope.get("route"), "dependant", None)
     if request.method != "GET" or dependant is None:
         return
@@ -124,6 +134,7 @@ def create_app(
     """The API; adapters contribute routers and health reports (the API knows no transport)."""
     reporters = list(adapter_health)
     app = FastAPI(title="Integration hub", version="0.1.0", dependencies=[Depends(_known_filters_only)])
+    app.add_middleware(AllowedHosts, allowed_hosts=hub.settings.http_allowed_hosts)
     _database_unavailable(app, hub)
     for router in routers:
         app.include_router(router)

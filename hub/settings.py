@@ -341,6 +341,15 @@ class HubSettings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024, description="largest accepted webhook body")
     http_host: str = Field("127.0.0.1", description="address the HTTP server binds")
     http_port: int = Field(8080, ge=0, le=65535, description="port of the HTTP server")
+    http_allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1"],
+        min_length=1,
+        description=(
+            "host names the HTTP API answers to (the Host header; '*.example.com' for subdomains, "
+            "'*' for any): add the names your clients and webhook senders use. Others get 400, "
+            "which stops DNS rebinding; /health and /metrics answer any"
+        ),
+    )
     transport: Literal["inbox", "kafka"] = Field(
         "inbox", description="inbox: process in this process; kafka: publish, `hub worker` processes"
     )

@@ -1,0 +1,40 @@
+"""The HTTP API against requests a browser page or an attacker would send (issue 22)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+from entrypoints.api import create_app
+from entrypoints.server_thread import ServerThread
+from hub.bootstrap import Hub
+
+
+def test_a_host_not_allowed_is_refused_so_dns_rebinding_reads_nothing(make_hub: Callable[..., Hub]) -> None:
+    """A page that makes attacker.example resolve to 127.0.0.1 reaches the port, but its
+    requests name attacker.example: refused before any route runs. Probes and scrapers that
+    address the process by its IP still read /health and /metrics."""
+    hub = make_hub(http_allowed_hosts=["localhost", "127.0.0.1", "*.example.com"])
+    with ServerThread(create_app(hub)) as server, httpx.Client(base_url=server.url, timeout=10) as http:
+        assert http.get("/orders").status_code == 200  # Host: 127.0.0.1:PORT
+        assert http.get("/orders", headers={"Host": "localhost"}).status_code == 200
+        assert http.get("/orders", headers={"Host": "hub.example.com:8080"}).status_code == 200
+        for foreign in ("attacker.example", "attacker.example:8080", "example.com.attacker.example", ""):
+            refused = http.get("/orders", headers={"Host": foreign})
+            assert refused.status_code == 400, foreign
+            assert http.get("/customers", params={"q": "anna"}, headers={"Host": foreign}).status_code == 400
+        assert http.get("/health", headers={"Host": "10.1.2.3:8080"}).status_code in (200, 503)
+        assert http.get("/metrics", headers={"Host": "10.1.2.3:8080"}).status_code == 200
+
+
+def test_a_nul_character_in_a_parameter_is_a_wrong_request_not_a_database_failure(
+    make_hub: Callable[..., Hub],
+) -> None:
+    """PostgreSQL refuses NUL in text: a fuzzed ``system`` answered 503 "database failed"."""
+    hub = make_hub()
+    with ServerThread(create_app(hub)) as server, httpx.Client(base_url=server.url, timeout=10) as http:
+        refused = http.get("/audit/history", params={"raw": "true", "entity": "", "system": "a\x00b"})
+        assert refused.status_code == 422 and "query parameter system holds a NUL" in refused.text
+        assert http.get("/orders/%23A%001").status_code == 422
+        assert http.get("/orders", params={"stage": "placed"}).status_code == 200
