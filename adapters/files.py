@@ -47,7 +47,9 @@ class FileError(ValueError):
 
 @dataclass(frozen=True)
 class FileLine:
-    """One line/row: an envelope, or the reason it could not be read (``error``)."""
+    """One line/row: an envelope, or the reason it could not be read (``error``). The reason names
+    the file by its name, not its path: it is kept as a dead letter and shown over HTTP, where a
+    server path must not appear."""
 
     source: str
     line: int
@@ -89,7 +91,7 @@ def _edi_documents(path: Path) -> Iterator[FileLine]:
     """
     raw = path.read_bytes()
     try:
-        messages = parse_interchanges(raw, str(path))
+        messages = parse_interchanges(raw, path.name)
     except EdiError as error:
         yield FileLine(
             path.name, max(error.segment or 0, 1), None, str(error), raw.decode("latin-1"), len(raw)
@@ -116,7 +118,7 @@ def _json_document(path: Path) -> Iterator[FileLine]:
             yield from _json_lines(path)
         else:
             text = raw.decode("utf-8", "replace")
-            yield FileLine(path.name, 1, None, f"{path}: {error}", text, len(raw))
+            yield FileLine(path.name, 1, None, f"{path.name}: {error}", text, len(raw))
         return
     items = document if isinstance(document, list) else [document]
     for number, item in enumerate(items, start=1):
@@ -124,7 +126,7 @@ def _json_document(path: Path) -> Iterator[FileLine]:
         if isinstance(item, dict):
             yield FileLine(path.name, number, as_envelope(item), None, text, len(raw))
         else:
-            reason = f"{path}: item {number}: expected a JSON object, got {type(item).__name__}"
+            reason = f"{path.name}: item {number}: expected a JSON object, got {type(item).__name__}"
             yield FileLine(path.name, number, None, reason, text, len(raw))
 
 
@@ -137,17 +139,19 @@ def _json_lines(path: Path) -> Iterator[FileLine]:
                 raw = raw_bytes.decode("utf-8")
             except UnicodeDecodeError as error:
                 text = raw_bytes.decode("utf-8", "replace")
-                yield FileLine(path.name, number, None, f"{path}:{number}: not UTF-8: {error}", text, offset)
+                yield FileLine(
+                    path.name, number, None, f"{path.name}:{number}: not UTF-8: {error}", text, offset
+                )
                 continue
             if not raw.strip():
                 continue
             try:
                 document = read_json(raw)
             except UnreadableJson as error:
-                yield FileLine(path.name, number, None, f"{path}:{number}: {error}", raw, offset)
+                yield FileLine(path.name, number, None, f"{path.name}:{number}: {error}", raw, offset)
                 continue
             if not isinstance(document, dict):
-                reason = f"{path}:{number}: expected a JSON object, got {type(document).__name__}"
+                reason = f"{path.name}:{number}: expected a JSON object, got {type(document).__name__}"
                 yield FileLine(path.name, number, None, reason, raw, offset)
                 continue
             yield FileLine(path.name, number, as_envelope(document), None, raw, offset)
@@ -196,7 +200,7 @@ def _table_rows(path: Path, rows: csv.DictReader[str], binary: Any) -> Iterator[
         offset = binary.tell()
         raw = json.dumps(row, ensure_ascii=False)
         if None in row or any(v is None for v in row.values()):
-            reason = f"{path}:{number}: row does not have the header's {width} fields"
+            reason = f"{path.name}:{number}: row does not have the header's {width} fields"
             yield FileLine(path.name, number, None, reason, raw, offset)
             continue
         body = {k: (v if v != "" else None) for k, v in row.items()}

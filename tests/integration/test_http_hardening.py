@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 
+from adapters.files import take_file
 from entrypoints.api import create_app
 from entrypoints.server_thread import ServerThread
 from hub.bootstrap import Hub
@@ -38,3 +40,25 @@ def test_a_nul_character_in_a_parameter_is_a_wrong_request_not_a_database_failur
         assert refused.status_code == 422 and "query parameter system holds a NUL" in refused.text
         assert http.get("/orders/%23A%001").status_code == 422
         assert http.get("/orders", params={"stage": "placed"}).status_code == 200
+
+
+def test_no_dead_letter_shown_over_http_holds_a_server_path(
+    make_hub: Callable[..., Hub], tmp_path: Path
+) -> None:
+    """Unreadable lines of a file and a broken EDI interchange are kept as dead letters naming
+    the file by its name: their folder is the server's business."""
+    hub = make_hub()
+    folder = tmp_path / "srv" / "drop" / "shopify"
+    folder.mkdir(parents=True)
+    (folder / "orders.jsonl").write_text('{"id": 1, "line_items": []}\n{not json\n[1, 2]\n')
+    (folder / "orders.csv").write_text("id,total\n1,2,3\n")
+    (folder / "partner.edi").write_text("ISA*00*broken~")
+    for name in ("orders.jsonl", "orders.csv", "partner.edi"):
+        take_file(hub.ports, hub.receive, "shopify", folder / name)
+    hub.process()
+    with ServerThread(create_app(hub)) as server, httpx.Client(base_url=server.url, timeout=10) as http:
+        answer = http.get("/deadletters")
+    reasons = [letter["reason"] for letter in answer.json()]
+    assert len(reasons) >= 4 and any("orders.jsonl:2" in r for r in reasons)
+    assert any("partner.edi" in r for r in reasons) and any("orders.csv:2" in r for r in reasons)
+    assert str(tmp_path) not in answer.text and "/srv/drop" not in answer.text
