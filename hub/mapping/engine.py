@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ class MappingError(ValueError):
     ) -> None:
         self.reason, self.file, self.field, self.path = reason, file, field, path
         self.value, self.mapping = value, mapping
-        parts = [str(file) if file else None]
+        parts = [_shown(file) if file else None]
         if field:
             parts.append(f"field {field!r}")
         if path:
@@ -73,6 +74,13 @@ class MappingError(ValueError):
 def _short(value: Any, limit: int = 120) -> str:
     text = json.dumps(value, default=str, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _shown(file: Path | str) -> str:
+    """A mapping file as errors name it: its system's folder and its name. The error of a
+    message is kept as a dead letter and shown over HTTP, where a server path must not appear."""
+    path = Path(file)
+    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
 
 
 def content_hash(envelope: MappingABC[str, Any]) -> str:
@@ -160,6 +168,35 @@ def _parse_field(name: str, spec: Any, file: Path, prefix: str = "") -> _Field:
     )
 
 
+@dataclass(frozen=True)
+class _Requirement:
+    """What the body must show for the mapping to apply: a source that does not sign what
+    selects the mapping (Shopify's topic header) would otherwise let a captured body be replayed
+    as another kind of message (an order placed, replayed as paid or cancelled)."""
+
+    check: str
+    says: str
+    compiled: Callable[[Any], Any]
+
+    def holds(self, document: Any) -> bool:
+        try:
+            return bool(self.compiled(document))
+        except JMESPathError:
+            return False
+
+    def found(self, document: Any) -> Any:
+        """What the check read, for the error: the first field it names."""
+        first = re.match(r"[A-Za-z_][A-Za-z0-9_]*", self.check)
+        return document.get(first.group(0)) if first and isinstance(document, dict) else None
+
+
+def _parse_requirement(spec: Any, file: Path) -> _Requirement:
+    if not isinstance(spec, dict) or set(spec) != {"check", "says"}:
+        raise MappingError("each of 'requires' is a table with 'check' (JMESPath) and 'says'", file=file)
+    check = str(spec["check"])
+    return _Requirement(check, str(spec["says"]), _compile(check, file, "'requires'"))
+
+
 @dataclass
 class Mapping:
     """One versioned (system, message kind) → contract translation, loaded from a YAML file."""
@@ -175,6 +212,7 @@ class Mapping:
     fields: tuple[_Field, ...]
     tables: dict[str, dict[str, Any]]
     priority: int = 0
+    requires: tuple[_Requirement, ...] = ()
 
     @property
     def label(self) -> str:
@@ -212,6 +250,7 @@ class Mapping:
             fields=tuple(_parse_field(n, s, file) for n, s in spec["fields"].items()),
             tables={str(k): {str(kk): vv for kk, vv in v.items()} for k, v in spec.get("tables", {}).items()},
             priority=int(spec.get("priority", 0)),
+            requires=tuple(_parse_requirement(r, file) for r in spec.get("requires") or ()),
         )
 
     def matches(self, envelope: MappingABC[str, Any]) -> bool:
@@ -238,6 +277,15 @@ class Mapping:
     ) -> tuple[Contract, list[FieldNote]]:
         """The record and the notes of lenient fields that could not be read."""
         document = self.root(envelope)
+        for requirement in self.requires:
+            if not requirement.holds(document):
+                raise MappingError(
+                    f"the message is not what it was sent as: {requirement.says}",
+                    file=self.file,
+                    path=requirement.check,
+                    value=requirement.found(document),
+                    mapping=self.label,
+                )
         notes: list[FieldNote] = []
         lenient: dict[tuple[Any, ...], tuple[_Field, Any]] = {}
         data = self._build(self.fields, document, context, (), None, notes, lenient)

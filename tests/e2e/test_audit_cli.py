@@ -25,7 +25,7 @@ def test_audit_and_erasure_from_the_command_line(tmp_path: Path) -> None:
     assert "passes through the checkpoint" in checked.stdout
 
     history = json.loads(hub(tmp_path, "audit", "history", "#1001", "--raw", "--json").stdout)
-    assert [e["message_id"] for e in history] == ["orders/create:450789469", "orders/paid:450789469"]
+    assert [e["message_id"] for e in history] == ["orders/create:450789469", "orders/paid:450789469:paid"]
     assert history[0]["source_message"]["body"]["id"] == 450789469
     csv_rows = hub(tmp_path, "audit", "history", "order:#1001", "--csv").stdout.splitlines()
     assert csv_rows[0].startswith("version,event,recorded_at,system,message_id") and len(csv_rows) == 3

@@ -59,8 +59,8 @@ def test_history_lists_every_event_with_provenance_and_the_raw_message(
     hub, _ = lived
     entries = hub.history.entries(hub.history.resolve("#1001"), raw=True)
     assert [e["event"] for e in entries] == ["Order.Placed", "Order.PaymentRecorded"]
-    assert [e["message_id"] for e in entries] == ["orders/create:1001", "orders/paid:1001"]
-    assert [e["mapping"] for e in entries] == ["shopify.orders_create@3", "shopify.orders_paid@1"]
+    assert [e["message_id"] for e in entries] == ["orders/create:1001", "orders/paid:1001:paid"]
+    assert [e["mapping"] for e in entries] == ["shopify.orders_create@3", "shopify.orders_paid@2"]
     assert all(e["system"] == "shopify" and e["received_at"] for e in entries)
     assert entries[1]["source_message"]["body"]["id"] == 1001
     assert entries[1]["source_message"]["headers"]["x-shopify-topic"] == "orders/paid"
@@ -71,7 +71,7 @@ def test_lineage_names_the_message_behind_each_value(lived: tuple[Hub, list[date
     changes = hub.history.lineage(hub.history.resolve("order:1001"), "stage")
     assert [(c["before"], c["after"], c["message_id"]) for c in changes] == [
         (None, "placed", "orders/create:1001"),
-        ("placed", "paid", "orders/paid:1001"),
+        ("placed", "paid", "orders/paid:1001:paid"),
     ]
     customer = hub.history.resolve("customer:shopify:207119551")
     names = hub.history.lineage(customer, "fields.given_name")
@@ -106,6 +106,6 @@ def test_the_http_api_answers_as_of_history_and_lineage(lived: tuple[Hub, list[d
         history = http.get("/audit/history", params={"entity": "order:1001"}).json()
         assert [e["version"] for e in history] == [1, 2]
         lineage = http.get("/audit/lineage", params={"entity": "order:1001", "field": "paid_amount"}).json()
-        assert lineage[-1]["message_id"] == "orders/paid:1001"
+        assert lineage[-1]["message_id"] == "orders/paid:1001:paid"
         assert http.get("/audit/history", params={"entity": "order:nope"}).status_code == 404
     assert (placed - before) < timedelta(minutes=1)

@@ -63,8 +63,8 @@ def test_every_event_names_the_message_and_mapping_it_came_from(hub: Hub) -> Non
     hub.receive("shopify", [order(), paid()])
     hub.process()
     provenances = [e.provenance for e in events_in_log(hub)]
-    assert {p["message_id"] for p in provenances} == {"orders/create:450789469", "orders/paid:450789469"}
-    assert {p["mapping"] for p in provenances} == {"shopify.orders_create@3", "shopify.orders_paid@1"}
+    assert {p["message_id"] for p in provenances} == {"orders/create:450789469", "orders/paid:450789469:paid"}
+    assert {p["mapping"] for p in provenances} == {"shopify.orders_create@3", "shopify.orders_paid@2"}
     assert all(p["system"] == "shopify" and p["received_at"] for p in provenances)
 
 

@@ -56,6 +56,31 @@ def test_signed_shopify_webhook_is_stored_then_acknowledged(client) -> None:
     assert http.get("/orders/%231001").json()["stage"] == "placed"
 
 
+def test_a_captured_body_sent_under_another_topic_changes_nothing_and_is_flagged(client) -> None:
+    """Shopify signs the body, not the topic header: a captured orders/create body replayed as
+    orders/paid marked the order paid (the body says financial_status pending), then as
+    orders/cancelled cancelled it. The body must bear out its topic; the forged copies are dead
+    letters naming why, and they do not take the genuine messages' ids."""
+    hub, http = client
+    placed = {**fixture("order"), "financial_status": "pending"}
+    body = json.dumps(placed).encode()
+    assert shopify_post(http, body).json() == {"status": "stored"}
+    assert shopify_post(http, body, topic="orders/paid").json() == {"status": "stored"}
+    assert shopify_post(http, body, topic="orders/cancelled").json() == {"status": "stored"}
+    hub.process()
+    order = http.get("/orders/%231001").json()
+    assert order["stage"] == "placed" and not order.get("cancelled_at")
+    reasons = {letter["mapping"]: letter["reason"] for letter in http.get("/deadletters").json()}
+    assert "financial_status paid or partially_paid" in reasons["shopify.orders_paid@2"]
+    assert 'value "pending"' in reasons["shopify.orders_paid@2"]
+    assert "an order cancelled has cancelled_at" in reasons["shopify.orders_cancelled@2"]
+    # the genuine messages still come through: the forged copies did not take their ids
+    paid = {**placed, "financial_status": "paid"}
+    assert shopify_post(http, json.dumps(paid).encode(), topic="orders/paid").json() == {"status": "stored"}
+    hub.process()
+    assert http.get("/orders/%231001").json()["stage"] == "paid"
+
+
 def test_a_message_without_an_id_is_never_the_duplicate_of_another(client) -> None:
     """Without an id, a message is known by a hash of its headers and body: the same body under
     another topic is another message (a hash of the body alone answered "duplicate" and lost
