@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from aggregates import STAGES
+from entrypoints.api_docs import serve_docs
 from entrypoints.hosts import AllowedHosts
 from hub.audit.history import EntityNotFound, parse_instant
 from hub.bootstrap import Hub
@@ -133,8 +134,15 @@ def create_app(
 ) -> FastAPI:
     """The API; adapters contribute routers and health reports (the API knows no transport)."""
     reporters = list(adapter_health)
-    app = FastAPI(title="Integration hub", version="0.1.0", dependencies=[Depends(_known_filters_only)])
+    app = FastAPI(
+        title="Integration hub",
+        version="0.1.0",
+        dependencies=[Depends(_known_filters_only)],
+        docs_url=None,  # served from the hub, not a CDN: serve_docs
+        redoc_url=None,
+    )
     app.add_middleware(AllowedHosts, allowed_hosts=hub.settings.http_allowed_hosts)
+    serve_docs(app)
     _database_unavailable(app, hub)
     for router in routers:
         app.include_router(router)

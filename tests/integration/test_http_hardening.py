@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,3 +63,18 @@ def test_no_dead_letter_shown_over_http_holds_a_server_path(
     assert len(reasons) >= 4 and any("orders.jsonl:2" in r for r in reasons)
     assert any("partner.edi" in r for r in reasons) and any("orders.csv:2" in r for r in reasons)
     assert str(tmp_path) not in answer.text and "/srv/drop" not in answer.text
+
+
+def test_the_api_documentation_loads_nothing_from_another_site(make_hub: Callable[..., Hub]) -> None:
+    """FastAPI's /docs fetched Swagger UI from a CDN: blank offline, and a third party's script
+    beside the API's data. Now its assets come from this process; ReDoc, which has no package,
+    is not offered."""
+    hub = make_hub()
+    with ServerThread(create_app(hub)) as server, httpx.Client(base_url=server.url, timeout=10) as http:
+        page = http.get("/docs")
+        assert page.status_code == 200 and "/docs/assets/swagger-ui-bundle.js" in page.text
+        assert not re.findall(r"""(?:src|href)=["']https?://""", page.text)
+        for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"):
+            assert http.get(f"/docs/assets/{asset}").status_code == 200, asset
+        assert http.get("/redoc").status_code == 404
+        assert http.get("/openapi.json").json()["info"]["title"] == "Integration hub"
