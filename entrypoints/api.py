@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from aggregates import STAGES
 from entrypoints.api_docs import serve_docs
-from entrypoints.hosts import AllowedHosts
+from entrypoints.http_guards import AllowedHosts, BoundedTarget, SecurityHeaders
 from hub.audit.history import EntityNotFound, parse_instant
 from hub.bootstrap import Hub
 from hub.health import process_health
@@ -141,7 +141,11 @@ def create_app(
         docs_url=None,  # served from the hub, not a CDN: serve_docs
         redoc_url=None,
     )
+    # the last added runs first: headers on every answer (refusals too), the target's size,
+    # the host, then the routes
     app.add_middleware(AllowedHosts, allowed_hosts=hub.settings.http_allowed_hosts)
+    app.add_middleware(BoundedTarget)
+    app.add_middleware(SecurityHeaders)
     serve_docs(app)
     _database_unavailable(app, hub)
     for router in routers:

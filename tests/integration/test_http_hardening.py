@@ -78,3 +78,30 @@ def test_the_api_documentation_loads_nothing_from_another_site(make_hub: Callabl
             assert http.get(f"/docs/assets/{asset}").status_code == 200, asset
         assert http.get("/redoc").status_code == 404
         assert http.get("/openapi.json").json()["info"]["title"] == "Integration hub"
+
+
+def test_every_answer_carries_the_security_headers_and_a_long_target_is_refused(
+    make_hub: Callable[..., Hub],
+) -> None:
+    hub = make_hub()
+    with ServerThread(create_app(hub)) as server, httpx.Client(base_url=server.url, timeout=10) as http:
+        answers = {
+            "orders": http.get("/orders"),
+            "not found": http.get("/orders/%23NOPE"),
+            "foreign host": http.get("/orders", headers={"Host": "attacker.example"}),
+            "too long": http.get("/customers", params={"q": "s" * 20_000}),
+            "docs": http.get("/docs"),
+        }
+        assert [a.status_code for a in answers.values()] == [200, 404, 400, 414, 200]
+        for name, answer in answers.items():
+            assert answer.headers["x-content-type-options"] == "nosniff", name
+            assert answer.headers["x-frame-options"] == "DENY", name
+            assert answer.headers["referrer-policy"] == "no-referrer", name
+            policy = answer.headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in policy and ("script-src 'self'" in policy) == (name == "docs")
+        assert answers["too long"].json()["error"] == "uri_too_long"
+        assert (
+            "access-control-allow-origin"
+            not in http.get("/orders", headers={"Origin": "https://attacker.example"}).headers
+        )
+        assert http.get("/orders").status_code == 200  # still serving
