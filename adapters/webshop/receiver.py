@@ -72,13 +72,26 @@ def _refuse(
     return JSONResponse({"error": code, "reason": reason}, status_code=status, headers=headers)
 
 
+_PLACEHOLDERS = ("change-me", "changeme", "change_me")
+
+
 def webhook_secrets(ports: AdapterPorts) -> dict[str, str]:
-    """Each web-shop system's secret, read once from the environment variable it names."""
-    return {
-        name: os.environ[config.secret_env]
-        for name, config in ports.settings.systems.items()
-        if config.secret_env and os.environ.get(config.secret_env)
-    }
+    """Each web-shop system's secret, read once from the environment variable it names. A
+    placeholder left from a template (``change-me``) counts as unset: anyone who read the
+    template could sign webhooks with it, so the system's webhooks are refused (503) until it
+    is set, and the log says so."""
+    secrets = {}
+    for name, config in ports.settings.systems.items():
+        value = os.environ.get(config.secret_env or "") if config.secret_env else None
+        if value and value.strip().lower().startswith(_PLACEHOLDERS):
+            log.error(
+                "webhooks of %s are refused: %s holds a placeholder, not the shop's signing secret",
+                name,
+                config.secret_env,
+            )
+        elif value:
+            secrets[name] = value
+    return secrets
 
 
 Intake = Callable[[str, list[dict[str, Any]]], Awaitable[RecordOutcome]]
@@ -142,7 +155,8 @@ def webhook_router(
             return refuse(
                 system,
                 503,
-                f"secret for {system!r} is not set (environment variable {config.secret_env!r})",
+                f"secret for {system!r} is not set, or is a placeholder (environment variable "
+                f"{config.secret_env!r})",
                 "no_secret",
             )
         problem = check.verify(secret, body, request.headers.get(check.header))

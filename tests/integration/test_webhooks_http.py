@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.webshop import WebhookHealth, webhook_router
+from adapters.webshop.receiver import webhook_secrets
 from adapters.webshop.signatures import sign
 from entrypoints.api import create_app
 from entrypoints.server_thread import ServerThread
@@ -373,3 +374,26 @@ def test_fifty_concurrent_clients_are_all_answered_and_each_order_is_stored_once
     hub.process()
     [shop] = Accounting(hub.store).report().systems
     assert (shop.received, shop.stored, shop.duplicates, shop.applied) == (220, 200, 20, 200)
+
+
+def test_a_placeholder_secret_refuses_the_systems_webhooks(
+    make_hub, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The deployment templates once fell back to ``change-me``: anyone who read them could
+    sign webhooks. A placeholder counts as no secret at all."""
+    hub = make_hub()
+    monkeypatch.setenv("SHOPIFY_WEBHOOK_SECRET", "change-me")
+    monkeypatch.setenv("WOOCOMMERCE_WEBHOOK_SECRET", "a-real-secret-0f9e8d7c")
+    secrets = webhook_secrets(hub.ports)
+    assert "shopify" not in secrets and secrets["woocommerce"] == "a-real-secret-0f9e8d7c"
+    assert "SHOPIFY_WEBHOOK_SECRET holds a placeholder" in caplog.text
+    app = create_app(hub, [webhook_router(hub.ports, secrets)])
+    body = b'{"id": 1}'
+    with ServerThread(app) as server, httpx.Client(base_url=server.url, timeout=10) as http:
+        answer = http.post(
+            "/webhooks/shopify",
+            content=body,
+            headers={"Content-Type": "application/json", "X-Shopify-Hmac-Sha256": sign("change-me", body)},
+        )
+    assert answer.status_code == 503 and answer.json()["error"] == "no_secret"
+    assert "placeholder" in answer.json()["reason"] and hub.inbox.after(0, 10) == []

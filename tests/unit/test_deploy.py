@@ -77,6 +77,8 @@ def test_compose_runs_the_distributed_hub_with_real_commands_and_settings() -> N
                 assert _setting_exists(variable), variable
         secrets = {c.secret_env for c in IMAGE_CONFIG.systems.values() if c.secret_env}
         assert secrets <= set(service["environment"])
+        for secret in secrets:  # required from the environment: no value anyone could read here
+            assert str(service["environment"][secret]).startswith(f"${{{secret}:?"), secret
     broker = services["hub-api"]["environment"]["HUB_STREAMING__BROKERS"]
     host, port = broker.split(":")
     assert host in COMPOSE["services"] and f"PLAINTEXT://{broker}" in str(COMPOSE["services"]["kafka"])
