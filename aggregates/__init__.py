@@ -3,6 +3,7 @@
 from aggregates.activity import CLOSED_STATUSES, CustomerCase, CustomerInteraction
 from aggregates.customer import PERSONAL_FIELDS, SourceCustomer
 from aggregates.customer_link import CustomerLink
+from aggregates.erasure import ErasureRequest
 from aggregates.errors import DomainRuleViolation
 from aggregates.identity import (
     activity_id,
@@ -30,6 +31,7 @@ __all__ = [
     "CustomerInteraction",
     "CustomerLink",
     "DomainRuleViolation",
+    "ErasureRequest",
     "MasterRecord",
     "MatchingModel",
     "Order",

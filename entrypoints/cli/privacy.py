@@ -1,12 +1,16 @@
-"""``hub privacy erase``: the right to erasure, without breaking the log."""
+"""``hub privacy erase``: the right to erasure - of a person, not of one record - without breaking
+the log."""
 
 from __future__ import annotations
+
+import getpass
 
 import typer
 
 from entrypoints.cli.context import console, fail, open_hub, print_json
 from hub.audit.history import EntityNotFound
-from hub.privacy.erasure import erase_subject
+from hub.bootstrap import Hub
+from hub.privacy.erasure import erase_request, record_of
 
 __all__ = ["privacy"]
 
@@ -16,30 +20,71 @@ privacy = typer.Typer(help="Personal data: erasure by crypto-shredding.", no_arg
 @privacy.command("erase")
 def privacy_erase(
     ctx: typer.Context,
-    subject: str = typer.Argument(..., help="the person: SYSTEM:REF as a source system knows them, or an id"),
+    subject: str = typer.Argument(
+        ...,
+        help=(
+            "the person: a customer id (every source record the identity graph holds in that "
+            "customer), SYSTEM:REF of one source record, or a source record's subject id"
+        ),
+    ),
+    requested_by: str = typer.Option(
+        getpass.getuser(), "--requested-by", help="who asked for it (recorded with the erasure)"
+    ),
+    reason: str = typer.Option("the data subject's request", "--reason", help="why (recorded)"),
     yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
-    """Destroy the person's keys and erase raw copies; views then show them as erased."""
+    """Erase a person from every system's records at once: their keys destroyed, raw copies
+    erased; views then show them as erased. The request is recorded in the log: who asked, why,
+    which records, what was erased."""
     with open_hub(ctx) as hub:
+        customer, records = _records(hub, subject)
+        if not yes:
+            console.print(
+                f"{subject} is {len(records)} source record(s): {', '.join(records)}", highlight=False
+            )
+            if not typer.confirm(f"Erase all {len(records)} for good?"):
+                fail("nothing erased", code=1)
         try:
-            key = hub.history.resolve_customer(subject)
-        except EntityNotFound as error:
-            fail(str(error), code=1)
-        if not yes and not typer.confirm(f"Erase {subject} ({key}) for good?"):
-            fail("nothing erased", code=1)
-        try:
-            report = erase_subject(hub.store, key)
-        except LookupError as error:
+            request, reports = erase_request(
+                hub.store, records, customer=customer, requested_by=requested_by, reason=reason
+            )
+        except (LookupError, ValueError) as error:
             fail(str(error), code=1)
         hub.processor.forget_cached()
     if as_json:
-        print_json(report.to_json())
+        print_json(
+            {
+                "request": str(request),
+                "customer": customer,
+                "requested_by": requested_by,
+                "reason": reason,
+                "records": {record: report.to_json() for record, report in reports.items()},
+            }
+        )
         return
+    for record, report in reports.items():
+        console.print(
+            f"erased {record}: {report.keys_destroyed} key(s) destroyed (the record and the "
+            f"{report.activities_erased} interaction(s) and case(s) about it are unreadable), "
+            f"{report.raw_messages_erased} raw message(s) and {report.dead_letters_erased} dead letter(s) "
+            "erased",
+            highlight=False,
+        )
     console.print(
-        f"erased {subject}: {report.keys_destroyed} key(s) destroyed (the record and the "
-        f"{report.activities_erased} interaction(s) and case(s) about it are unreadable), "
-        f"{report.raw_messages_erased} raw message(s) and {report.dead_letters_erased} dead letter(s) "
-        "erased; the log still verifies",
+        f"erasure request {request} recorded (by {requested_by}: {reason}); the log still verifies",
         highlight=False,
     )
+
+
+def _records(hub: Hub, subject: str) -> tuple[str | None, list[str]]:
+    """(the customer, if the subject is one, and) the source records to erase."""
+    if ":" not in subject:
+        members = hub.identity.members(subject)
+        if members:
+            return subject, members
+    try:
+        key = hub.history.resolve_customer(subject)
+        return None, [record_of(hub.store, key)]
+    except (EntityNotFound, LookupError) as error:
+        fail(f"{error} (give a customer id, SYSTEM:REF, or a record's subject id)", code=1)

@@ -19,13 +19,13 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from aggregates import Order, SourceCustomer
+from aggregates import ErasureRequest, Order, SourceCustomer, customer_id
 from hub.dead_letters import DeadLetters
 from hub.identity.tables import IdentityTables
 from hub.inbox import Inbox
 from hub.store import Store
 
-__all__ = ["ErasureReport", "erase_subject"]
+__all__ = ["ErasureReport", "erase_request", "erase_subject", "record_of"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,40 @@ def erase_subject(store: Store, subject: UUID) -> ErasureReport:
         letters = DeadLetters(store).redact(cursor, messages, identifiers, marker)
         profiles = IdentityTables(store).forget(cursor, record)
     return ErasureReport(subject, destroyed, raw, letters, profiles, len(activities))
+
+
+def record_of(store: Store, subject: UUID) -> str:
+    """SYSTEM:REF of a source customer record, by its subject id."""
+    events = store.events_of([subject]).get(subject, [])
+    if not events or not isinstance(events[0], SourceCustomer.Registered):
+        raise LookupError(f"{subject} is not a data subject the hub knows (no customer record)")
+    return f"{events[0].system}:{events[0].customer_ref}"
+
+
+def erase_request(
+    store: Store, records: list[str], *, customer: str | None, requested_by: str, reason: str
+) -> tuple[UUID, dict[str, ErasureReport]]:
+    """Erase every record of one person's request, and record the request in the log: first who
+    asked, why and for which records, then what was erased. A data subject asks once, whatever
+    the number of systems that know them; the record of it holds references, not their data,
+    so it stays readable after the erasure it records. Nothing is erased or recorded when one
+    of the records is unknown."""
+    subjects = {record: customer_id(*record.split(":", 1)) for record in records}
+    known = store.events_of(subjects.values())
+    for record, subject in subjects.items():
+        events = known.get(subject) or []
+        if not events or not isinstance(events[0], SourceCustomer.Registered):
+            raise LookupError(f"{record} is not a source record the hub knows")
+    request = ErasureRequest.request(
+        customer=customer, records=list(subjects), requested_by=requested_by, reason=reason
+    )
+    with store.transaction() as cursor:
+        store.append(cursor, request.collect_events())
+    reports = {record: erase_subject(store, subject) for record, subject in sorted(subjects.items())}
+    request.complete({record: report.to_json() for record, report in reports.items()})
+    with store.transaction() as cursor:
+        store.append(cursor, request.collect_events())
+    return request.id, reports
 
 
 def _orders_of(store: Store, system: str, customer_ref: str) -> dict[UUID, list[Any]]:

@@ -36,8 +36,16 @@ def test_audit_and_erasure_from_the_command_line(tmp_path: Path) -> None:
     customer = json.loads(hub(tmp_path, "customers", "record", "shopify:207119551", "--json").stdout)
     assert customer["fields"]["family_name"] == "Norman"
 
-    erased = json.loads(hub(tmp_path, "privacy", "erase", "shopify:207119551", "--yes", "--json").stdout)
-    assert erased["keys_destroyed"] == 1
+    erased = json.loads(
+        hub(
+            tmp_path, "privacy", "erase", "shopify:207119551", "--yes", "--json", "--reason", "asked by mail"
+        ).stdout
+    )
+    assert (
+        erased["records"]["shopify:207119551"]["keys_destroyed"] == 1 and erased["reason"] == "asked by mail"
+    )
+    request = json.loads(hub(tmp_path, "audit", "history", erased["request"], "--json").stdout)
+    assert [e["event"] for e in request] == ["ErasureRequest.Requested", "ErasureRequest.Completed"]
     customer = json.loads(hub(tmp_path, "customers", "record", "shopify:207119551", "--json").stdout)
     assert customer["fields"]["family_name"] == "[erased]"
     assert json.loads(hub(tmp_path, "audit", "verify", "--json").stdout)["ok"]

@@ -19,7 +19,9 @@ from tests.conftest import FIXTURES, ROOT
 SHOPIFY = FIXTURES / "shopify-webhooks"
 
 
-def hub(tmp_path: Path, *args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+def hub(
+    tmp_path: Path, *args: str, check: bool = True, answer: str | None = None, **env: str
+) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     environment.update({"HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}", "COLUMNS": "200", **env})
     result = subprocess.run(
@@ -29,6 +31,7 @@ def hub(tmp_path: Path, *args: str, check: bool = True, **env: str) -> subproces
         capture_output=True,
         text=True,
         timeout=300,
+        input=answer,  # what the user types at a prompt
     )
     if check and result.returncode != 0:
         pytest.fail(f"hub {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")

@@ -205,3 +205,44 @@ def test_train_and_show_the_model_from_the_command_line(tmp_path: Path, customer
     assert rematched["model"] == trained["version"]
     text = hub(tmp_path, "customers", "model").stdout
     assert trained["version"] in text and "household rules on" in text
+
+
+def test_a_person_is_erased_by_their_customer_id_in_one_command(
+    tmp_path: Path, customers: list[Record]
+) -> None:
+    """Erasing the demo's Felix Schmidt took one command per source record, and the customer id
+    was refused ("the log holds no events of ..."). One request now erases them all."""
+    both = next(
+        r
+        for r in customers
+        if r.record.startswith("crm:") and any(o.record == f"shop:{r.truth}" for o in customers)
+    )
+    view = _view(tmp_path, both.record)
+    records = sorted(i["record"] for i in view["identities"])
+    assert len(records) >= 2
+    asked = hub(tmp_path, "privacy", "erase", view["customer_id"], answer="n\n", check=False)
+    assert (
+        asked.returncode == 1 and all(r in asked.stdout for r in records) and "nothing erased" in asked.stderr
+    )
+    erased = json.loads(
+        hub(
+            tmp_path,
+            "privacy",
+            "erase",
+            view["customer_id"],
+            "--yes",
+            "--json",
+            "--requested-by",
+            "steward maria",
+            "--reason",
+            "the customer's e-mail of 8 December",
+        ).stdout
+    )
+    assert sorted(erased["records"]) == records and erased["customer"] == view["customer_id"]
+    assert all(report["keys_destroyed"] == 1 for report in erased["records"].values())
+    for record in records:
+        shown = json.loads(hub(tmp_path, "customers", "record", record, "--json").stdout)
+        assert shown["fields"]["family_name"] == "[erased]"
+    history = json.loads(hub(tmp_path, "audit", "history", erased["request"], "--json").stdout)
+    assert history[0]["data"]["requested_by"] == "steward maria"
+    assert json.loads(hub(tmp_path, "audit", "verify", "--json").stdout)["ok"]

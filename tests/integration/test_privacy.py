@@ -14,7 +14,7 @@ import pytest
 from aggregates import customer_id
 from hub.audit.verify import verify
 from hub.bootstrap import Hub
-from hub.privacy.erasure import erase_subject
+from hub.privacy.erasure import erase_request, erase_subject
 from hub.privacy.mapper import ERASED
 from hub.settings import SystemConfig
 from tests.conftest import TEST_SYSTEMS
@@ -176,3 +176,49 @@ def test_erasure_makes_what_agents_wrote_about_the_person_unreadable(make_hub: C
     assert view["service"]["service_flags"] == ["open_complaint"]  # what is not personal stays
     assert verify(hub.store).ok
     assert erase_subject(hub.store, customer_id("legacy_crm", "K-4711")).keys_destroyed == 0
+
+
+def test_a_person_is_erased_from_every_record_at_once_and_the_request_is_recorded(
+    make_hub: Callable[..., Hub],
+) -> None:
+    """A data subject asks once: every record the identity graph holds in their customer is
+    erased, and the log records who asked, why, for which records, and what was erased - in
+    references only, so the record of it outlives the erasure."""
+    hub = make_hub()
+    twin = _their_order(5011)
+    twin["body"]["customer"]["id"] = 424243  # the same person as a second customer record
+    hub.receive("shopify", [_their_order(5010), twin, order(5012)])
+    hub.process()
+    records = ["shopify:424242", "shopify:424243"]
+    customer = hub.identity.customer_of(records)
+    assert customer["shopify:424242"] == customer["shopify:424243"]  # one person, two records
+    members = hub.identity.members(customer["shopify:424242"])
+    assert members == records
+    size = len(hub.store.notifications(0, 100_000))
+    with pytest.raises(LookupError, match="shopify:999 is not"):
+        erase_request(hub.store, [*members, "shopify:999"], customer=None, requested_by="x", reason="y")
+    assert len(hub.store.notifications(0, 100_000)) == size  # nothing erased, nothing recorded
+
+    request, reports = erase_request(
+        hub.store,
+        members,
+        customer=customer["shopify:424242"],
+        requested_by="steward anna",
+        reason="art. 17 request of 2026-12-08",
+    )
+    hub.processor.forget_cached()
+    assert sorted(reports) == records and all(r.keys_destroyed == 1 for r in reports.values())
+    assert _traces(hub) == []  # neither record, nor the request, shows the person
+    asked, done = hub.history.events(request)
+    assert (asked.records, asked.requested_by, asked.reason) == (
+        records,
+        "steward anna",
+        "art. 17 request of 2026-12-08",
+    )
+    assert asked.customer == customer["shopify:424242"]
+    assert done.erased["shopify:424243"]["keys_destroyed"] == 1
+    assert (
+        hub.history.as_of(customer_id("shopify", "207119551"), datetime.now(UTC))["fields"]["family_name"]
+        == "Norman"
+    )
+    assert verify(hub.store).ok
