@@ -162,7 +162,15 @@ def open_keys(settings: HubSettings) -> SubjectKeys:
     fallback = None
     if url.startswith("sqlite:///") and not os.environ.get(settings.privacy.kek_env):
         fallback = Path(url.removeprefix("sqlite:///")).with_suffix(".kek")
-    return open_subject_keys(url, settings.privacy.kek_env, fallback)
+    privacy = settings.privacy
+    return open_subject_keys(
+        url,
+        privacy.kek_env,
+        fallback,
+        command=privacy.kek_command,
+        kek_file=privacy.kek_file,
+        previous_variable=privacy.previous_kek_env,
+    )
 
 
 def bootstrap(

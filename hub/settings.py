@@ -133,6 +133,24 @@ class PrivacySettings(Section):
     kek_env: str = Field(
         "HUB_KEY_ENCRYPTION_KEY", description="environment variable with the key-encryption key (base64)"
     )
+    kek_file: Path | None = Field(
+        None,
+        description="a file holding the key-encryption key (base64), e.g. a mounted secret; before kek_env",
+    )
+    kek_command: str | None = Field(
+        None,
+        description=(
+            "a command printing the key-encryption key (base64), e.g. a KMS or vault CLI; run "
+            "without a shell at start; before kek_file and kek_env"
+        ),
+    )
+    previous_kek_env: str | None = Field(
+        None,
+        description=(
+            "environment variable with the key-encryption key being rotated out: keys it wrapped "
+            "are still read, and `hub privacy rotate-kek` wraps them with the current one"
+        ),
+    )
 
 
 class BufferProfileSettings(Section):

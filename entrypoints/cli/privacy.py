@@ -7,7 +7,7 @@ import getpass
 
 import typer
 
-from entrypoints.cli.context import console, fail, open_hub, print_json
+from entrypoints.cli.context import console, counting_progress, fail, open_hub, print_json
 from hub.audit.history import EntityNotFound
 from hub.bootstrap import Hub
 from hub.privacy.erasure import erase_request, record_of
@@ -88,3 +88,34 @@ def _records(hub: Hub, subject: str) -> tuple[str | None, list[str]]:
         return None, [record_of(hub.store, key)]
     except (EntityNotFound, LookupError) as error:
         fail(f"{error} (give a customer id, SYSTEM:REF, or a record's subject id)", code=1)
+
+
+@privacy.command("rotate-kek")
+def privacy_rotate_kek(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """Wrap every subject key with the current key-encryption key, without stopping the hub.
+
+    First give every hub process the new KEK as the current one (privacy.kek_env, kek_file or
+    kek_command) and the old one as privacy.previous_kek_env: they read keys wrapped by either.
+    Then run this; it may be stopped and run again. Then remove the previous KEK."""
+    with open_hub(ctx) as hub:
+        if hub.settings.privacy.previous_kek_env is None:
+            fail(
+                "no previous key-encryption key to rotate from: set privacy.previous_kek_env "
+                "(HUB_PRIVACY__PREVIOUS_KEK_ENV) to the variable holding it, and the new one as current"
+            )
+        keys = hub.store.keys
+        assert keys is not None  # a hub always has its key store
+        with counting_progress(as_json) as progress:
+            task = progress.add_task("re-wrapping subject keys", total=None)
+            moved, held = keys.rewrap(lambda done, total: progress.update(task, completed=done, total=total))
+    if as_json:
+        print_json({"rewrapped": moved, "keys": held})
+        return
+    console.print(
+        f"{moved} of {held} subject key(s) re-wrapped with the current key-encryption key; "
+        "remove the previous one once every process runs without it",
+        highlight=False,
+    )

@@ -12,16 +12,19 @@ import base64
 import contextlib
 import os
 import secrets
+import shlex
 import sqlite3
+import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import OperationalError
 
@@ -33,6 +36,7 @@ _TABLE = (
 )
 SCHEMA_LOCK = 7263541  # the advisory lock under which hub processes create tables
 _INSERT = "INSERT INTO hub_subject_keys (key_id, subject, wrapped, created_at) VALUES (?, ?, ?, ?)"
+_REWRAP = "UPDATE hub_subject_keys SET wrapped = ? WHERE key_id = ? AND wrapped IS NOT NULL"  # not erased
 _INDEX = "CREATE INDEX IF NOT EXISTS hub_subject_keys_subject ON hub_subject_keys (subject)"
 
 
@@ -49,8 +53,26 @@ def _postgres_errors() -> tuple[type[Exception], ...]:
     return (psycopg.OperationalError,)
 
 
+def kek_from_command(command: str, timeout: float = 30.0) -> bytes:
+    """The KEK a command prints on its standard output (base64 of 32 bytes): a KMS or vault
+    CLI, so the key never sits in the environment or on disk. Run without a shell; its error
+    output is not repeated (it may hold what it was given)."""
+    argv = shlex.split(command)
+    source = f"the command {argv[0] if argv else command!r}"
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, ValueError, subprocess.TimeoutExpired) as error:
+        late = isinstance(error, subprocess.TimeoutExpired)
+        reason = f"did not answer within {timeout:.0f} s" if late else "cannot run"
+        raise KeyStoreError(f"{source} {reason}") from None
+    if done.returncode != 0:
+        raise KeyStoreError(f"{source} exited {done.returncode} without a key-encryption key")
+    return _decoded(done.stdout.strip(), source)
+
+
 def load_kek(variable: str, fallback_file: Path | None) -> bytes:
-    """The KEK from ``variable`` (base64 of 32 bytes), else from the embedded default's key file.
+    """The KEK from ``variable`` (base64 of 32 bytes), else from a key file: the embedded
+    default's, or one a secret store mounts (``privacy.kek_file``).
 
     The file is never made here: a missing file next to a key store that holds keys means the
     KEK was lost, and a new one would silently make every personal field unreadable
@@ -60,39 +82,69 @@ def load_kek(variable: str, fallback_file: Path | None) -> bytes:
     source = f"environment variable {variable}"
     if not value and fallback_file is not None:
         source = f"key file {fallback_file.name}"
-        try:
-            value = fallback_file.read_text(encoding="ascii").strip()
-        except FileNotFoundError:
-            raise KeyStoreError(
-                f"the {source} is missing; restore it, or set {variable}, or move the key store "
-                "aside to start with no personal data"
-            ) from None
-        except (OSError, UnicodeDecodeError) as error:
-            reason = error.strerror if isinstance(error, OSError) and error.strerror else "not text"
-            raise KeyStoreError(f"the {source} cannot be read: {reason}") from None
+        value = _key_file_text(
+            fallback_file,
+            f"restore it, or set {variable}, or move the key store aside to start with no personal data",
+        )
     if not value:
         raise KeyStoreError(
             f"environment variable {variable} is not set: it must hold the base64 of 32 bytes"
         )
+    return _decoded(value, f"the {source}")
+
+
+def _key_file_text(path: Path, missing: str) -> str:
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise KeyStoreError(f"the key file {path.name} is missing; {missing}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else "not text"
+        raise KeyStoreError(f"the key file {path.name} cannot be read: {reason}") from None
+
+
+def _decoded(value: str, source: str) -> bytes:
     try:
         kek = base64.b64decode(value, validate=True)
     except ValueError:
-        raise KeyStoreError(f"the {source} is not base64") from None
+        raise KeyStoreError(f"{source} is not base64") from None
     if len(kek) != 32:
-        raise KeyStoreError(f"the {source} holds {len(kek)} bytes; it must hold 32 (AES-256)")
+        raise KeyStoreError(f"{source} holds {len(kek)} bytes; it must hold 32 (AES-256)")
     return kek
 
 
-def open_subject_keys(url: str, variable: str, fallback_file: Path | None) -> SubjectKeys:
+def open_subject_keys(
+    url: str,
+    variable: str,
+    fallback_file: Path | None,
+    *,
+    command: str | None = None,
+    kek_file: Path | None = None,
+    previous_variable: str | None = None,
+) -> SubjectKeys:
     """The key store with its KEK, checked against the keys it already holds.
 
-    On the embedded default's first start (no variable, no key file) a KEK is made and written
-    to the key file - but only after the key store proved to hold no keys it would orphan.
+    The KEK comes from ``command`` (a KMS CLI) when set, else ``kek_file`` (a mounted secret),
+    else ``variable``, else the embedded default's key file. On the embedded default's first
+    start (no variable, no key file) a KEK is made and written to the key file - but only after
+    the key store proved to hold no keys it would orphan. ``previous_variable`` names the KEK
+    being rotated out: keys it wrapped are still read (``SubjectKeys.rewrap`` moves them).
     """
+    previous = [load_kek(previous_variable, None)] if previous_variable else []
+    if command:
+        return SubjectKeys(url, kek_from_command(command), source="its command", previous=previous)
+    if kek_file is not None:
+        text = _key_file_text(kek_file, "mount the secret there, or unset privacy.kek_file")
+        kek = _decoded(text, f"the key file {kek_file.name}")
+        return SubjectKeys(url, kek, source=f"key file {kek_file.name}", previous=previous)
     if os.environ.get(variable) or fallback_file is None:
-        return SubjectKeys(url, load_kek(variable, fallback_file), source=f"environment variable {variable}")
+        kek = load_kek(variable, fallback_file)
+        return SubjectKeys(url, kek, source=f"environment variable {variable}", previous=previous)
     if fallback_file.exists():
-        return SubjectKeys(url, load_kek(variable, fallback_file), source=f"key file {fallback_file.name}")
+        kek = load_kek(variable, fallback_file)
+        return SubjectKeys(url, kek, source=f"key file {fallback_file.name}", previous=previous)
+    if previous:
+        raise KeyStoreError(f"a previous key-encryption key is set, but no current one: set {variable}")
     made = AESGCM.generate_key(bit_length=256)
     try:
         keys = SubjectKeys(url, made, source=f"a new key file {fallback_file.name}")
@@ -116,10 +168,20 @@ class SubjectKeys:
     """Thread-safe; keys are cached for ``cache_seconds`` (an erasure elsewhere takes that long
     to reach a running process; this process forgets at once)."""
 
-    def __init__(self, url: str, kek: bytes, cache_seconds: float = 30.0, source: str = "") -> None:
-        """``source`` names where the KEK came from, for the error when it opens no key."""
+    def __init__(
+        self,
+        url: str,
+        kek: bytes,
+        cache_seconds: float = 30.0,
+        source: str = "",
+        previous: Sequence[bytes] = (),
+    ) -> None:
+        """``source`` names where the KEK came from, for the error when it opens no key.
+        ``previous``: KEKs being rotated out; keys they wrapped are read, new keys are wrapped
+        with ``kek`` only, and ``rewrap`` moves the old ones."""
         self.url = url
         self._kek = AESGCM(kek)
+        self._previous = [AESGCM(k) for k in previous]
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, bytes | None]] = {}
         self._current: dict[UUID, tuple[float, str]] = {}
@@ -161,8 +223,8 @@ class SubjectKeys:
         if not rows:
             return
         try:
-            self._kek.decrypt(bytes(rows[0][1])[:12], bytes(rows[0][1])[12:], rows[0][0].encode())
-        except Exception:
+            self._unwrap(rows[0][0], bytes(rows[0][1]))
+        except KeyStoreError:
             self.close()
             raise KeyStoreError(
                 f"the key-encryption key{' (' + source + ')' if source else ''} does not open the keys "
@@ -294,12 +356,45 @@ class SubjectKeys:
         return nonce + self._kek.encrypt(nonce, key, key_id.encode())
 
     def _unwrap(self, key_id: str, wrapped: bytes) -> bytes:
-        try:
-            return self._kek.decrypt(wrapped[:12], wrapped[12:], key_id.encode())
-        except Exception:
-            raise KeyStoreError(
-                f"key {key_id} cannot be unwrapped: the key-encryption key is not the one it was made with"
-            ) from None
+        """With the current KEK, else one being rotated out (AES-GCM tells which one made it)."""
+        for kek in (self._kek, *self._previous):
+            try:
+                return kek.decrypt(wrapped[:12], wrapped[12:], key_id.encode())
+            except InvalidTag:
+                continue
+        raise KeyStoreError(
+            f"key {key_id} cannot be unwrapped: the key-encryption key is not the one it was made with"
+        )
+
+    def rewrap(self, on_progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
+        """Wrap every key a previous KEK wrapped with the current one, in batches of 500, each
+        in its own transaction: the hub keeps running (readers open a key with either KEK
+        meanwhile), and a rotation stopped half-way is finished by running it again. Returns
+        (keys re-wrapped, keys held in all). Erased keys stay erased."""
+        with self._lock:
+            rows = self._execute("SELECT key_id, wrapped FROM hub_subject_keys WHERE wrapped IS NOT NULL")
+        moved = 0
+        for start in range(0, len(rows), 500):
+            changed = []
+            for key_id, wrapped in rows[start : start + 500]:
+                try:
+                    self._kek.decrypt(bytes(wrapped)[:12], bytes(wrapped)[12:], key_id.encode())
+                    continue  # the current KEK made it already
+                except InvalidTag:
+                    changed.append((self._wrap(key_id, self._unwrap(key_id, bytes(wrapped))), key_id))
+            if changed:
+                with self._lock:
+                    self._execute("BEGIN")
+                    try:
+                        self._execute_many(_REWRAP, changed)
+                        self._execute("COMMIT")
+                    except BaseException:
+                        self._execute("ROLLBACK")
+                        raise
+                moved += len(changed)
+            if on_progress is not None:
+                on_progress(min(start + 500, len(rows)), len(rows))
+        return moved, len(rows)
 
     def close(self) -> None:
         self._connection.close()

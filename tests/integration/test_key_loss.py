@@ -103,3 +103,75 @@ def test_the_command_line_says_what_is_wrong_without_a_traceback(embedded: Path)
     assert result.returncode == 2
     assert "personal-data keys: the key file hub.keys.kek is missing" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def _new_kek() -> str:
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+def test_the_kek_is_rotated_while_both_are_known_then_the_old_one_can_go(
+    embedded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new KEK becomes current and the old one previous: the hub reads keys wrapped by
+    either (no downtime), rotate-kek re-wraps them, and then the old KEK is no longer needed -
+    nor accepted."""
+    old = (embedded / "hub.keys.kek").read_text().strip()
+    new = _new_kek()
+    monkeypatch.setenv(VARIABLE, new)
+    monkeypatch.setenv("OLD_KEK", old)
+    monkeypatch.setenv("HUB_PRIVACY__PREVIOUS_KEK_ENV", "OLD_KEK")
+    with pytest.raises(KeyStoreError, match="does not open the keys"):  # the new one alone: not yet
+        bootstrap(hub_settings(f"sqlite:///{embedded / 'hub.db'}"))
+    both = hub_settings(f"sqlite:///{embedded / 'hub.db'}", privacy={"previous_kek_env": "OLD_KEK"})
+    hub = bootstrap(both)
+    try:
+        [found] = hub.customers.search("Bob Norman")  # read during the rotation
+        assert found["name"] == "Bob Norman"
+        assert hub.store.keys.rewrap() == (1, 1)
+        assert hub.store.keys.rewrap() == (0, 1)  # run again: nothing left to move
+    finally:
+        hub.close()
+    assert customer_name(embedded) == "Bob Norman"  # the new KEK alone now
+    monkeypatch.setenv(VARIABLE, old)
+    with pytest.raises(KeyStoreError, match="does not open the keys"):
+        bootstrap(hub_settings(f"sqlite:///{embedded / 'hub.db'}"))
+
+
+def test_the_kek_comes_from_a_mounted_file_or_a_command(
+    embedded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kek = (embedded / "hub.keys.kek").read_text().strip()
+    (embedded / "hub.keys.kek").rename(embedded / "mounted.kek")
+    monkeypatch.setenv(VARIABLE, _new_kek())  # a file or a command comes before the variable
+    url = f"sqlite:///{embedded / 'hub.db'}"
+    from_file = bootstrap(hub_settings(url, privacy={"kek_file": embedded / "mounted.kek"}))
+    from_file.close()
+    command = f"{sys.executable} -c \"print('{kek}')\""
+    from_command = bootstrap(hub_settings(url, privacy={"kek_command": command}))
+    from_command.close()
+    with pytest.raises(KeyStoreError, match=r"exited 3 without a key-encryption key$"):
+        bootstrap(
+            hub_settings(url, privacy={"kek_command": f'{sys.executable} -c "import sys; sys.exit(3)"'})
+        )
+    with pytest.raises(KeyStoreError, match=r"the key file absent\.kek is missing; mount the secret there"):
+        bootstrap(hub_settings(url, privacy={"kek_file": embedded / "absent.kek"}))
+
+
+def test_rotate_kek_from_the_command_line(embedded: Path) -> None:
+    old = (embedded / "hub.keys.kek").read_text().strip()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    environment.update(
+        {
+            "HUB_DATABASE_URL": f"sqlite:///{embedded / 'hub.db'}",
+            VARIABLE: _new_kek(),
+            "OLD_KEK": old,
+            "HUB_PRIVACY__PREVIOUS_KEK_ENV": "OLD_KEK",
+        }
+    )
+    run = [sys.executable, "-m", "entrypoints", "privacy", "rotate-kek", "--json"]
+    done = subprocess.run(run, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert '"rewrapped": 1' in done.stdout and '"keys": 1' in done.stdout
+    del environment["HUB_PRIVACY__PREVIOUS_KEK_ENV"]
+    refused = subprocess.run(run, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "no previous key-encryption key" in refused.stderr
