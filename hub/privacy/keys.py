@@ -249,6 +249,16 @@ class SubjectKeys:
 
         self._run(send)
 
+    def _write_together(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        """Many rows in one transaction: all of them, or none (callers hold the lock)."""
+        self._execute("BEGIN")
+        try:
+            self._execute_many(statement, rows)
+            self._execute("COMMIT")
+        except BaseException:
+            self._execute("ROLLBACK")
+            raise
+
     def _run(self, call: Callable[[], Any]) -> list[Any]:
         try:
             cursor = call()
@@ -289,13 +299,7 @@ class SubjectKeys:
                     found[str(subject)] = (key_id, key)
                     created.append((key_id, str(subject), self._wrap(key_id, key), stamp))
             if created:
-                self._execute("BEGIN")
-                try:
-                    self._execute_many(_INSERT, created)
-                    self._execute("COMMIT")
-                except BaseException:
-                    self._execute("ROLLBACK")
-                    raise
+                self._write_together(_INSERT, created)
         for subject in wanted:
             key_id, key = found[str(subject)]
             self._current[subject] = (now, key_id)
@@ -384,13 +388,7 @@ class SubjectKeys:
                     changed.append((self._wrap(key_id, self._unwrap(key_id, bytes(wrapped))), key_id))
             if changed:
                 with self._lock:
-                    self._execute("BEGIN")
-                    try:
-                        self._execute_many(_REWRAP, changed)
-                        self._execute("COMMIT")
-                    except BaseException:
-                        self._execute("ROLLBACK")
-                        raise
+                    self._write_together(_REWRAP, changed)
                 moved += len(changed)
             if on_progress is not None:
                 on_progress(min(start + 500, len(rows)), len(rows))
