@@ -141,11 +141,12 @@ def create_app(
         docs_url=None,  # served from the hub, not a CDN: serve_docs
         redoc_url=None,
     )
-    # the last added runs first: headers on every answer (refusals too), the target's size,
-    # the host, then the routes
+    # the last added runs first: the target's size, the host, then the routes
     app.add_middleware(AllowedHosts, allowed_hosts=hub.settings.http_allowed_hosts)
     app.add_middleware(BoundedTarget)
-    app.add_middleware(SecurityHeaders)
+    # outside even Starlette's server-error handler, so an unexpected 500 carries them too
+    stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(stack())  # type: ignore[method-assign]
     serve_docs(app)
     _database_unavailable(app, hub)
     for router in routers:

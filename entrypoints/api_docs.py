@@ -8,20 +8,26 @@ package and is left out.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import FileResponse, HTMLResponse
 from swagger_ui_bundle import swagger_ui_path
 
 __all__ = ["serve_docs"]
 
 ASSETS = "/docs/assets"
+# Only what the page loads: the package also holds Swagger's own demo page and its petstore.
+_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")
 
 
 def serve_docs(app: FastAPI) -> None:
     """``/docs`` with its assets from this process (the app is made with ``docs_url=None``)."""
-    app.mount(ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get(ASSETS + "/{name}", include_in_schema=False)
+    async def asset(name: str) -> FileResponse:
+        if name not in _FILES:
+            raise HTTPException(404, f"no documentation asset {name!r}")
+        return FileResponse(str(swagger_ui_path / name))
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:

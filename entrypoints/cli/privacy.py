@@ -27,8 +27,8 @@ def privacy_erase(
             "customer), SYSTEM:REF of one source record, or a source record's subject id"
         ),
     ),
-    requested_by: str = typer.Option(
-        getpass.getuser(), "--requested-by", help="who asked for it (recorded with the erasure)"
+    requested_by: str | None = typer.Option(
+        None, "--requested-by", help="who asked for it (recorded; default: the operator's login name)"
     ),
     reason: str = typer.Option("the data subject's request", "--reason", help="why (recorded)"),
     yes: bool = typer.Option(False, "--yes", help="do not ask for confirmation"),
@@ -37,6 +37,7 @@ def privacy_erase(
     """Erase a person from every system's records at once: their keys destroyed, raw copies
     erased; views then show them as erased. The request is recorded in the log: who asked, why,
     which records, what was erased."""
+    requested_by = requested_by or _operator()
     with open_hub(ctx) as hub:
         customer, records = _records(hub, subject)
         if not yes:
@@ -75,6 +76,14 @@ def privacy_erase(
         f"erasure request {request} recorded (by {requested_by}: {reason}); the log still verifies",
         highlight=False,
     )
+
+
+def _operator() -> str:
+    """The login name running the command; a container's user may have none."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "an operator without a login name"
 
 
 def _records(hub: Hub, subject: str) -> tuple[str | None, list[str]]:

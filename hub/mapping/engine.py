@@ -529,7 +529,7 @@ class MappingSet:
                 return mapping
         topic = _describe(envelope)
         raise MappingError(
-            f"no mapping in {self.folder} matches this message ({topic}); "
+            f"no mapping in {self.folder.name}/ matches this message ({topic}); "
             f"known: {', '.join(m.label for m in self.mappings)}"
         )
 

@@ -58,7 +58,9 @@ def kek_from_command(command: str, timeout: float = 30.0) -> bytes:
     CLI, so the key never sits in the environment or on disk. Run without a shell; its error
     output is not repeated (it may hold what it was given)."""
     argv = shlex.split(command)
-    source = f"the command {argv[0] if argv else command!r}"
+    if not argv:
+        raise KeyStoreError("privacy.kek_command is empty: name a command that prints the key")
+    source = f"the command {argv[0]!r}"
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     except (OSError, ValueError, subprocess.TimeoutExpired) as error:
