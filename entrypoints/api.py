@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from aggregates import STAGES
 from entrypoints.api_docs import serve_docs
-from entrypoints.http_guards import AllowedHosts, BoundedTarget, SecurityHeaders
+from entrypoints.http_guards import AllowedHosts, BoundedTarget, PerClientLimit, SecurityHeaders
 from hub.audit.history import EntityNotFound, parse_instant
 from hub.bootstrap import Hub
 from hub.health import process_health
@@ -177,7 +177,9 @@ def create_app(
             )
         return order
 
-    @app.get("/customers")
+    @app.get(
+        "/customers", dependencies=[Depends(PerClientLimit("search", hub.settings.http_searches_per_minute))]
+    )
     async def search_customers(
         q: str = Query(max_length=SEARCH_CHARACTERS), limit: int = Query(20, ge=1, le=500)
     ) -> Any:

@@ -1,5 +1,6 @@
 """What every request meets at the door, before any route runs: the host allow-list, the size
-of the request target, and the security headers of every answer.
+of the request target, and the security headers of every answer; and the rate limit of the
+routes that cost the most per request (customer search).
 
 * **Host** (``http_allowed_hosts``). DNS rebinding: a page in the user's browser makes
   ``attacker.example`` resolve to 127.0.0.1 and reads the API through it, even when the hub
@@ -16,14 +17,27 @@ of the request target, and the security headers of every answer.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
 
+from fastapi import HTTPException, Request
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["MAX_TARGET", "UNCHECKED_PATHS", "AllowedHosts", "BoundedTarget", "SecurityHeaders"]
+__all__ = [
+    "MAX_TARGET",
+    "UNCHECKED_PATHS",
+    "AllowedHosts",
+    "BoundedTarget",
+    "PerClientLimit",
+    "SecurityHeaders",
+]
 
 UNCHECKED_PATHS = frozenset({"/health", "/metrics"})
 MAX_TARGET = 8192  # bytes of path and query: the longest legitimate one is a few hundred
@@ -95,3 +109,24 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class PerClientLimit:
+    """A route dependency: at most ``per_minute`` calls a minute from one client address (a
+    moving window, kept in memory and forgotten when it expires), 429 with ``Retry-After``
+    beyond. Behind a proxy every client shares the proxy's address: set the limit for it."""
+
+    def __init__(self, name: str, per_minute: int) -> None:
+        self.name, self.item = name, RateLimitItemPerMinute(per_minute)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def __call__(self, request: Request) -> None:
+        client = request.client.host if request.client else "unknown"
+        if not self.limiter.hit(self.item, self.name, client):
+            reset = self.limiter.get_window_stats(self.item, self.name, client).reset_time
+            wait = max(1, math.ceil(reset - time.time()))
+            raise HTTPException(
+                429,
+                f"more than {self.item.amount} {self.name} requests a minute; try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )

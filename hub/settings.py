@@ -359,6 +359,12 @@ class HubSettings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024, description="largest accepted webhook body")
     http_host: str = Field("127.0.0.1", description="address the HTTP server binds")
     http_port: int = Field(8080, ge=0, le=65535, description="port of the HTTP server")
+    http_searches_per_minute: int = Field(
+        120,
+        ge=1,
+        le=100_000,
+        description="customer searches one client address may make a minute (429 beyond)",
+    )
     http_allowed_hosts: list[str] = Field(
         default_factory=lambda: ["localhost", "127.0.0.1"],
         min_length=1,

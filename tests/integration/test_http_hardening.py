@@ -118,3 +118,16 @@ def test_every_answer_carries_the_security_headers_and_a_long_target_is_refused(
             not in http.get("/orders", headers={"Origin": "https://attacker.example"}).headers
         )
         assert http.get("/orders").status_code == 200  # still serving
+
+
+def test_a_client_searching_too_often_is_told_to_wait_while_others_are_served(
+    make_hub: Callable[..., Hub],
+) -> None:
+    """A search costs far more than a lookup: one client may make http_searches_per_minute."""
+    hub = make_hub(http_searches_per_minute=3)
+    with ServerThread(create_app(hub)) as server, httpx.Client(base_url=server.url, timeout=10) as http:
+        assert [http.get("/customers", params={"q": "anna"}).status_code for _ in range(3)] == [200] * 3
+        refused = http.get("/customers", params={"q": "anna"})
+        assert refused.status_code == 429 and "more than 3 search requests a minute" in refused.text
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert http.get("/orders").status_code == 200  # only searching waits

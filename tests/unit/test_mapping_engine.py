@@ -118,7 +118,7 @@ def test_broken_mapping_file_is_refused_with_its_name(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text(MAPPING.replace("OrderPlaced", "Invoice"))
     with pytest.raises(MappingError, match="unknown contract 'Invoice'"):
         MappingSet.load("test", tmp_path)
-    (tmp_path / "bad.yaml").write_text(MAPPING + "requires:\n  - check: \"no != null\"\n")
+    (tmp_path / "bad.yaml").write_text(MAPPING + 'requires:\n  - check: "no != null"\n')
     with pytest.raises(MappingError, match=r"^[^/]+/bad.yaml: each of 'requires' is a table with 'check'"):
         MappingSet.load("test", tmp_path)  # named by its folder and name, never its server path
 
