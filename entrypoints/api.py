@@ -22,7 +22,7 @@ from entrypoints.http_guards import AllowedHosts, BoundedTarget, PerClientLimit,
 from hub.audit.history import EntityNotFound, parse_instant
 from hub.bootstrap import Hub
 from hub.health import process_health
-from hub.identity.customers import SEARCH_CHARACTERS, SearchTooLong, UnknownCustomerId
+from hub.identity.customers import SearchTooLong, UnknownCustomerId
 from hub.order_tracking import AmbiguousOrderRef
 from hub.planning.queries import COLOURS, UnknownItem
 
@@ -180,9 +180,7 @@ def create_app(
     @app.get(
         "/customers", dependencies=[Depends(PerClientLimit("search", hub.settings.http_searches_per_minute))]
     )
-    async def search_customers(
-        q: str = Query(max_length=SEARCH_CHARACTERS), limit: int = Query(20, ge=1, le=500)
-    ) -> Any:
+    async def search_customers(q: str, limit: int = Query(20, ge=1, le=500)) -> Any:
         try:
             return await run_in_threadpool(hub.customers.search, q, limit)
         except SearchTooLong as error:

@@ -26,11 +26,10 @@ Sender = TypeVar("Sender", bound=OutboundSyncer)
 
 def soap_pollers(ports: AdapterPorts, receive: Receive | None = None) -> dict[str, SoapPoller]:
     """A poller for every system configured with ``adapter = "soap"``."""
-    sources = {name: soap_tables(config).soap for name, config in ports.settings.systems.items()}
     return {
         name: SoapPoller(ports, name, source, receive=receive)
-        for name, source in sources.items()
-        if source is not None and ports.settings.systems[name].adapter == "soap"
+        for name, config in ports.settings.systems.items()
+        if config.adapter == "soap" and (source := soap_tables(config).soap) is not None
     }
 
 

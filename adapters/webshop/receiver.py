@@ -82,7 +82,7 @@ def webhook_secrets(ports: AdapterPorts) -> dict[str, str]:
     is set, and the log says so."""
     secrets = {}
     for name, config in ports.settings.systems.items():
-        value = os.environ.get(config.secret_env or "") if config.secret_env else None
+        value = os.environ.get(config.secret_env) if config.secret_env else None
         if value and value.strip().lower().startswith(_PLACEHOLDERS):
             log.error(
                 "webhooks of %s are refused: %s holds a placeholder, not the shop's signing secret",

@@ -52,9 +52,7 @@ def erase_subject(store: Store, subject: UUID) -> ErasureReport:
     if store.keys is None:
         raise RuntimeError("this hub has no subject-key store")
     events = store.events_of([subject]).get(subject, [])
-    if not events or not isinstance(events[0], SourceCustomer.Registered):
-        raise LookupError(f"{subject} is not a data subject the hub knows (no customer record)")
-    first = events[0]
+    first = _registration(subject, events)
     identifiers: set[str] = set()
     messages: set[tuple[str, str]] = set()
     for event in events:
@@ -81,10 +79,15 @@ def erase_subject(store: Store, subject: UUID) -> ErasureReport:
 
 def record_of(store: Store, subject: UUID) -> str:
     """SYSTEM:REF of a source customer record, by its subject id."""
-    events = store.events_of([subject]).get(subject, [])
+    first = _registration(subject, store.events_of([subject]).get(subject, []))
+    return f"{first.system}:{first.customer_ref}"
+
+
+def _registration(subject: UUID, events: list[Any]) -> Any:
+    """The event that registered the source customer record ``subject``; LookupError if none."""
     if not events or not isinstance(events[0], SourceCustomer.Registered):
         raise LookupError(f"{subject} is not a data subject the hub knows (no customer record)")
-    return f"{events[0].system}:{events[0].customer_ref}"
+    return events[0]
 
 
 def erase_request(
@@ -98,9 +101,10 @@ def erase_request(
     subjects = {record: customer_id(*record.split(":", 1)) for record in records}
     known = store.events_of(subjects.values())
     for record, subject in subjects.items():
-        events = known.get(subject) or []
-        if not events or not isinstance(events[0], SourceCustomer.Registered):
-            raise LookupError(f"{record} is not a source record the hub knows")
+        try:
+            _registration(subject, known.get(subject) or [])
+        except LookupError:
+            raise LookupError(f"{record} is not a source record the hub knows") from None
     request = ErasureRequest.request(
         customer=customer, records=list(subjects), requested_by=requested_by, reason=reason
     )

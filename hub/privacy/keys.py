@@ -362,10 +362,14 @@ class SubjectKeys:
         return nonce + self._kek.encrypt(nonce, key, key_id.encode())
 
     def _unwrap(self, key_id: str, wrapped: bytes) -> bytes:
-        """With the current KEK, else one being rotated out (AES-GCM tells which one made it)."""
+        return self._opened(key_id, wrapped)[1]
+
+    def _opened(self, key_id: str, wrapped: bytes) -> tuple[bool, bytes]:
+        """(whether the current KEK made it, the key): the current KEK, else one being rotated
+        out (AES-GCM tells which one made it)."""
         for kek in (self._kek, *self._previous):
             try:
-                return kek.decrypt(wrapped[:12], wrapped[12:], key_id.encode())
+                return kek is self._kek, kek.decrypt(wrapped[:12], wrapped[12:], key_id.encode())
             except InvalidTag:
                 continue
         raise KeyStoreError(
@@ -383,11 +387,9 @@ class SubjectKeys:
         for start in range(0, len(rows), 500):
             changed = []
             for key_id, wrapped in rows[start : start + 500]:
-                try:
-                    self._kek.decrypt(bytes(wrapped)[:12], bytes(wrapped)[12:], key_id.encode())
-                    continue  # the current KEK made it already
-                except InvalidTag:
-                    changed.append((self._wrap(key_id, self._unwrap(key_id, bytes(wrapped))), key_id))
+                current, key = self._opened(key_id, bytes(wrapped))
+                if not current:
+                    changed.append((self._wrap(key_id, key), key_id))
             if changed:
                 with self._lock:
                     self._write_together(_REWRAP, changed)
